@@ -1,0 +1,59 @@
+"""The `talkface` command line: registers the subcommands, nothing else."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import typer
+
+from .commands import models, stages
+from .commands.common import PASS_THROUGH
+from .errors import TalkfaceError
+from .ui import error
+
+app = typer.Typer(
+    name="talkface",
+    help="Speech to an emotional, lip-synced 3D talking face (EcoFace).\n\n"
+    "Example: talkface animate speech.wav --speaker 3 --out face.npz --render face.mp4",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root(
+    home: Path = typer.Option(
+        None, "--home", help="registry and run folder (default: $TALKFACE_HOME or ~/.talkface)"
+    ),
+) -> None:
+    if home is not None:
+        os.environ["TALKFACE_HOME"] = str(home)
+
+
+for _name in stages.PLANNED:
+    app.command(_name, context_settings=PASS_THROUGH)(stages.make(_name))
+app.add_typer(models.app, name="models")
+
+
+def main() -> None:
+    """Console entry point: user errors become one line on stderr and a non-zero exit code."""
+    try:
+        app(standalone_mode=False)
+    except TalkfaceError as e:
+        error(str(e))
+        sys.exit(e.exit_code)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        error("aborted")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        error("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

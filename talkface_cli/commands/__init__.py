@@ -1,0 +1,1 @@
+"""One thin module per subcommand: parse arguments, call one library function, report."""

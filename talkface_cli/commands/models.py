@@ -1,0 +1,120 @@
+"""`talkface models`: list, show and remove registry entries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from ..fsutil import atomic_write_json
+from ..registry import Entry, Registry
+from ..ui import console, table
+
+app = typer.Typer(
+    help="List, show and remove models in the registry ($TALKFACE_HOME/models).\n\n"
+    "Example: talkface models list --json models.json",
+    no_args_is_help=True,
+)
+
+
+def _row(e: Entry | tuple) -> dict:
+    if isinstance(e, Entry):
+        m = e.meta
+        return {
+            "name": str(e.ref),
+            "created": m.get("created"),
+            "step": m.get("step"),
+            "metrics": m.get("metrics", {}),
+            "parents": m.get("parents", []),
+            "code_version": m.get("code_version"),
+            "path": str(e.path),
+            "status": "ok",
+        }
+    ref, problem = e
+    return {
+        "name": str(ref),
+        "created": None,
+        "step": None,
+        "metrics": {},
+        "parents": [],
+        "code_version": None,
+        "path": None,
+        "status": problem,
+    }
+
+
+def _emit_json(obj: object, target: Path | None) -> None:
+    if target is None:
+        return
+    if str(target) == "-":
+        print(json.dumps(obj, indent=2))
+    else:
+        atomic_write_json(target, obj)
+
+
+@app.command("list")
+def list_models(
+    json_out: Path = typer.Option(
+        None, "--json", help="write the list as JSON to this file ('-': stdout only)"
+    ),
+) -> None:
+    """List every model in the registry as a table.
+
+    Example: talkface models list --json -
+    """
+    reg = Registry()
+    rows = [_row(e) for e in reg.list()]
+    if str(json_out) != "-":
+        metric = (
+            lambda r: ", ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"  # noqa: E731
+                for k, v in list(r["metrics"].items())[:4]
+            )
+        )
+        console.print(
+            table(
+                f"models in {reg.home}",
+                ["name", "created", "step", "metrics", "status"],
+                [[r["name"], r["created"], r["step"], metric(r), r["status"]] for r in rows],
+            )
+        )
+    _emit_json(rows, json_out)
+
+
+@app.command("show")
+def show(
+    name: str = typer.Argument(..., help="KIND/NAME, e.g. ede/ravdess"),
+    json_out: Path = typer.Option(None, "--json", help="write config and meta as JSON ('-': stdout only)"),
+) -> None:
+    """Show one entry's meta data and config (after checking its weights).
+
+    Example: talkface models show ede/ravdess
+    """
+    entry = Registry().verify(name)
+    obj = {"name": str(entry.ref), "path": str(entry.path), "meta": entry.meta, "config": entry.config}
+    if str(json_out) != "-":
+        console.print(
+            table(
+                str(entry.ref),
+                ["field", "value"],
+                [[k, json.dumps(v) if isinstance(v, (dict, list)) else v] for k, v in entry.meta.items()],
+            )
+        )
+    _emit_json(obj, json_out)
+
+
+@app.command("remove")
+def remove(
+    name: str = typer.Argument(..., help="KIND/NAME"),
+    yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation"),
+) -> None:
+    """Delete one entry from the registry (its folder under $TALKFACE_HOME/models only).
+
+    Example: talkface models remove emg/old --yes
+    """
+    reg = Registry()
+    if reg.path(name).is_dir() and not yes and not typer.confirm(f"remove {name} ({reg.path(name)})?"):
+        raise typer.Exit(1)
+    path = reg.remove(name)
+    console.print(f"removed {name} ({path})")

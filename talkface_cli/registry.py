@@ -1,0 +1,230 @@
+"""The model registry: named checkpoints on disk plus an in-process cache of loaded models.
+
+Layout: `$TALKFACE_HOME/models/<kind>/<name>/` with `config.json` (the stage config that built the
+model), `model.safetensors` (weights) and `meta.json` (created, step, metrics, data manifest hash,
+parent entries, code version, size and sha256 of the weights). Entries are written into a temporary
+folder and renamed into place, so a reader never sees a partial one; loading verifies all three.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib
+import json
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from . import __version__
+from .errors import NotLandedError, TalkfaceError
+from .fsutil import atomic_dir, atomic_write_json, sha256_file
+
+KINDS = ("ede", "sync", "emg", "content")
+# kind -> "module:function" building an nn.Module from the entry's config dict.
+BUILDERS: dict[str, str] = {}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_CACHE: dict[tuple[str, str, str], torch.nn.Module] = {}
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("TALKFACE_HOME") or Path.home() / ".talkface").expanduser()
+
+
+@dataclass(frozen=True)
+class EntryRef:
+    kind: str
+    name: str
+
+    @classmethod
+    def parse(cls, ref: str) -> EntryRef:
+        kind, sep, name = ref.strip().partition("/")
+        if not sep or not name:
+            raise TalkfaceError(f"model name {ref!r}: expected KIND/NAME, e.g. ede/ravdess")
+        if kind not in KINDS:
+            raise TalkfaceError(f"model name {ref!r}: unknown kind {kind!r} (kinds: {', '.join(KINDS)})")
+        if not _NAME.match(name):
+            raise TalkfaceError(f"model name {ref!r}: use letters, digits, '.', '_' and '-' only")
+        return cls(kind, name)
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+
+@dataclass
+class Entry:
+    ref: EntryRef
+    path: Path
+    config: dict
+    meta: dict
+
+
+def code_version() -> str:
+    """Package version plus the git commit when running from a checkout."""
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        if out.returncode == 0:
+            return f"{__version__}+g{out.stdout.strip()}"
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return __version__
+
+
+class Registry:
+    def __init__(self, home: Path | None = None):
+        self.home = Path(home) if home is not None else default_home()
+
+    def path(self, ref: EntryRef | str) -> Path:
+        ref = EntryRef.parse(ref) if isinstance(ref, str) else ref
+        return self.home / "models" / ref.kind / ref.name
+
+    def save(
+        self,
+        ref: EntryRef | str,
+        state: dict[str, torch.Tensor],
+        config: dict,
+        meta: dict | None = None,
+        overwrite: bool = False,
+    ) -> Entry:
+        """Publish weights + config + meta as one entry, atomically."""
+        ref = EntryRef.parse(ref) if isinstance(ref, str) else ref
+        final = self.path(ref)
+        state = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
+        try:
+            with atomic_dir(final, overwrite=overwrite) as tmp:
+                save_file(state, str(tmp / "model.safetensors"))
+                full_meta = {
+                    "kind": ref.kind,
+                    "name": ref.name,
+                    "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                    "code_version": code_version(),
+                    "step": None,
+                    "metrics": {},
+                    "data_manifest_hash": None,
+                    "parents": [],
+                    **(meta or {}),
+                    "model_bytes": (tmp / "model.safetensors").stat().st_size,
+                    "model_sha256": sha256_file(tmp / "model.safetensors"),
+                }
+                atomic_write_json(tmp / "config.json", config)
+                atomic_write_json(tmp / "meta.json", full_meta)
+        except FileExistsError:
+            raise TalkfaceError(f"{ref}: already in the registry at {final} (choose another name)") from None
+        self._forget(final)
+        return Entry(ref, final, config, full_meta)
+
+    def read(self, ref: EntryRef | str) -> Entry:
+        """The entry's config and meta, after checking that it is complete and intact."""
+        ref = EntryRef.parse(ref) if isinstance(ref, str) else ref
+        path = self.path(ref)
+        if not path.is_dir():
+            raise TalkfaceError(f"{ref}: no such model in {self.home} (see `talkface models list`)")
+        config = _read_json(path / "config.json", ref)
+        meta = _read_json(path / "meta.json", ref)
+        weights = path / "model.safetensors"
+        if not weights.is_file():
+            raise TalkfaceError(f"{weights}: missing, the entry {ref} is partial")
+        size = weights.stat().st_size
+        if meta.get("model_bytes") not in (None, size):
+            raise TalkfaceError(
+                f"{weights}: truncated or corrupt ({size} bytes, meta.json says {meta['model_bytes']})"
+            )
+        return Entry(ref, path, config, meta)
+
+    def verify(self, ref: EntryRef | str) -> Entry:
+        """`read` plus a check of the weights' sha256 against meta.json."""
+        entry = self.read(ref)
+        weights = entry.path / "model.safetensors"
+        expected = entry.meta.get("model_sha256")
+        if expected and sha256_file(weights) != expected:
+            raise TalkfaceError(f"{weights}: corrupt (sha256 differs from meta.json)")
+        return entry
+
+    def load_state(self, ref: EntryRef | str, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+        entry = self.verify(ref)
+        weights = entry.path / "model.safetensors"
+        try:
+            return load_file(str(weights), device=str(device))
+        except (SafetensorError, OSError, ValueError) as e:
+            raise TalkfaceError(f"{weights}: not a readable safetensors file ({e})") from None
+
+    def load_model(
+        self,
+        ref: EntryRef | str,
+        device: torch.device | str = "cpu",
+        build: Callable[[dict], torch.nn.Module] | None = None,
+    ) -> torch.nn.Module:
+        """Build the entry's model from its config, load its weights, eval mode; cached per device."""
+        entry = self.read(ref)
+        key = (str(entry.path.resolve()), str(entry.meta.get("model_sha256")), str(torch.device(device)))
+        if key not in _CACHE:
+            model = (build or builder_for(entry.ref.kind))(entry.config)
+            state = self.load_state(entry.ref, "cpu")
+            missing, unexpected = model.load_state_dict(state, strict=False)
+            if missing or unexpected:
+                raise TalkfaceError(
+                    f"{entry.path}: weights do not fit the config "
+                    f"(missing {len(missing)}, unexpected {len(unexpected)} tensors)"
+                )
+            _CACHE[key] = model.to(device).eval()
+        return _CACHE[key]
+
+    def list(self) -> list[Entry | tuple[EntryRef, str]]:
+        """Every entry; a broken one is listed as (ref, problem) instead of failing the listing."""
+        out: list[Entry | tuple[EntryRef, str]] = []
+        root = self.home / "models"
+        for kind in KINDS:
+            for path in sorted((root / kind).glob("*")) if (root / kind).is_dir() else []:
+                if path.name.startswith(".") or not path.is_dir():
+                    continue
+                ref = EntryRef(kind, path.name)
+                try:
+                    out.append(self.read(ref))
+                except TalkfaceError as e:
+                    out.append((ref, str(e)))
+        return out
+
+    def remove(self, ref: EntryRef | str) -> Path:
+        """Delete one entry (only the registry's own folder for it)."""
+        ref = EntryRef.parse(ref) if isinstance(ref, str) else ref
+        path = self.path(ref)
+        if not path.is_dir():
+            raise TalkfaceError(f"{ref}: no such model in {self.home}")
+        self._forget(path)
+        shutil.rmtree(path)
+        return path
+
+    @staticmethod
+    def _forget(path: Path) -> None:
+        for key in [k for k in _CACHE if k[0] == str(path.resolve())]:
+            del _CACHE[key]
+
+
+def builder_for(kind: str) -> Callable[[dict], torch.nn.Module]:
+    if kind not in BUILDERS:
+        raise NotLandedError(f"loading {kind} models: this stage has not landed yet")
+    module, _, func = BUILDERS[kind].partition(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def _read_json(path: Path, ref: EntryRef) -> Any:
+    if not path.is_file():
+        raise TalkfaceError(f"{path}: missing, the entry {ref} is partial")
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise TalkfaceError(f"{path}: not valid JSON ({e})") from None

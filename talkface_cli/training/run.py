@@ -1,0 +1,53 @@
+"""Train a stage and publish its model: the one path every `train-*` command takes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..config import to_dict
+from ..errors import TalkfaceError
+from ..registry import Entry, EntryRef, Registry
+from .loop import FitResult, Task, fit
+
+
+def default_run_dir(registry: Registry, ref: EntryRef) -> Path:
+    return registry.home / "runs" / ref.kind / ref.name
+
+
+def train_and_publish(
+    task: Task,
+    cfg: Any,
+    name: str,
+    *,
+    run_dir: Path | None = None,
+    resume: bool = False,
+    device: str | None = None,
+    meta: dict | None = None,
+    overwrite: bool = False,
+    registry: Registry | None = None,
+) -> tuple[FitResult, Entry | None]:
+    """Fit `task` with `cfg.train` and, on rank 0, save the model as registry entry `name`.
+
+    `meta` adds to the entry's meta data (data manifest hash, parent entries, extra metrics).
+    Returns the fit result and the entry (None on ranks other than 0).
+    """
+    registry = registry or Registry()
+    ref = EntryRef.parse(name)
+    if registry.path(ref).exists() and not overwrite:
+        raise TalkfaceError(f"{ref}: already in the registry at {registry.path(ref)} (choose another --name)")
+    run_dir = Path(run_dir) if run_dir else default_run_dir(registry, ref)
+    run_config = to_dict(cfg)
+    result = fit(task, cfg.train, run_dir, run_config, resume=resume, device=device, label=str(ref))
+    if not result.main:
+        return result, None
+    extra = dict(meta or {})
+    metrics = {**result.val, **extra.pop("metrics", {})}
+    entry = registry.save(
+        ref,
+        result.model.state_dict(),
+        config=run_config,
+        meta={"step": result.step, "metrics": metrics, "run_dir": str(run_dir), **extra},
+        overwrite=overwrite,
+    )
+    return result, entry

@@ -1,0 +1,84 @@
+"""Console output: rich progress bars with rate and ETA, result tables mirrored as JSON."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from .fsutil import atomic_write_json
+
+console = Console()
+err_console = Console(stderr=True, soft_wrap=True)
+
+
+class RateColumn(TextColumn):
+    """Items per second of a task, with its unit (`fields['unit']`, default 'it')."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+    def render(self, task):  # noqa: ANN001 - rich's signature
+        speed = task.finished_speed or task.speed
+        unit = task.fields.get("unit", "it")
+        return f"{speed:6.1f} {unit}/s" if speed else f"   ?   {unit}/s"
+
+
+def progress(extra: str = "", disable: bool = False) -> Progress:
+    """A progress bar: description, bar, n/N, %, rate, elapsed, ETA and an optional extra field."""
+    columns = [
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        RateColumn(),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    ]
+    if extra:
+        columns.append(TextColumn(extra))
+    quiet = disable or os.environ.get("TALKFACE_NO_PROGRESS") == "1"
+    return Progress(*columns, console=err_console, disable=quiet, transient=False)
+
+
+def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+    t = Table(title=title, title_justify="left")
+    for c in columns:
+        t.add_column(c)
+    for r in rows:
+        t.add_row(*[fmt(v) for v in r])
+    return t
+
+
+def fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "" if v is None else str(v)
+
+
+def report(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], json_path: Path | None) -> None:
+    """Print a table; also write it as JSON (a list of row objects) when a path is given."""
+    console.print(table(title, columns, rows))
+    if json_path is not None:
+        atomic_write_json(json_path, [dict(zip(columns, r)) for r in rows])
+
+
+def error(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    sys.stderr.flush()

@@ -1,0 +1,130 @@
+"""Model registry: exact round-trip, refusal of broken entries, the `models` command."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+from typer.testing import CliRunner
+
+from talkface_cli.app import app
+from talkface_cli.errors import TalkfaceError
+from talkface_cli.registry import EntryRef, Registry
+
+runner = CliRunner()
+
+
+def _model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(5, 7), nn.BatchNorm1d(7), nn.Linear(7, 3))
+
+
+def _save(reg: Registry, name: str = "sync/demo"):
+    m = _model()
+    return m, reg.save(
+        name,
+        m.state_dict(),
+        config={"width": 7},
+        meta={"step": 3, "metrics": {"acc": 0.5}, "parents": ["ede/x"]},
+    )
+
+
+def test_round_trip_is_exact_and_cached(talkface_home):
+    reg = Registry()
+    m, entry = _save(reg)
+    assert entry.path == talkface_home / "models" / "sync" / "demo"
+    assert sorted(p.name for p in entry.path.iterdir()) == ["config.json", "meta.json", "model.safetensors"]
+    state = reg.load_state("sync/demo")
+    for k, v in m.state_dict().items():
+        assert torch.equal(state[k], v), k
+    meta = reg.read("sync/demo").meta
+    assert meta["step"] == 3 and meta["parents"] == ["ede/x"] and meta["code_version"]
+    a = reg.load_model("sync/demo", "cpu", build=lambda cfg: _model())
+    b = reg.load_model("sync/demo", "cpu", build=lambda cfg: pytest.fail("built twice"))
+    assert a is b and not a.training
+
+
+def test_save_refuses_to_replace_without_overwrite():
+    reg = Registry()
+    _save(reg)
+    with pytest.raises(TalkfaceError, match="already in the registry"):
+        _save(reg)
+
+
+@pytest.mark.parametrize("damage", ["truncate", "no_config", "flip"])
+def test_broken_entries_are_refused_with_one_line(damage):
+    reg = Registry()
+    _, entry = _save(reg)
+    weights = entry.path / "model.safetensors"
+    if damage == "truncate":
+        weights.write_bytes(weights.read_bytes()[:100])
+    elif damage == "no_config":
+        (entry.path / "config.json").unlink()
+    else:
+        data = bytearray(weights.read_bytes())
+        data[-1] ^= 0xFF
+        weights.write_bytes(bytes(data))
+    with pytest.raises(TalkfaceError) as e:
+        reg.load_state("sync/demo")
+    assert "\n" not in str(e.value)
+    res = runner.invoke(app, ["models", "show", "sync/demo"], standalone_mode=False)
+    assert isinstance(res.exception, TalkfaceError)
+
+
+def test_cli_errors_are_one_line_and_nonzero(talkface_home):
+    import subprocess
+    import sys
+
+    _save(Registry())
+    (talkface_home / "models" / "sync" / "demo" / "config.json").unlink()
+    for args in (["models", "show", "sync/demo"], ["models", "show", "foo/bar"]):
+        out = subprocess.run(
+            [sys.executable, "-m", "talkface_cli", *args],
+            capture_output=True,
+            text=True,
+            env={**__import__("os").environ, "COLUMNS": "200"},
+        )
+        assert out.returncode == 1
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error:"), out.stderr
+        assert "Traceback" not in out.stderr
+    assert (
+        "config.json: missing"
+        in subprocess.run(
+            [sys.executable, "-m", "talkface_cli", "models", "show", "sync/demo"],
+            capture_output=True,
+            text=True,
+        ).stderr
+    )
+
+
+def test_unknown_kind_and_bad_names():
+    for bad in ("foo/bar", "ede", "ede/../x", "ede/"):
+        with pytest.raises(TalkfaceError):
+            EntryRef.parse(bad)
+
+
+def test_models_list_table_and_json(tmp_path):
+    reg = Registry()
+    _save(reg, "sync/a")
+    _save(reg, "ede/b")
+    (reg.path("ede/b") / "meta.json").write_text("{not json")
+    res = runner.invoke(app, ["models", "list"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0
+    assert "sync/a" in res.output and "ede/b" in res.output and "not valid JSON" in res.output
+    out = tmp_path / "models.json"
+    res = runner.invoke(app, ["models", "list", "--json", str(out)])
+    rows = json.loads(out.read_text())
+    assert {r["name"]: r["status"] for r in rows}["sync/a"] == "ok"
+    assert rows[[r["name"] for r in rows].index("sync/a")]["metrics"] == {"acc": 0.5}
+    res = runner.invoke(app, ["models", "list", "--json", "-"])
+    assert json.loads(res.output)[0]["name"] in ("ede/b", "sync/a")
+
+
+def test_models_remove():
+    reg = Registry()
+    _save(reg)
+    res = runner.invoke(app, ["models", "remove", "sync/demo", "--yes"])
+    assert res.exit_code == 0 and not reg.path("sync/demo").exists()

@@ -1,0 +1,101 @@
+"""The shared training loop: exact resume after SIGKILL, DDP equivalence, logs and checkpoints."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from talkface_cli.training.loop import batch_indices, latest_checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = str(ROOT / "tests" / "toy_train.py")
+
+
+def _env(home: Path) -> dict:
+    return {**os.environ, "TALKFACE_HOME": str(home), "PYTHONPATH": str(ROOT), "TALKFACE_NO_PROGRESS": "1"}
+
+
+def _run(home: Path, *args: str, launcher: list[str] | None = None) -> subprocess.CompletedProcess:
+    cmd = (launcher or [sys.executable]) + [SCRIPT, *args]
+    out = subprocess.run(cmd, env=_env(home), capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out
+
+
+def _weights(home: Path, name: str) -> dict[str, torch.Tensor]:
+    return load_file(str(home / "models" / "sync" / name / "model.safetensors"))
+
+
+def test_batches_cover_each_epoch_once():
+    n, b = 10, 4
+    seen = torch.cat([batch_indices(3, s, b, n) for s in range(5)])  # 20 indices = 2 epochs
+    assert sorted(seen[:10].tolist()) == list(range(10))
+    assert sorted(seen[10:].tolist()) == list(range(10))
+    assert torch.equal(batch_indices(3, 2, b, n), batch_indices(3, 2, b, n))
+
+
+def test_resume_after_sigkill_is_bit_identical(tmp_path):
+    home = tmp_path / "home"
+    _run(home, str(tmp_path / "run-a"), "sync/full", "20", "8")
+
+    run_b = tmp_path / "run-b"
+    cmd = [sys.executable, SCRIPT, str(run_b), "sync/resumed", "20", "8", "--slow-after", "10"]
+    proc = subprocess.Popen(cmd, env=_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (run_b / "checkpoints" / "step-00000010").is_dir():
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        time.sleep(0.05)
+    time.sleep(0.4)  # now inside step 11 or 12
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert not (home / "models" / "sync" / "resumed").exists()
+    assert int(latest_checkpoint(run_b).name[5:]) == 10
+
+    _run(home, str(run_b), "sync/resumed", "20", "8", "--resume")
+    a, b = _weights(home, "full"), _weights(home, "resumed")
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    rows = [json.loads(x) for x in (run_b / "metrics.jsonl").read_text().splitlines()]
+    steps = [r["step"] for r in rows if r["split"] == "train"]
+    assert steps == list(range(1, 21))  # rows after the checkpoint were dropped, none twice
+    meta = json.loads((home / "models" / "sync" / "resumed" / "meta.json").read_text())
+    assert meta["step"] == 20 and "val_mse" in meta["metrics"]
+
+
+def test_rerun_without_resume_is_refused(tmp_path):
+    home = tmp_path / "home"
+    _run(home, str(tmp_path / "run"), "sync/one", "5", "8")
+    cmd = [sys.executable, SCRIPT, str(tmp_path / "run"), "sync/two", "5", "8"]
+    out = subprocess.run(cmd, env=_env(home), capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "pass --resume" in out.stderr
+
+
+def test_ddp_two_processes_match_single_process(tmp_path):
+    # Without dropout the model is deterministic, so 2 x 8 samples must give the 16-sample run.
+    home = tmp_path / "home"
+    _run(home, str(tmp_path / "single"), "sync/single", "12", "16", "--dropout", "0")
+    launcher = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(29500 + os.getpid() % 1000),
+    ]
+    _run(home, str(tmp_path / "ddp"), "sync/ddp", "12", "16", "--dropout", "0", launcher=launcher)
+    single = json.loads((home / "models" / "sync" / "single.losses.json").read_text())
+    ddp = json.loads((home / "models" / "sync" / "ddp.losses.json").read_text())
+    assert len(single) == len(ddp) == 12
+    assert single[-1] < single[0]
+    assert max(abs(x - y) for x, y in zip(single, ddp)) < 1e-5
