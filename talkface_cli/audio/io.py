@@ -1,0 +1,69 @@
+"""Load any wav/flac (or the audio of a video) as 16 kHz mono float32; write wav."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from ..errors import TalkfaceError
+
+SAMPLE_RATE = 16000
+VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
+
+
+def ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def load_audio(path: Path, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """(N,) float32 mono at `sr`; stereo is averaged, other rates resampled (soxr, high quality)."""
+    path = Path(path)
+    if not path.is_file():
+        raise TalkfaceError(f"{path}: no such file")
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        return _decode_with_ffmpeg(path, sr)
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as e:
+        raise TalkfaceError(f"{path}: not a readable audio file ({e})") from None
+    if len(data) == 0:
+        raise TalkfaceError(f"{path}: the audio is empty")
+    mono = data.mean(axis=1)
+    if rate != sr:
+        mono = soxr.resample(mono, rate, sr, quality="HQ").astype(np.float32)
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def _decode_with_ffmpeg(path: Path, sr: int) -> np.ndarray:
+    cmd = [
+        ffmpeg_exe(),
+        "-v",
+        "error",
+        "-i",
+        str(path),
+        "-vn",
+        "-ac",
+        "1",
+        "-ar",
+        str(sr),
+        "-f",
+        "f32le",
+        "-",
+    ]
+    out = subprocess.run(cmd, capture_output=True)
+    if out.returncode != 0 or not out.stdout:
+        why = out.stderr.decode(errors="replace").strip().splitlines()
+        raise TalkfaceError(
+            f"{path}: no audio track could be decoded ({why[-1] if why else 'no audio stream'})"
+        )
+    return np.frombuffer(out.stdout, dtype="<f4").copy()
+
+
+def write_wav(path: Path, audio: np.ndarray, sr: int = SAMPLE_RATE) -> None:
+    sf.write(str(path), np.asarray(audio, dtype=np.float32), sr, subtype="PCM_16")

@@ -1,0 +1,48 @@
+"""Pure, batched geometry functions on tensors (no state): blendshapes, rotations, normals."""
+
+from __future__ import annotations
+
+import torch
+
+
+def blend(template: torch.Tensor, deltas: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """template (V, 3) + sum_k weights[..., k] * deltas[k] -> (..., V, 3)."""
+    k, v, _ = deltas.shape
+    out = weights.reshape(-1, k) @ deltas.reshape(k, v * 3)  # (N, V*3)
+    return template + out.reshape(*weights.shape[:-1], v, 3)
+
+
+def axis_angle_to_matrix(aa: torch.Tensor) -> torch.Tensor:
+    """Rodrigues: axis-angle (..., 3) -> rotation matrices (..., 3, 3); smooth at zero."""
+    theta2 = (aa * aa).sum(-1, keepdim=True)  # (..., 1)
+    theta = torch.sqrt(theta2 + 1e-12)
+    small = theta2 < 1e-8
+    # sin(t)/t and (1-cos t)/t^2 with their Taylor series near 0
+    a = torch.where(small, 1 - theta2 / 6, torch.sin(theta) / theta)
+    b = torch.where(small, 0.5 - theta2 / 24, (1 - torch.cos(theta)) / (theta2 + 1e-12))
+    x, y, z = aa.unbind(-1)
+    zero = torch.zeros_like(x)
+    k = torch.stack([zero, -z, y, z, zero, -x, -y, x, zero], -1).reshape(*aa.shape[:-1], 3, 3)
+    eye = torch.eye(3, dtype=aa.dtype, device=aa.device).expand_as(k)
+    return eye + a[..., None] * k + b[..., None] * (k @ k)
+
+
+def apply_pose(verts: torch.Tensor, pose: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
+    """Rotate (T, V, 3) about `center` (3,) by pose[:, :3] (axis-angle), then translate by pose[:, 3:]."""
+    rot = axis_angle_to_matrix(pose[:, :3])  # (T, 3, 3)
+    return (verts - center) @ rot.transpose(1, 2) + center + pose[:, None, 3:]
+
+
+def face_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """Area-weighted (unnormalised) face normals: verts (..., V, 3), faces (F, 3) -> (..., F, 3)."""
+    a, b, c = verts[..., faces[:, 0], :], verts[..., faces[:, 1], :], verts[..., faces[:, 2], :]
+    return torch.cross(b - a, c - a, dim=-1)
+
+
+def vertex_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+    """Unit vertex normals (..., V, 3): the sum of adjacent area-weighted face normals."""
+    fn = face_normals(verts, faces)  # (..., F, 3)
+    out = torch.zeros_like(verts)
+    for i in range(3):
+        out = out.index_add(-2, faces[:, i], fn)
+    return out / out.norm(dim=-1, keepdim=True).clamp_min(1e-12)

@@ -1,0 +1,1 @@
+"""Rendering: MP4 writer (pyrender offscreen + ffmpeg) and a differentiable torch renderer."""

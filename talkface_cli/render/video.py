@@ -1,0 +1,199 @@
+"""Parameter sequences -> MP4 (H.264 yuv420p, AAC audio aligned at t=0) or per-frame meshes.
+
+One `MeshRenderer` serves every frame (and every sequence of a side-by-side comparison); frames go
+through a pipe into ffmpeg, which encodes on another core while the next frame renders.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import cv2
+import ffmpeg
+import numpy as np
+import torch
+
+from ..audio.io import SAMPLE_RATE, ffmpeg_exe, write_wav
+from ..errors import TalkfaceError
+from ..face.base import FaceModel
+from ..face.geometry import vertex_normals
+from ..face.obj import write_obj, write_ply
+from ..face.sequence import FPS, ParamSequence
+from ..fsutil import atomic_dir
+from ..ui import progress
+from .scene import MeshRenderer
+
+CHUNK = 128  # frames of vertices computed at once (bounded memory for long sequences)
+
+
+def sequence_vertices(model: FaceModel, seq: ParamSequence, start: int, stop: int) -> torch.Tensor:
+    """Vertices (n, V, 3) of frames [start, stop) of `seq`."""
+    if seq.param_names != model.param_names:
+        raise TalkfaceError(
+            f"param_names ({len(seq.param_names)}) do not match the {model.kind} face model's "
+            f"{model.dim} parameters"
+        )
+    with torch.no_grad():
+        p = torch.from_numpy(seq.params[start:stop])
+        shape = None if seq.shape is None else torch.from_numpy(seq.shape)
+        pose = None if seq.pose is None else torch.from_numpy(seq.pose[start:stop])
+        return model(p, shape, pose)
+
+
+def _frames(model: FaceModel, seqs: list[ParamSequence], size: int, msaa: int, labels: list[str] | None):
+    """Yield RGB frames (size, size * len(seqs), 3): the sequences side by side, shorter ones held."""
+    frame_ref = model.template[: getattr(model, "face_area", model.num_vertices)].numpy()
+    renderer = MeshRenderer(model.template.numpy(), model.faces.numpy(), size, frame=frame_ref, msaa=msaa)
+    total = max(s.num_frames for s in seqs)
+    try:
+        for start in range(0, total, CHUNK):
+            stop = min(total, start + CHUNK)
+            chunks = []
+            for s in seqs:
+                idx = torch.arange(start, stop).clamp(max=s.num_frames - 1)
+                lo = int(idx[0])
+                v = sequence_vertices(model, s, lo, int(idx[-1]) + 1)[idx - lo]
+                chunks.append((v.numpy(), vertex_normals(v, model.faces).numpy()))
+            for i in range(stop - start):
+                tiles = [renderer.render(v[i], n[i]) for v, n in chunks]
+                if labels:
+                    tiles = [_label(t, text) for t, text in zip(tiles, labels)]
+                yield np.concatenate(tiles, axis=1)
+    finally:
+        renderer.close()
+
+
+def _label(img: np.ndarray, text: str) -> np.ndarray:
+    img = np.ascontiguousarray(img)
+    scale = img.shape[0] / 512
+    cv2.putText(
+        img,
+        text,
+        (int(12 * scale), int(34 * scale)),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.9 * scale,
+        (255, 255, 255),
+        max(1, int(2 * scale)),
+        cv2.LINE_AA,
+    )
+    return img
+
+
+def render_mp4(
+    model: FaceModel,
+    seqs: list[ParamSequence],
+    out: Path,
+    audio: np.ndarray | None = None,
+    size: int = 512,
+    labels: list[str] | None = None,
+    msaa: int = 0,
+) -> Path:
+    """Render one or more sequences side by side into `out` (written under a temporary name)."""
+    if size < 16 or size % 2:
+        raise TalkfaceError(f"--size {size}: use an even number of pixels >= 16")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    total = max(s.num_frames for s in seqs)
+    duration = total / FPS
+    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp{out.suffix or '.mp4'}")
+    with tempfile.TemporaryDirectory() as td:
+        video = ffmpeg.input(
+            "pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{size * len(seqs)}x{size}", r=FPS
+        )
+        streams = [video]
+        audio_args = {}
+        if audio is not None:
+            wav = Path(td) / "audio.wav"
+            write_wav(wav, audio, SAMPLE_RATE)
+            streams.append(ffmpeg.input(str(wav)).audio.filter("apad"))
+            audio_args = {"acodec": "aac", "audio_bitrate": "128k"}
+        proc = (
+            ffmpeg.output(
+                *streams,
+                str(tmp),
+                vcodec="libx264",
+                pix_fmt="yuv420p",
+                preset="veryfast",
+                crf=18,
+                t=f"{duration:.6f}",
+                movflags="+faststart",
+                metadata=f"comment={model.licence[:200]}",
+                **audio_args,
+            )
+            .overwrite_output()
+            .global_args("-v", "error")
+            .run_async(pipe_stdin=True, pipe_stderr=True, cmd=ffmpeg_exe())
+        )
+        try:
+            with progress() as bar:
+                job = bar.add_task(f"render {out.name}", total=total, unit="frame")
+                for frame in _frames(model, seqs, size, msaa, labels):
+                    proc.stdin.write(frame.tobytes())
+                    bar.advance(job)
+            proc.stdin.close()
+            err = proc.stderr.read().decode(errors="replace")
+            if proc.wait() != 0:
+                raise TalkfaceError(
+                    f"{out}: ffmpeg failed ({err.strip().splitlines()[-1] if err.strip() else 'no message'})"
+                )
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            tmp.unlink(missing_ok=True)
+            raise
+    os.replace(tmp, out)
+    return out
+
+
+def write_meshes(model: FaceModel, seq: ParamSequence, out: Path, ext: str = "ply") -> Path:
+    """Write frame_00000.<ext> ... into the folder `out` (created whole, atomically)."""
+    if ext not in ("obj", "ply"):
+        raise TalkfaceError(f"--mesh-format {ext}: use obj or ply")
+    writer = write_ply if ext == "ply" else write_obj
+    faces = model.faces.numpy()
+    try:
+        with atomic_dir(Path(out)) as tmp, progress() as bar:
+            job = bar.add_task(f"meshes {Path(out).name}", total=seq.num_frames, unit="frame")
+            for start in range(0, seq.num_frames, CHUNK):
+                verts = sequence_vertices(model, seq, start, min(seq.num_frames, start + CHUNK)).numpy()
+                for i, v in enumerate(verts):
+                    writer(tmp / f"frame_{start + i:05d}.{ext}", v, faces, header=model.licence)
+                    bar.advance(job)
+            if model.licence:
+                (tmp / "LICENSE_FACE_MODEL.txt").write_text(model.licence + "\n")
+    except FileExistsError:
+        raise TalkfaceError(f"{out}: exists already; choose a new output folder") from None
+    return Path(out)
+
+
+def probe(path: Path) -> dict:
+    """Frame count, frame size and decoded audio length of a video (for tests and checks)."""
+    cap = cv2.VideoCapture(str(path))
+    frames = 0
+    while cap.grab():
+        frames += 1
+    w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    cap.release()
+    out = subprocess.run(
+        [
+            ffmpeg_exe(),
+            "-v",
+            "error",
+            "-i",
+            str(path),
+            "-vn",
+            "-ac",
+            "1",
+            "-ar",
+            str(SAMPLE_RATE),
+            "-f",
+            "f32le",
+            "-",
+        ],
+        capture_output=True,
+    )
+    samples = len(out.stdout) // 4 if out.returncode == 0 else 0
+    return {"frames": frames, "width": w, "height": h, "audio_samples": samples}
