@@ -1,0 +1,28 @@
+"""Shared bits of the benchmarks: timing and reporting."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from talkface_cli.ui import report
+
+RESULTS = Path(__file__).parent / "results"
+os.environ.setdefault("TALKFACE_NO_PROGRESS", "1")
+
+
+def timed(fn: Callable[[], object], repeat: int = 1) -> float:
+    """Best wall time of `repeat` runs, in seconds."""
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def publish(name: str, title: str, rows: list[dict]) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    report(title, list(rows[0]), [list(r.values()) for r in rows], RESULTS / f"{name}.json")

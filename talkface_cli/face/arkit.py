@@ -1,0 +1,104 @@
+"""ARKit-52 blendshape curves <-> ICT-FaceKit's 53 expressions, and ARKit-named CSV files.
+
+ICT splits ARKit's browInnerUp and cheekPuff into _L/_R halves and has no tongueOut. Import copies
+a shared ARKit value to both halves and drops tongueOut; export averages the halves and writes
+tongueOut = 0. ARKIT_52 is the alphabetical order EmoTalk / 3D-ETF arrays use.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import TalkfaceError
+from ..fsutil import atomic_write_bytes
+
+ARKIT_52 = [
+    "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
+    "cheekPuff", "cheekSquintLeft", "cheekSquintRight", "eyeBlinkLeft", "eyeBlinkRight",
+    "eyeLookDownLeft", "eyeLookDownRight", "eyeLookInLeft", "eyeLookInRight", "eyeLookOutLeft",
+    "eyeLookOutRight", "eyeLookUpLeft", "eyeLookUpRight", "eyeSquintLeft", "eyeSquintRight",
+    "eyeWideLeft", "eyeWideRight", "jawForward", "jawLeft", "jawOpen", "jawRight", "mouthClose",
+    "mouthDimpleLeft", "mouthDimpleRight", "mouthFrownLeft", "mouthFrownRight", "mouthFunnel",
+    "mouthLeft", "mouthLowerDownLeft", "mouthLowerDownRight", "mouthPressLeft", "mouthPressRight",
+    "mouthPucker", "mouthRight", "mouthRollLower", "mouthRollUpper", "mouthShrugLower",
+    "mouthShrugUpper", "mouthSmileLeft", "mouthSmileRight", "mouthStretchLeft", "mouthStretchRight",
+    "mouthUpperUpLeft", "mouthUpperUpRight", "noseSneerLeft", "noseSneerRight", "tongueOut",
+]  # fmt: skip
+
+
+def ict_name(arkit: str) -> str:
+    """browDownLeft -> browDown_L (the ICT spelling)."""
+    return re.sub(r"Left$", "_L", re.sub(r"Right$", "_R", arkit))
+
+
+def _key(name: str) -> str:
+    """Case- and side-spelling-insensitive key: EyeBlinkLeft, eyeBlinkLeft, eyeBlink_L all match."""
+    return ict_name(re.sub(r"_L$", "Left", re.sub(r"_R$", "Right", name.strip()))).lower()
+
+
+def arkit_to_ict(values: np.ndarray, ict_names: list[str], arkit_names: list[str] = ARKIT_52) -> np.ndarray:
+    """(T, len(arkit_names)) ARKit curves -> (T, len(ict_names)) ICT parameters."""
+    col = {_key(n): i for i, n in enumerate(arkit_names)}
+    out = np.zeros((len(values), len(ict_names)), np.float32)
+    for j, name in enumerate(ict_names):
+        k = _key(name)
+        if k in col:
+            out[:, j] = values[:, col[k]]
+        elif k[:-2] in col and k[-2:] in ("_l", "_r"):  # browInnerUp_L <- browInnerUp
+            out[:, j] = values[:, col[k[:-2]]]
+        else:
+            raise TalkfaceError(f"ARKit curves have no value for {name}")
+    return out
+
+
+def ict_to_arkit(params: np.ndarray, ict_names: list[str]) -> np.ndarray:
+    """(T, 53) ICT parameters -> (T, 52) ARKit curves in ARKIT_52 order."""
+    col = {_key(n): i for i, n in enumerate(ict_names)}
+    out = np.zeros((len(params), len(ARKIT_52)), np.float32)
+    for j, name in enumerate(ARKIT_52):
+        k = _key(name)
+        if k in col:
+            out[:, j] = params[:, col[k]]
+        elif f"{k}_l" in col and f"{k}_r" in col:
+            out[:, j] = (params[:, col[f"{k}_l"]] + params[:, col[f"{k}_r"]]) / 2
+    return out  # tongueOut stays 0
+
+
+def write_arkit_csv(path: Path, curves: np.ndarray, fps: float = 25.0) -> None:
+    """CSV with a `time_s` column then the 52 ARKit names (values 0..1 per frame)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["time_s", *ARKIT_52])
+    for t, row in enumerate(curves):
+        w.writerow([f"{t / fps:.4f}", *(f"{v:.6f}" for v in row)])
+    atomic_write_bytes(Path(path), buf.getvalue().encode())
+
+
+def read_arkit_csv(path: Path) -> np.ndarray:
+    """Read ARKit-named curves (ours, or LiveLink Face's capitalised columns; other columns such as
+    Timecode or head rotation are ignored) -> (T, 52) in ARKIT_52 order, missing names as 0."""
+    path = Path(path)
+    try:
+        rows = list(csv.reader(path.read_text().splitlines()))
+    except (OSError, UnicodeDecodeError) as e:
+        raise TalkfaceError(f"{path}: cannot read CSV ({e})") from None
+    if len(rows) < 2:
+        raise TalkfaceError(f"{path}: no frames in CSV")
+    header = {_key(h): i for i, h in enumerate(rows[0])}
+    cols = [header.get(_key(n)) for n in ARKIT_52]
+    if sum(c is not None for c in cols) < 40:
+        raise TalkfaceError(f"{path}: fewer than 40 ARKit blendshape columns found in the header")
+    out = np.zeros((len(rows) - 1, 52), np.float32)
+    for t, row in enumerate(rows[1:]):
+        for j, c in enumerate(cols):
+            if c is not None:
+                try:
+                    out[t, j] = float(row[c])
+                except (ValueError, IndexError):
+                    raise TalkfaceError(f"{path}: row {t + 2}, column {rows[0][c]}: not a number") from None
+    return out

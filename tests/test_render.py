@@ -1,0 +1,208 @@
+"""Rendering: MP4 with exact frames and aligned audio, side by side, meshes, and the
+differentiable renderer's gradients and silhouette against pyrender."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from talkface_cli.app import app
+from talkface_cli.errors import TalkfaceError
+from talkface_cli.face.ict import ICTFace
+from talkface_cli.face.sequence import ParamSequence, load_sequence
+from talkface_cli.render.camera import OrthoCamera, frontal_camera
+from talkface_cli.render.diff import render_gray, silhouette
+from talkface_cli.render.run import render_files
+from talkface_cli.render.scene import MeshRenderer
+from talkface_cli.render.video import probe
+from tests.flame_standin import uv_sphere
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def ict() -> ICTFace:
+    return ICTFace()
+
+
+def _jaw_sequence(ict: ICTFace, path, frames: int = 30, audio: bool = True) -> ParamSequence:
+    p = np.zeros((frames, 53), np.float32)
+    p[:, ict.param_names.index("jawOpen")] = np.linspace(0, 1, frames)
+    wave = (
+        (0.2 * np.sin(2 * np.pi * 220 * np.arange(frames * 640) / 16000)).astype(np.float32)
+        if audio
+        else None
+    )
+    seq = ParamSequence(p, ict.param_names, audio=wave)
+    seq.save(path)
+    return seq
+
+
+def _frames(path) -> list[np.ndarray]:
+    import cv2
+
+    cap, out = cv2.VideoCapture(str(path)), []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            return out
+        out.append(f)
+
+
+def test_npz_round_trip(ict, tmp_path):
+    seq = _jaw_sequence(ict, tmp_path / "a.npz")
+    back = load_sequence(tmp_path / "a.npz")
+    np.testing.assert_array_equal(back.params, seq.params)
+    assert back.param_names == ict.param_names and back.face_model == "ict" and back.fps == 25
+    np.testing.assert_array_equal(back.audio, seq.audio)
+
+
+def test_mp4_has_one_frame_per_parameter_frame_and_aligned_audio(ict, tmp_path):
+    _jaw_sequence(ict, tmp_path / "a.npz", frames=30)
+    res = runner.invoke(
+        app,
+        [
+            "render",
+            str(tmp_path / "a.npz"),
+            "--out",
+            str(tmp_path / "a.mp4"),
+            "--size",
+            "128",
+            "--json",
+            str(tmp_path / "r.json"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    info = probe(tmp_path / "a.mp4")
+    assert info["frames"] == 30 and (info["width"], info["height"]) == (128, 128)
+    assert abs(info["audio_samples"] - 30 * 640) <= 640  # within one frame of 1.2 s at 16 kHz
+    frames = _frames(tmp_path / "a.mp4")
+    first, last = frames[0].astype(int), frames[-1].astype(int)
+    bg = first[2, 2]
+    centre = first[40:90, 40:90]
+    assert (np.abs(centre - bg).sum(-1) > 30).mean() > 0.9  # a face fills the centre
+    mouth = (slice(75, 100), slice(48, 80))  # the lower middle of the frame
+    upper = (slice(20, 45), slice(40, 90))
+    assert np.abs(last[mouth] - first[mouth]).mean() > 5 * np.abs(last[upper] - first[upper]).mean()
+    assert not list(tmp_path.glob(".*tmp*"))  # no temporary file left behind
+
+
+def test_audio_from_file_overrides_and_is_trimmed(ict, tmp_path):
+    import soundfile as sf
+
+    _jaw_sequence(ict, tmp_path / "a.npz", frames=25, audio=False)
+    sf.write(tmp_path / "long.wav", np.zeros((48000 * 3, 2), np.float32), 48000)  # 3 s stereo 48 kHz
+    render_files([tmp_path / "a.npz"], tmp_path / "a.mp4", audio=tmp_path / "long.wav", size=64)
+    info = probe(tmp_path / "a.mp4")
+    assert info["frames"] == 25 and abs(info["audio_samples"] - 16000) <= 640
+
+
+def test_compare_side_by_side_and_meshes(ict, tmp_path):
+    _jaw_sequence(ict, tmp_path / "a.npz", frames=10)
+    _jaw_sequence(ict, tmp_path / "b.npz", frames=8)
+    res = runner.invoke(
+        app,
+        [
+            "render",
+            "--compare",
+            str(tmp_path / "a.npz"),
+            str(tmp_path / "b.npz"),
+            "--labels",
+            "GT,ours",
+            "--size",
+            "96",
+            "--out",
+            str(tmp_path / "c.mp4"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    info = probe(tmp_path / "c.mp4")
+    assert (info["frames"], info["width"], info["height"]) == (10, 192, 96)
+    res = runner.invoke(
+        app, ["render", str(tmp_path / "a.npz"), "--format", "mesh", "--out", str(tmp_path / "m")]
+    )
+    assert res.exit_code == 0, res.output
+    plys = sorted((tmp_path / "m").glob("*.ply"))
+    assert len(plys) == 10 and (tmp_path / "m" / "LICENSE_FACE_MODEL.txt").is_file()
+    head = plys[0].read_bytes()[:2000].decode(errors="replace")
+    assert f"element vertex {ict.num_vertices}" in head and "ICT-FaceKit" in head
+
+
+def test_bad_inputs_are_one_line_errors(ict, tmp_path):
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    np.savez(tmp_path / "nokey.npz", params=np.zeros((3, 53), np.float32))
+    np.savez(
+        tmp_path / "wrong.npz",
+        params=np.zeros((3, 5), np.float32),
+        param_names=np.array(list("abcde")),
+        face_model=np.array("ict"),
+    )
+    for name, message in (
+        ("bad.npz", "not a readable"),
+        ("nokey.npz", "missing 'param_names'"),
+        ("wrong.npz", "do not match"),
+        ("absent.npz", "no such file"),
+    ):
+        with pytest.raises(TalkfaceError, match=message):
+            render_files([tmp_path / name], tmp_path / "x.mp4", size=64)
+    assert not (tmp_path / "x.mp4").exists()
+    res = runner.invoke(
+        app, ["render", str(tmp_path / "bad.npz"), str(tmp_path / "bad.npz"), "--out", "x.mp4"]
+    )
+    assert res.exit_code != 0
+
+
+def test_differentiable_renderer_gradcheck_on_small_mesh():
+    v, f = uv_sphere(6, 10, radius=0.1)
+    verts = torch.tensor(v[None], dtype=torch.float64, requires_grad=True)
+    faces = torch.tensor(f.astype(np.int64))
+    cam = OrthoCamera((0.0, 0.0, 0.5), 0.12, size=24)
+    weights = torch.rand(1, 1, 24, 24, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    assert torch.autograd.gradcheck(
+        lambda x: (render_gray(x, faces, cam) * weights).sum(), (verts,), eps=1e-6, atol=1e-5
+    )
+
+
+def test_differentiable_renderer_directional_derivative_on_ict(ict):
+    cam = frontal_camera(ict.template[: ict.face_area], 64)
+    faces = ict.faces
+    base = ict(torch.zeros(1, 53)).double()
+    direction = torch.zeros_like(base)
+    direction[:, ict.region("lips")] = torch.randn(len(ict.region("lips")), 3, dtype=torch.float64) * 1e-3
+    w = torch.rand(1, 1, 64, 64, dtype=torch.float64)
+    x = base.clone().requires_grad_(True)
+    (render_gray(x, faces, cam) * w).sum().backward()
+    analytic = (x.grad * direction).sum()
+    eps = 1e-4
+    f = lambda t: (render_gray(base + t * direction, faces, cam) * w).sum()  # noqa: E731
+    numeric = (f(eps) - f(-eps)) / (2 * eps)
+    assert abs(analytic.abs().item()) > 1e-3
+    assert torch.isclose(analytic, numeric, rtol=0.05), (analytic, numeric)
+
+
+def test_differentiable_silhouette_matches_pyrender(ict):
+    cam = frontal_camera(ict.template[: ict.face_area], 128)
+    p = torch.zeros(2, 53)
+    p[1, ict.param_names.index("jawOpen")] = 0.8
+    verts = ict(p)
+    gl = MeshRenderer(ict.template.numpy(), ict.faces.numpy(), 128, msaa=0, ortho=cam, double_sided=False)
+    try:
+        for i in range(2):
+            ours = silhouette(verts[i : i + 1], ict.faces, cam)[0].numpy()
+            ref = gl.depth(verts[i].numpy()) > 0
+            iou = (ours & ref).sum() / (ours | ref).sum()
+            assert iou >= 0.95, iou
+    finally:
+        gl.close()
+
+
+def test_differentiable_renderer_batches_and_shades(ict):
+    cam = frontal_camera(ict.template[: ict.face_area], 128)
+    p = torch.zeros(3, 53)
+    p[1, ict.param_names.index("jawOpen")] = 1.0
+    img = render_gray(ict(p), ict.faces, cam)
+    assert img.shape == (3, 1, 128, 128) and img.min() >= 0 and img.max() <= 1
+    assert torch.equal(img[0], img[2]) and not torch.equal(img[0], img[1])
+    assert (img[0, 0, 40:90, 40:90] > 0).float().mean() > 0.9
