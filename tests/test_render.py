@@ -14,7 +14,7 @@ from talkface_cli.face.ict import ICTFace
 from talkface_cli.face.sequence import ParamSequence, load_sequence
 from talkface_cli.render.camera import OrthoCamera, frontal_camera
 from talkface_cli.render.diff import render_gray, silhouette
-from talkface_cli.render.run import render_files
+from talkface_cli.render.run import load_any, render_files
 from talkface_cli.render.scene import MeshRenderer
 from talkface_cli.render.video import probe
 from tests.flame_standin import uv_sphere
@@ -206,3 +206,17 @@ def test_differentiable_renderer_batches_and_shades(ict):
     assert img.shape == (3, 1, 128, 128) and img.min() >= 0 and img.max() <= 1
     assert torch.equal(img[0], img[2]) and not torch.equal(img[0], img[1])
     assert (img[0, 0, 40:90, 40:90] > 0).float().mean() > 0.9
+
+
+def test_arkit_csv_export_and_import_through_render(ict, tmp_path):
+    seq = _jaw_sequence(ict, tmp_path / "a.npz", frames=20, audio=False)
+    res = runner.invoke(
+        app, ["render", str(tmp_path / "a.npz"), "--format", "csv", "--out", str(tmp_path / "a.csv")]
+    )
+    assert res.exit_code == 0, res.output
+    back = load_any(tmp_path / "a.csv")  # time_s column says 25 fps: no resampling
+    np.testing.assert_allclose(back.params, seq.params, atol=1e-5)
+    np.save(
+        tmp_path / "etf.npy", np.random.default_rng(0).random((30, 52)).astype(np.float32)
+    )  # 1 s at 30 fps
+    assert load_any(tmp_path / "etf.npy").num_frames == 25

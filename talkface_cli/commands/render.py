@@ -12,8 +12,13 @@ from ..ui import report
 
 
 def command(
-    params: list[Path] = typer.Argument(..., help="parameter sequence(s) (.npz); several need --compare"),
-    out: Path = typer.Option(..., "--out", "-o", help="output .mp4 (or folder, with --format mesh)"),
+    params: list[Path] = typer.Argument(
+        ...,
+        help="parameter sequence(s) (.npz), or ARKit-52 curves (.csv, EmoTalk .npy); several need --compare",
+    ),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="output .mp4 (a folder with --format mesh, .csv with csv)"
+    ),
     audio: Path = typer.Option(None, "--audio", help="speech to mux (default: the audio stored in the .npz)"),
     compare: bool = typer.Option(
         False, "--compare", help="render several sequences side by side with labels"
@@ -22,7 +27,7 @@ def command(
         None, "--labels", help="comma-separated labels for --compare (default: file names)"
     ),
     size: int = typer.Option(512, "--size", help="height and width of each view in pixels"),
-    fmt: str = typer.Option("mp4", "--format", help="mp4, or mesh for a per-frame mesh sequence"),
+    fmt: str = typer.Option("mp4", "--format", help="mp4; mesh (per-frame OBJ/PLY); csv (ARKit-52 curves)"),
     mesh_format: str = typer.Option("ply", "--mesh-format", help="ply or obj (with --format mesh)"),
     msaa: int = typer.Option(
         0, "--msaa", help="anti-aliasing samples: 0 off (fastest), 4 smooth edges (about 2x slower)"
@@ -40,6 +45,8 @@ def command(
     Example: talkface render face.npz --audio speech.wav --out face.mp4
 
     Side by side: talkface render --compare gt.npz ours.npz --labels GT,ours --out cmp.mp4
+
+    ARKit export: talkface render face.npz --format csv --out face.csv
     """
     if len(params) > 1 and not compare:
         raise TalkfaceError("several sequences given: add --compare to render them side by side")

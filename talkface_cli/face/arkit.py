@@ -102,3 +102,37 @@ def read_arkit_csv(path: Path) -> np.ndarray:
                 except (ValueError, IndexError):
                     raise TalkfaceError(f"{path}: row {t + 2}, column {rows[0][c]}: not a number") from None
     return out
+
+
+def resample(x: np.ndarray, src_fps: float, dst_fps: float = 25.0) -> np.ndarray:
+    """Linear interpolation of (T, D) frames from `src_fps` to `dst_fps` (same duration)."""
+    if src_fps == dst_fps:
+        return x
+    n_out = max(1, round(len(x) * dst_fps / src_fps))
+    t = np.arange(n_out) / dst_fps * src_fps  # positions in source frames
+    return np.stack([np.interp(t, np.arange(len(x)), x[:, j]) for j in range(x.shape[1])], 1).astype(
+        np.float32
+    )
+
+
+def load_arkit_curves(path: Path, fps: float | None = None) -> tuple[np.ndarray, float]:
+    """ARKit curves (T, 52) and their frame rate from a CSV (ours or LiveLink Face) or an EmoTalk /
+    3D-ETF `.npy` (T, 52). The rate comes from `fps`, else a `time_s` column, else 60 (LiveLink's
+    capture rate) for CSV and 30 (3D-ETF) for `.npy`."""
+    path = Path(path)
+    if path.suffix == ".npy":
+        try:
+            curves = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise TalkfaceError(f"{path}: not a readable .npy array ({e})") from None
+        if curves.ndim != 2 or curves.shape[1] != 52:
+            raise TalkfaceError(f"{path}: expected (T, 52) ARKit blendshape curves, got {curves.shape}")
+        return curves.astype(np.float32), float(fps or 30.0)
+    curves = read_arkit_csv(path)
+    if fps is None:
+        header = path.read_text().splitlines()[0].split(",")
+        fps = 60.0
+        if header[0] == "time_s" and len(curves) > 1:
+            times = np.array([float(line.split(",")[0]) for line in path.read_text().splitlines()[1:3]])
+            fps = float(round(1.0 / (times[1] - times[0]), 3))
+    return curves, float(fps)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 from ..audio.io import load_audio
 from ..errors import TalkfaceError
+from ..face.arkit import arkit_to_ict, ict_to_arkit, load_arkit_curves, resample, write_arkit_csv
 from ..face.load import load_face_model
-from ..face.sequence import FPS, load_sequence
+from ..face.sequence import FPS, ParamSequence, load_sequence
 from .video import render_mp4, write_meshes
 
 
@@ -24,14 +25,22 @@ def render_files(
     ict: Path | None = None,
     flame: Path | None = None,
 ) -> dict:
-    """Render `params` (several: side by side) to `out`; returns a summary for the report."""
-    seqs = [load_sequence(p) for p in params]
+    """Render `params` (several: side by side) to `out`; returns a summary for the report.
+
+    Inputs are parameter sequences (.npz) or ARKit-52 curves (.csv, EmoTalk .npy), which are mapped
+    to ICT-FaceKit and resampled to 25 fps. `fmt`: mp4, mesh (per-frame meshes) or csv (ARKit CSV).
+    """
+    seqs = [load_any(p, ict) for p in params]
     kinds = {s.face_model for s in seqs}
     if len(kinds) > 1:
         raise TalkfaceError(f"{', '.join(map(str, params))}: mixed face models ({', '.join(sorted(kinds))})")
     model = load_face_model(seqs[0].face_model, ict=ict, flame=flame)
     t0 = time.perf_counter()
-    if fmt == "mesh":
+    if fmt == "csv":
+        if model.kind != "ict" or len(seqs) > 1:
+            raise TalkfaceError("--format csv exports one ICT-FaceKit sequence as ARKit curves")
+        write_arkit_csv(out, ict_to_arkit(seqs[0].params, model.param_names), FPS)
+    elif fmt == "mesh":
         if len(seqs) > 1:
             raise TalkfaceError("--format mesh writes one sequence; drop --compare")
         write_meshes(model, seqs[0], out, mesh_ext)
@@ -47,7 +56,7 @@ def render_files(
         )
         render_mp4(model, seqs, out, wave, size, labels, msaa)
     else:
-        raise TalkfaceError(f"--format {fmt}: use mp4 or mesh")
+        raise TalkfaceError(f"--format {fmt}: use mp4, mesh or csv")
     seconds = time.perf_counter() - t0
     frames = max(s.num_frames for s in seqs)
     return {
@@ -58,3 +67,12 @@ def render_files(
         "render_s": seconds,
         "frames_per_s": frames / seconds if seconds > 0 else None,
     }
+
+
+def load_any(path: Path, ict: Path | None = None) -> ParamSequence:
+    """A parameter sequence from .npz, or from ARKit curves (.csv / .npy) mapped to ICT at 25 fps."""
+    if Path(path).suffix in (".csv", ".npy"):
+        curves, fps = load_arkit_curves(path)
+        names = load_face_model("ict", ict=ict).param_names
+        return ParamSequence(resample(arkit_to_ict(curves, names), fps, FPS), names)
+    return load_sequence(path)
