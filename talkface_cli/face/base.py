@@ -60,6 +60,11 @@ class FaceModel(nn.Module):
         """(T, V, 3) -> facial landmarks (T, L, 3), iBUG numbers in `lmk_ibug`."""
         return (verts[:, self.lmk_idx] * self.lmk_w[..., None].to(verts)).sum(-2)
 
+    def landmarks_of(self, params: torch.Tensor, shape: torch.Tensor | None = None) -> torch.Tensor:
+        """Landmarks (T, L, 3) straight from parameters, without pose (models may compute only the
+        vertices the landmarks need)."""
+        return self.landmarks(self.expression_vertices(params, shape))
+
     def mouth(self, verts: torch.Tensor) -> torch.Tensor:
         """(T, V, 3) -> the 20 lip landmarks (iBUG 48-67) (T, 20, 3): the sync expert's input."""
         rows = ((self.lmk_ibug >= 48) & (self.lmk_ibug < 68)).nonzero().squeeze(1)

@@ -192,9 +192,23 @@ class ICTFace(FaceModel):
     def shape_dim(self) -> int:
         return self.identity.shape[0]
 
-    def expression_vertices(self, params: torch.Tensor, shape: torch.Tensor | None) -> torch.Tensor:
-        template = self.template
+    def expression_vertices(
+        self, params: torch.Tensor, shape: torch.Tensor | None, idx: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """(T, 53) [+ shape] -> (T, V, 3), or only the vertices `idx` (T, len(idx), 3)."""
+        template, deltas, identity = self.template, self.expr_deltas, self.identity
+        if idx is not None:
+            template, deltas, identity = template[idx], deltas[:, idx], identity[:, idx]
         if shape is not None and shape.numel():
             s = shape.to(template)[: self.shape_dim]
-            template = template + torch.einsum("s,svc->vc", s, self.identity[: len(s)])
-        return blend(template, self.expr_deltas, params.to(template))  # (T, V, 3)
+            template = template + torch.einsum("s,svc->vc", s, identity[: len(s)])
+        return blend(template, deltas, params.to(template))
+
+    def landmarks_of(self, params: torch.Tensor, shape: torch.Tensor | None = None) -> torch.Tensor:
+        return self.expression_vertices(params, shape, self.lmk_idx[:, 0])  # (T, 68, 3)
+
+    def landmark_basis(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The model is linear: landmarks = template (68, 3) + params @ expr (53, 68, 3)
+        + shape @ identity (S, 68, 3). Fitting uses this to skip the full mesh."""
+        idx = self.lmk_idx[:, 0]
+        return self.template[idx], self.expr_deltas[:, idx], self.identity[:, idx]

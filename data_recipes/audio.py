@@ -1,0 +1,22 @@
+"""Audio-only clips (no face parameters; they train the EDE audio branch), shared by recipes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from talkface_cli.audio.io import load_audio
+from talkface_cli.data.store import write_clip
+from talkface_cli.errors import TalkfaceError
+
+from .base import Job
+
+SILENCE_PEAK = 1e-3  # a clip whose peak stays below this (-60 dBFS) is refused as silent
+
+
+def audio_clip(job: Job, out: Path) -> None:
+    audio = load_audio(Path(job.source))
+    if float(np.abs(audio).max()) < SILENCE_PEAK:
+        raise TalkfaceError(f"{job.source}: the audio is silent (peak below -60 dBFS)")
+    write_clip(out, {"id": job.id, "source": job.source, **job.labels}, {"audio": audio})

@@ -1,0 +1,132 @@
+"""The one pattern every recipe follows; recipes supply `discover` and `process`."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from talkface_cli import __version__
+from talkface_cli.data.store import assemble_manifest, assign_splits, is_written, validate, write_manifest
+from talkface_cli.errors import TalkfaceError
+from talkface_cli.fsutil import atomic_write_json
+from talkface_cli.ui import progress
+
+
+@dataclass
+class PrepOptions:
+    jobs: int = 1  # worker processes
+    seed: int = 0  # splits and synthetic data
+    split_by: str = "clip"  # clip or speaker (80/10/10, seeded)
+    test_speakers: list[str] = field(default_factory=list)
+    val_speakers: list[str] = field(default_factory=list)
+    face_model: str = "ict"  # what tracked video is fitted with
+    flame_model: str | None = None
+    max_miss: float = 0.2  # clips whose face is missed in more frames than this are skipped
+    extra: dict[str, Any] = field(default_factory=dict)  # recipe-specific settings
+
+
+@dataclass
+class Job:
+    id: str
+    source: str
+    labels: dict[str, Any]
+    kind: str = "audio"  # audio, video, or recipe-specific
+
+
+class Recipe(Protocol):
+    name: str
+
+    def discover(self, root: Path, opts: PrepOptions) -> tuple[list[Job], list[dict]]:
+        """Jobs to run and per-file errors found while discovering (unparseable names...)."""
+
+    def process(self, job: Job, out: Path, opts: PrepOptions) -> None:
+        """Make and write one clip (data_recipes writes through talkface_cli.data.store)."""
+
+
+@dataclass
+class PrepSummary:
+    out: str
+    discovered: int
+    written: int
+    skipped: int
+    failed: int
+    clips: int
+    problems: list[str]
+    errors: list[dict]
+
+
+def _run_one(recipe: Recipe, job: Job, out: Path, opts: PrepOptions) -> dict | None:
+    """Process one job; an error becomes one line (the traceback goes to the errors file)."""
+    try:
+        recipe.process(job, out, opts)
+        return None
+    except TalkfaceError as e:
+        return {"id": job.id, "source": job.source, "error": str(e)}
+    except Exception as e:  # noqa: BLE001 - one bad file never stops the rest
+        tb = traceback.format_exc(limit=3)
+        return {"id": job.id, "source": job.source, "error": f"{type(e).__name__}: {e}", "traceback": tb}
+
+
+def run_recipe(
+    recipe: Recipe, root: Path | None, out: Path, opts: PrepOptions, args: dict | None = None
+) -> PrepSummary:
+    """discover -> process in parallel (skipping written clips) -> manifest + splits -> validate."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    jobs, errors = recipe.discover(Path(root) if root is not None else out, opts)
+    pending = [j for j in jobs if not is_written(out, j.id)]
+    with progress() as bar:
+        task = bar.add_task(
+            f"prep {recipe.name}", total=len(jobs), completed=len(jobs) - len(pending), unit="clip"
+        )
+        if opts.jobs > 1 and len(pending) > 1:
+            with ProcessPoolExecutor(max_workers=opts.jobs) as pool:
+                futures = [pool.submit(_run_one, recipe, j, out, opts) for j in pending]
+                for f in as_completed(futures):
+                    if (err := f.result()) is not None:
+                        errors.append(err)
+                    bar.advance(task)
+        else:
+            for j in pending:
+                if (err := _run_one(recipe, j, out, opts)) is not None:
+                    errors.append(err)
+                bar.advance(task)
+    finish = getattr(recipe, "finish", None)
+    if finish is not None:  # recipes with a second, per-speaker pass (tracked video)
+        errors += finish(jobs, out, opts)
+    records = assemble_manifest(out)
+    assign_splits(
+        records, opts.seed, opts.split_by, test_speakers=opts.test_speakers, val_speakers=opts.val_speakers
+    )
+    write_manifest(out, records)
+    errors = sorted(errors, key=lambda e: e["source"])
+    failed_ids = {e["id"] for e in errors}
+    atomic_write_json(out / "errors.json", errors)
+    atomic_write_json(
+        out / "prep.json",
+        {
+            "recipe": recipe.name,
+            "source_root": str(root) if root is not None else None,
+            "talkface_version": __version__,
+            "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "options": asdict(opts),
+            "args": args or {},
+            "how": getattr(recipe, "how", ""),
+            "clips": len(records),
+            "errors": len(errors),
+        },
+    )
+    problems = validate(out)
+    written = sum(1 for j in pending if j.id not in failed_ids and is_written(out, j.id))
+    return PrepSummary(
+        str(out), len(jobs), written, len(jobs) - len(pending), len(errors), len(records), problems, errors
+    )
+
+
+def default_jobs() -> int:
+    return max(1, min(4, (os.cpu_count() or 1)))

@@ -1,0 +1,87 @@
+"""RAVDESS (Livingstone & Russo 2018; CC BY-NC-SA 4.0): `talkface prep ravdess ROOT`.
+
+Takes full audio-video clips `01-*.mp4` (tracked and fitted) and audio-only clips `03-*.wav|.flac`
+at any folder depth. Labels come from the name MM-VV-EE-II-SS-RR-AA: modality, vocal channel
+(01 speech, 02 song), emotion, intensity (01 normal, 02 strong), statement, repetition, actor.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from talkface_cli.errors import TalkfaceError
+
+from .audio import audio_clip
+from .base import Job, PrepOptions
+from .video import HOW, fit_speakers, track_clip
+
+EMOTIONS = {
+    1: "neutral",
+    2: "calm",
+    3: "happy",
+    4: "sad",
+    5: "angry",
+    6: "fearful",
+    7: "disgust",
+    8: "surprised",
+}
+STATEMENTS = {1: "Kids are talking by the door", 2: "Dogs are sitting by the door"}
+SUFFIXES = {".mp4": "01", ".wav": "03", ".flac": "03"}
+
+
+def parse_name(path: Path) -> dict:
+    """Labels from a RAVDESS file name; a TalkfaceError names what is wrong."""
+    parts = path.stem.split("-")
+    if len(parts) != 7 or not all(p.isdigit() and len(p) == 2 for p in parts):
+        raise TalkfaceError(
+            f"{path}: not a RAVDESS name (expected MM-VV-EE-II-SS-RR-AA, e.g. 03-01-05-02-01-01-12)"
+        )
+    modality, vocal, emotion, intensity, statement, repetition, actor = map(int, parts)
+    if emotion not in EMOTIONS or intensity not in (1, 2) or statement not in (1, 2) or vocal not in (1, 2):
+        raise TalkfaceError(f"{path}: label codes out of range in the RAVDESS name")
+    if emotion == 1 and intensity == 2:
+        raise TalkfaceError(f"{path}: RAVDESS has no strong-intensity neutral")
+    return {
+        "corpus": "ravdess",
+        "speaker": f"{actor:02d}",
+        "emotion": EMOTIONS[emotion],
+        "intensity": intensity,
+        "statement": STATEMENTS[statement],
+        "repetition": repetition,
+        "vocal": "speech" if vocal == 1 else "song",
+        "modality": modality,
+    }
+
+
+class Ravdess:
+    name = "ravdess"
+    how = HOW
+
+    def discover(self, root: Path, opts: PrepOptions) -> tuple[list[Job], list[dict]]:
+        if not root.is_dir():
+            raise TalkfaceError(f"{root}: no such folder")
+        jobs, errors = [], []
+        for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file()):
+            if not path.name[:2].isdigit():
+                continue  # not a corpus file (readme, notes...)
+            try:
+                labels = parse_name(path)
+            except TalkfaceError as e:
+                errors.append({"id": path.stem, "source": str(path), "error": str(e)})
+                continue
+            wanted = SUFFIXES[path.suffix.lower()]
+            if f"{labels.pop('modality'):02d}" != wanted:
+                continue  # video-only (02-) clips, or a modality that does not fit the suffix
+            jobs.append(Job(path.stem, str(path), labels, "video" if wanted == "01" else "audio"))
+        if not jobs and not errors:
+            raise TalkfaceError(f"{root}: no RAVDESS files (01-*.mp4, 03-*.wav, 03-*.flac) found")
+        return jobs, errors
+
+    def process(self, job: Job, out: Path, opts: PrepOptions) -> None:
+        if job.kind == "video":
+            track_clip(job, out, opts)
+        else:
+            audio_clip(job, out)
+
+    def finish(self, jobs: list[Job], out: Path, opts: PrepOptions) -> list[dict]:
+        return fit_speakers(jobs, out, opts)

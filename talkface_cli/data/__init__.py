@@ -1,0 +1,1 @@
+"""Clip stores (manifest + one file per clip) and torch datasets over them."""

@@ -1,0 +1,179 @@
+"""The clip store: a folder with `manifest.jsonl`, `prep.json` and one `clips/<id>.npz` per clip.
+
+A clip file holds `audio` (N,) float32 16 kHz mono and, for clips with a face, `params` (T, D)
+float32 at 25 fps with `param_names` and `face_model`, `pose` (T, 6), `shape` (S,) (the speaker's),
+and `landmarks` (T, L, 3) when tracked. Each clip also has a `clips/<id>.json` sidecar with its
+manifest fields; both are written atomically, so an interrupted prep resumes by skipping clips
+whose two files exist. `manifest.jsonl` is assembled from the sidecars, with the split, at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import TalkfaceError
+from ..fsutil import atomic_write_bytes, atomic_write_json
+
+FPS, SAMPLE_RATE = 25, 16000
+HOP = SAMPLE_RATE // FPS  # 640 audio samples per video frame
+FIELDS = (
+    "id",
+    "corpus",
+    "speaker",
+    "emotion",
+    "intensity",
+    "statement",
+    "split",
+    "fps",
+    "frames",
+    "duration",
+    "face_model",
+    "source",
+)
+SPLITS = ("train", "val", "test")
+
+
+def clip_paths(root: Path, clip_id: str) -> tuple[Path, Path]:
+    return Path(root) / "clips" / f"{clip_id}.npz", Path(root) / "clips" / f"{clip_id}.json"
+
+
+def is_written(root: Path, clip_id: str) -> bool:
+    npz, side = clip_paths(root, clip_id)
+    return npz.is_file() and side.is_file()
+
+
+def write_clip(root: Path, record: dict, arrays: dict[str, Any]) -> dict:
+    """Write one clip (arrays first, then the sidecar that marks it complete); returns the record."""
+    audio = arrays["audio"]
+    params = arrays.get("params")
+    frames = len(params) if params is not None else round(len(audio) / HOP)
+    record = {
+        **record,
+        "fps": FPS,
+        "frames": int(frames),
+        "duration": round(len(audio) / SAMPLE_RATE, 4),
+        "face_model": arrays.get("face_model") if params is not None else None,
+    }
+    npz, side = clip_paths(root, record["id"])
+    buf = io.BytesIO()
+    np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items() if v is not None})
+    atomic_write_bytes(npz, buf.getvalue())
+    atomic_write_json(side, record)
+    return record
+
+
+def load_clip(root: Path, clip_id: str) -> dict[str, np.ndarray]:
+    npz, _ = clip_paths(root, clip_id)
+    try:
+        with np.load(npz, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except (OSError, ValueError) as e:
+        raise TalkfaceError(f"{npz}: unreadable clip file ({e})") from None
+
+
+def assign_splits(
+    records: list[dict],
+    seed: int,
+    by: str = "clip",
+    fractions=(0.8, 0.1, 0.1),
+    test_speakers: list[str] | None = None,
+    val_speakers: list[str] | None = None,
+) -> None:
+    """Seeded split in place: `by` clip or speaker (80/10/10), or explicit speaker lists."""
+    if test_speakers or val_speakers:
+        test, val = set(test_speakers or []), set(val_speakers or [])
+        for r in records:
+            r["split"] = "test" if r["speaker"] in test else "val" if r["speaker"] in val else "train"
+        return
+    if by not in ("clip", "speaker"):
+        raise TalkfaceError(f"--split-by {by}: use clip or speaker")
+    keys = sorted({r["id"] if by == "clip" else r["speaker"] for r in records})
+    random.Random(seed).shuffle(keys)
+    n = len(keys)
+    n_train = round(n * fractions[0])
+    n_val = round(n * fractions[1]) if n >= 3 else 0
+    which = {
+        k: "train" if i < n_train else "val" if i < n_train + n_val else "test" for i, k in enumerate(keys)
+    }
+    for r in records:
+        r["split"] = which[r["id"] if by == "clip" else r["speaker"]]
+
+
+def assemble_manifest(root: Path) -> list[dict]:
+    """All complete clips' sidecars, sorted by id (no split yet)."""
+    records = []
+    for side in sorted((Path(root) / "clips").glob("*.json")):
+        if side.with_suffix(".npz").is_file():
+            records.append(json.loads(side.read_text()))
+    return records
+
+
+def write_manifest(root: Path, records: list[dict]) -> Path:
+    lines = "".join(
+        json.dumps(
+            {k: r.get(k) for k in FIELDS} | {k: v for k, v in r.items() if k not in FIELDS}, sort_keys=False
+        )
+        + "\n"
+        for r in records
+    )
+    atomic_write_bytes(Path(root) / "manifest.jsonl", lines.encode())
+    return Path(root) / "manifest.jsonl"
+
+
+def read_manifest(root: Path) -> list[dict]:
+    path = Path(root) / "manifest.jsonl"
+    if not path.is_file():
+        raise TalkfaceError(f"{root}: not a clip store (no manifest.jsonl; run `talkface prep` first)")
+    out = []
+    for i, line in enumerate(path.read_text().splitlines(), 1):
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise TalkfaceError(f"{path}: line {i} is not valid JSON") from None
+    return out
+
+
+def manifest_hash(root: Path) -> str:
+    return hashlib.sha256((Path(root) / "manifest.jsonl").read_bytes()).hexdigest()[:16]
+
+
+def validate(root: Path) -> list[str]:
+    """Problems of a store, one line each (empty when it is sound)."""
+    problems = []
+    records = read_manifest(root)
+    ids = [r["id"] for r in records]
+    if len(set(ids)) != len(ids):
+        problems.append("duplicate clip ids in manifest.jsonl")
+    for r in records:
+        npz, _ = clip_paths(root, r["id"])
+        if not npz.is_file():
+            problems.append(f"{r['id']}: clip file missing")
+            continue
+        try:
+            clip = load_clip(root, r["id"])
+        except TalkfaceError as e:
+            problems.append(str(e))
+            continue
+        n = len(clip.get("audio", ()))
+        if n == 0:
+            problems.append(f"{r['id']}: no audio")
+        if r.get("split") not in SPLITS:
+            problems.append(f"{r['id']}: split {r.get('split')!r} is not train/val/test")
+        if "params" in clip:
+            t = len(clip["params"])
+            if t != r["frames"]:
+                problems.append(f"{r['id']}: {t} parameter frames, manifest says {r['frames']}")
+            if abs(n - t * HOP) > HOP:
+                problems.append(f"{r['id']}: {n} audio samples for {t} frames (expected {t * HOP} +- {HOP})")
+            if "pose" in clip and clip["pose"].shape != (t, 6):
+                problems.append(f"{r['id']}: pose has shape {clip['pose'].shape}, expected ({t}, 6)")
+            if not np.isfinite(clip["params"]).all():
+                problems.append(f"{r['id']}: non-finite parameters")
+    return problems

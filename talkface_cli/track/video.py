@@ -1,0 +1,97 @@
+"""Decode a video at 25 fps and track 468-point face landmarks in each output frame."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import TalkfaceError
+from .mediapipe import FaceMeshTracker
+
+FPS = 25
+MAX_GAP = 5  # frames: missed detections over at most this many frames are interpolated
+
+
+@dataclass
+class Track:
+    landmarks: np.ndarray  # (T, 468, 3) image pixels (x right, y down), gaps interpolated
+    found: np.ndarray  # (T,) bool: detected in this frame (before interpolation)
+    size: tuple[int, int]  # (width, height)
+    src_fps: float
+
+    @property
+    def miss_fraction(self) -> float:
+        return float(1 - self.found.mean()) if len(self.found) else 1.0
+
+
+def track_video(path: Path, tracker: FaceMeshTracker | None = None, max_frames: int | None = None) -> Track:
+    """Track every 25 fps frame of `path` (nearest source frame); gaps of <= MAX_GAP interpolated."""
+    path = Path(path)
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise TalkfaceError(f"{path}: cannot open the video")
+    src_fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
+    n_src = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    if src_fps <= 0 or n_src <= 0:
+        cap.release()
+        raise TalkfaceError(f"{path}: no decodable video stream (truncated or not a video?)")
+    t_out = round(n_src / src_fps * FPS)
+    if max_frames is not None:
+        t_out = min(t_out, max_frames)
+    wanted = np.minimum(np.round(np.arange(t_out) * src_fps / FPS).astype(int), n_src - 1)
+    tracker = tracker or FaceMeshTracker()
+    tracker.reset()
+    pts = np.zeros((t_out, 468, 3), np.float32)
+    found = np.zeros(t_out, bool)
+    frame, src, size = None, -1, (0, 0)
+    for t, want in enumerate(wanted):
+        while src < want:
+            ok, img = cap.read()
+            if not ok:
+                break
+            frame, src = img, src + 1
+        if frame is None or src < want:  # the stream ended early (truncated file)
+            if src < 0:
+                cap.release()
+                raise TalkfaceError(f"{path}: no frame could be decoded (truncated or corrupt video)")
+            wanted = wanted[:t]
+            break
+        size = (frame.shape[1], frame.shape[0])
+        p = tracker(np.ascontiguousarray(frame[:, :, ::-1]))
+        if p is not None:
+            pts[t], found[t] = p, True
+    cap.release()
+    t_out = len(wanted)
+    pts, found = pts[:t_out], found[:t_out]
+    if not found.any():
+        raise TalkfaceError(f"{path}: no face found in any frame")
+    return Track(interpolate_gaps(pts, found), found, size, float(src_fps))
+
+
+def interpolate_gaps(pts: np.ndarray, found: np.ndarray, max_gap: int = MAX_GAP) -> np.ndarray:
+    """Fill runs of missed frames no longer than `max_gap` (and the clip's ends, by holding)."""
+    out = pts.copy()
+    idx = np.flatnonzero(found)
+    for a, b in zip(idx[:-1], idx[1:]):
+        if 1 < b - a <= max_gap + 1:
+            w = ((np.arange(a + 1, b) - a) / (b - a))[:, None, None]
+            out[a + 1 : b] = (1 - w) * pts[a] + w * pts[b]
+    out[: idx[0]] = pts[idx[0]]
+    out[idx[-1] + 1 :] = pts[idx[-1]]
+    return out
+
+
+def filled(found: np.ndarray, max_gap: int = MAX_GAP) -> np.ndarray:
+    """Frames that have landmarks after interpolation (found, short gaps, held ends)."""
+    ok = found.copy()
+    idx = np.flatnonzero(found)
+    for a, b in zip(idx[:-1], idx[1:]):
+        if 1 < b - a <= max_gap + 1:
+            ok[a + 1 : b] = True
+    if len(idx):
+        ok[: idx[0]] = idx[0] <= max_gap
+        ok[idx[-1] + 1 :] = len(found) - 1 - idx[-1] <= max_gap
+    return ok
