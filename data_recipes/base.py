@@ -36,6 +36,10 @@ class Job:
     source: str
     labels: dict[str, Any]
     kind: str = "audio"  # audio, video, or recipe-specific
+    outputs: list[str] | None = None  # clip ids this job writes (default: [id])
+
+    def done(self, out: Path) -> bool:
+        return all(is_written(out, c) for c in (self.outputs or [self.id]))
 
 
 class Recipe(Protocol):
@@ -79,7 +83,7 @@ def run_recipe(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     jobs, errors = recipe.discover(Path(root) if root is not None else out, opts)
-    pending = [j for j in jobs if not is_written(out, j.id)]
+    pending = [j for j in jobs if not j.done(out)]
     with progress() as bar:
         task = bar.add_task(
             f"prep {recipe.name}", total=len(jobs), completed=len(jobs) - len(pending), unit="clip"
@@ -122,7 +126,7 @@ def run_recipe(
         },
     )
     problems = validate(out)
-    written = sum(1 for j in pending if j.id not in failed_ids and is_written(out, j.id))
+    written = sum(1 for j in pending if j.id not in failed_ids and j.done(out))
     return PrepSummary(
         str(out), len(jobs), written, len(jobs) - len(pending), len(errors), len(records), problems, errors
     )

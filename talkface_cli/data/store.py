@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import random
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -62,11 +63,21 @@ def write_clip(root: Path, record: dict, arrays: dict[str, Any]) -> dict:
         "face_model": arrays.get("face_model") if params is not None else None,
     }
     npz, side = clip_paths(root, record["id"])
-    buf = io.BytesIO()
-    np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items() if v is not None})
-    atomic_write_bytes(npz, buf.getvalue())
+    atomic_write_bytes(npz, npz_bytes({k: v for k, v in arrays.items() if v is not None}))
     atomic_write_json(side, record)
     return record
+
+
+def npz_bytes(arrays: dict[str, Any]) -> bytes:
+    """An .npz whose bytes depend only on the arrays (fixed zip timestamps), so stores made twice
+    from one seed are byte-identical."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+        for key, value in arrays.items():
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with zf.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asarray(value), allow_pickle=False)
+    return buf.getvalue()
 
 
 def load_clip(root: Path, clip_id: str) -> dict[str, np.ndarray]:

@@ -95,7 +95,7 @@ class FaceMeshTracker:
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray | None:
         """468 landmarks (468, 3) of the face in `rgb`, or None when no face is found."""
-        for attempt in range(2):
+        for _ in range(2):  # tracked region first, then one fresh detection
             if self.roi is None:
                 self.roi = self.detect(rgb)
                 if self.roi is None:
