@@ -32,7 +32,8 @@ from .base import Job, PrepOptions
 EMOTIONS = ["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"]
 SENTENCES = [
     "Kids are talking by the door.", "Dogs are sitting by the door.", "The big boat moved past the old pier.",
-    "Please bring me a map of the bay.", "My brother baked a warm loaf of bread.", "We made it home before the storm.",
+    "Please bring me a map of the bay.", "My brother baked a warm loaf of bread.",
+    "We made it home before the storm.",
     "A bright moon hung above the empty beach.", "Maybe the plumber will come back on Monday.",
     "Bob opened the window to let the breeze in.", "The pilot spoke about the weather over the mountains.",
     "Put the blue book back on the bottom shelf.", "She bought apples, plums and a melon.",
@@ -42,7 +43,8 @@ SENTENCES = [
 VOICES = ["en-us", "en-us+f3", "en-us+m3", "en+f2", "en-us+m7", "en+f4", "en-gb-x-rp", "en-us+f2"]
 # emotion -> (pitch, range, rate, volume) deviation from the speaker's neutral (pitch/range 0-99 scale)
 PROSODY = {
-    "neutral": (0, 0, 0, 0), "calm": (-8, -20, -20, -15), "happy": (14, 25, 15, 15), "sad": (-14, -28, -35, -25),
+    "neutral": (0, 0, 0, 0), "calm": (-8, -20, -20, -15), "happy": (14, 25, 15, 15),
+    "sad": (-14, -28, -35, -25),
     "angry": (6, 30, 25, 45), "fearful": (20, 12, 35, -10), "disgust": (-10, -8, -25, 5),
     "surprised": (24, 35, 5, 20),
 }  # fmt: skip
@@ -54,8 +56,8 @@ FACE = {
               "eyeSquint_L": 0.25, "eyeSquint_R": 0.25},
     "sad": {"mouthFrown_L": 0.6, "mouthFrown_R": 0.6, "browInnerUp_L": 0.7, "browInnerUp_R": 0.7,
             "eyeBlink_L": 0.2, "eyeBlink_R": 0.2, "mouthShrugLower": 0.3},
-    "angry": {"browDown_L": 0.8, "browDown_R": 0.8, "eyeSquint_L": 0.4, "eyeSquint_R": 0.4, "noseSneer_L": 0.35,
-              "noseSneer_R": 0.35, "mouthPress_L": 0.3, "mouthPress_R": 0.3},
+    "angry": {"browDown_L": 0.8, "browDown_R": 0.8, "eyeSquint_L": 0.4, "eyeSquint_R": 0.4,
+              "noseSneer_L": 0.35, "noseSneer_R": 0.35, "mouthPress_L": 0.3, "mouthPress_R": 0.3},
     "fearful": {"browInnerUp_L": 0.7, "browInnerUp_R": 0.7, "browOuterUp_L": 0.4, "browOuterUp_R": 0.4,
                 "eyeWide_L": 0.6, "eyeWide_R": 0.6, "mouthStretch_L": 0.45, "mouthStretch_R": 0.45},
     "disgust": {"noseSneer_L": 0.75, "noseSneer_R": 0.75, "mouthUpperUp_L": 0.5, "mouthUpperUp_R": 0.5,
@@ -141,9 +143,10 @@ def clip_specs(speaker: Speaker, sentences: int, repetitions: int) -> list[dict]
     for emotion in EMOTIONS:
         for intensity in (1,) if emotion == "neutral" else (1, 2):
             for k in range(sentences):
-                sentence = SENTENCES[(k + speaker.index) % len(SENTENCES)]
+                sid = (k + speaker.index) % len(SENTENCES)
+                sentence = SENTENCES[sid]
                 for rep in range(1, repetitions + 1):
-                    cid = f"{speaker.name}-{emotion}-{intensity}-t{(k + speaker.index) % len(SENTENCES):02d}-r{rep}"
+                    cid = f"{speaker.name}-{emotion}-{intensity}-t{sid:02d}-r{rep}"
                     specs.append(
                         {
                             "id": cid,
