@@ -52,7 +52,7 @@ def track_clip(job: Job, out: Path, opts: PrepOptions) -> None:
             f"(more than {opts.max_miss:.0%} missed)"
         )
     frames = len(track.found)
-    audio = load_audio(Path(job.source))
+    audio = load_audio(Path(job.labels.get("audio_source") or job.source))
     audio = np.pad(audio, (0, max(0, frames * HOP - len(audio))))[: frames * HOP]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")

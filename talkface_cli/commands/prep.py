@@ -156,3 +156,117 @@ def synthetic(
         jobs, seed, split_by, test, val, speakers=speakers, sentences=sentences, repetitions=repetitions
     )
     run_and_report(Synthetic(), None, out, opts, json_out)
+
+
+@app.command("hdtf")
+def hdtf(
+    root: Path = typer.Argument(..., help="folder of HDTF videos (any depth)"),
+    out: Path = OutOpt,
+    jobs: int = JobsOpt,
+    seed: int = SeedOpt,
+    split_by: str = SplitOpt,
+    test: str = TestOpt,
+    val: str = ValOpt,
+    face: str = FaceOpt,
+    flame: Path = FlameOpt,
+    max_miss: float = MissOpt,
+    json_out: Path = JsonOpt,
+) -> None:
+    """HDTF: every video is tracked and fitted; the speaker is its name without the _NNN index.
+
+    Example: talkface prep hdtf ~/HDTF/videos --out data/hdtf --split-by speaker
+    """
+    from data_recipes.hdtf import Hdtf
+
+    run_and_report(
+        Hdtf(), root, out, options(jobs, seed, split_by, test, val, face, flame, max_miss), json_out
+    )
+
+
+@app.command("mead")
+def mead(
+    root: Path = typer.Argument(..., help="MEAD folder of speakers (M003/, W009/ ...) or one speaker"),
+    out: Path = OutOpt,
+    view: str = typer.Option("front", "--view", help="camera: front, left_30, down ..."),
+    jobs: int = JobsOpt,
+    seed: int = SeedOpt,
+    split_by: str = SplitOpt,
+    test: str = TestOpt,
+    val: str = ValOpt,
+    face: str = FaceOpt,
+    flame: Path = FlameOpt,
+    max_miss: float = MissOpt,
+    json_out: Path = JsonOpt,
+) -> None:
+    """MEAD: video/<view>/<emotion>/level_<k>/NNN.mp4 with audio/<emotion>/level_<k>/NNN.m4a.
+
+    Example: talkface prep mead ~/MEAD --out data/mead --view front --split-by speaker
+    """
+    from data_recipes.mead import Mead
+
+    opts = options(jobs, seed, split_by, test, val, face, flame, max_miss, view=view)
+    run_and_report(Mead(), root, out, opts, json_out)
+
+
+@app.command("folder")
+def folder(
+    root: Path = typer.Argument(..., help="folder of videos and/or audio files"),
+    out: Path = OutOpt,
+    labels: Path = typer.Option(None, "--labels", help="CSV: path,speaker,emotion,intensity,statement"),
+    jobs: int = JobsOpt,
+    seed: int = SeedOpt,
+    split_by: str = SplitOpt,
+    test: str = TestOpt,
+    val: str = ValOpt,
+    face: str = FaceOpt,
+    flame: Path = FlameOpt,
+    max_miss: float = MissOpt,
+    json_out: Path = JsonOpt,
+) -> None:
+    """Any videos (tracked and fitted) or audio files (audio-only clips), labels from a CSV.
+
+    Example: talkface prep folder ~/my_clips --labels labels.csv --out data/mine
+    """
+    from data_recipes.folder import Folder
+
+    opts = options(
+        jobs, seed, split_by, test, val, face, flame, max_miss, labels=str(labels) if labels else None
+    )
+    run_and_report(Folder(), root, out, opts, json_out)
+
+
+@app.command("import")
+def import_params(
+    root: Path = typer.Argument(..., help="folder of per-clip parameter files"),
+    out: Path = OutOpt,
+    fmt: str = typer.Option("emoca", "--format", help="emoca (FLAME codes .npz) or etf (EmoTalk ARKit .npy)"),
+    fps: float = typer.Option(None, "--fps", help="frame rate of the files (default: emoca 25, etf 30)"),
+    audio_dir: Path = typer.Option(
+        None, "--audio-dir", help="where NAME.wav lives (default: beside the file)"
+    ),
+    labels: Path = typer.Option(None, "--labels", help="CSV: path,speaker,emotion,intensity,statement"),
+    jobs: int = JobsOpt,
+    seed: int = SeedOpt,
+    split_by: str = SplitOpt,
+    test: str = TestOpt,
+    val: str = ValOpt,
+    json_out: Path = JsonOpt,
+) -> None:
+    """Parameters tracked elsewhere (EMOCA/DECA FLAME codes, EmoTalk 3D-ETF blendshapes) + audio.
+
+    Example: talkface prep import ~/emoca_out --format emoca --audio-dir ~/wavs --out data/emoca
+    """
+    from data_recipes.imports import Import
+
+    opts = options(
+        jobs,
+        seed,
+        split_by,
+        test,
+        val,
+        format=fmt,
+        fps=fps,
+        labels=str(labels) if labels else None,
+        audio_dir=str(audio_dir) if audio_dir else None,
+    )
+    run_and_report(Import(), root, out, opts, json_out)

@@ -1,0 +1,45 @@
+"""HDTF (high-definition talking faces): `talkface prep hdtf ROOT`.
+
+Every video under ROOT is one clip; the speaker is its name without the trailing `_NNN` index
+(e.g. WRA_AdamSchiff_000 -> WRA_AdamSchiff). HDTF has no emotion labels: emotion stays empty.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from talkface_cli.errors import TalkfaceError
+
+from .base import Job, PrepOptions
+from .labels import clip_id
+from .video import HOW, fit_speakers, track_clip
+
+
+class Hdtf:
+    name = "hdtf"
+    how = HOW
+
+    def discover(self, root: Path, opts: PrepOptions) -> tuple[list[Job], list[dict]]:
+        if not root.is_dir():
+            raise TalkfaceError(f"{root}: no such folder")
+        jobs = []
+        for path in sorted(root.rglob("*.mp4")):
+            speaker = re.sub(r"_\d+$", "", path.stem)
+            labels = {
+                "corpus": "hdtf",
+                "speaker": speaker,
+                "emotion": None,
+                "intensity": None,
+                "statement": None,
+            }
+            jobs.append(Job(clip_id(root, path), str(path), labels, "video"))
+        if not jobs:
+            raise TalkfaceError(f"{root}: no .mp4 videos found")
+        return jobs, []
+
+    def process(self, job: Job, out: Path, opts: PrepOptions) -> None:
+        track_clip(job, out, opts)
+
+    def finish(self, jobs: list[Job], out: Path, opts: PrepOptions) -> list[dict]:
+        return fit_speakers(jobs, out, opts)

@@ -1,0 +1,136 @@
+"""Parameters tracked elsewhere: `talkface prep import ROOT --format emoca|etf`.
+
+- emoca: one `.npz` per clip from EMOCA/DECA-style trackers with FLAME codes: expression
+  (`exp`|`expcode`|`expression`, first 50 used), jaw (`jaw`|`jaw_pose`, or the last 3 of
+  `pose`|`posecode`), global rotation (first 3 of `pose`|`posecode`, or `global_pose`), shape
+  (`shape`|`shapecode`|`betas`, averaged over frames). Stored as face model `flame` (50 + 3).
+- etf: EmoTalk / 3D-ETF `.npy` arrays (T, 52) of ARKit curves, mapped to ICT-FaceKit.
+Frames are resampled from `--fps` (default: 25 for emoca, 30 for etf) to 25 fps. The audio is
+the file with the same name (.wav/.flac) beside it or in `--audio-dir`. Labels: `--labels CSV`,
+else parsed from RAVDESS-style names, else the parent folder is the speaker.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from talkface_cli.audio.io import load_audio
+from talkface_cli.data.store import HOP, write_clip
+from talkface_cli.errors import TalkfaceError
+from talkface_cli.face.arkit import arkit_to_ict, resample
+from talkface_cli.face.flame import PARAM_NAMES as FLAME_NAMES
+from talkface_cli.face.load import load_face_model
+
+from .base import Job, PrepOptions
+from .labels import clip_id, read_labels
+from .ravdess import parse_name
+
+SUFFIX = {"emoca": ".npz", "etf": ".npy"}
+
+
+def _first(data: dict, keys: tuple[str, ...]) -> np.ndarray | None:
+    for k in keys:
+        if k in data:
+            return np.asarray(data[k], np.float32)
+    return None
+
+
+def emoca_arrays(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(params (T, 53) = 50 expression + 3 jaw, pose (T, 6), shape (S,)) from an EMOCA-style npz."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as e:
+        raise TalkfaceError(f"{path}: not a readable .npz ({e})") from None
+    exp = _first(data, ("exp", "expcode", "expression"))
+    if exp is None or exp.ndim != 2 or exp.shape[1] < 50:
+        raise TalkfaceError(f"{path}: needs an expression array (T, >=50) named exp, expcode or expression")
+    t = len(exp)
+    pose6 = _first(data, ("pose", "posecode"))
+    jaw = _first(data, ("jaw", "jaw_pose"))
+    jaw = jaw if jaw is not None else (pose6[:, 3:6] if pose6 is not None else np.zeros((t, 3), np.float32))
+    glob = _first(data, ("global_pose",))
+    glob = glob if glob is not None else (pose6[:, :3] if pose6 is not None else np.zeros((t, 3), np.float32))
+    if len(jaw) != t or len(glob) != t:
+        raise TalkfaceError(f"{path}: expression has {t} frames but the pose arrays do not")
+    shape = _first(data, ("shape", "shapecode", "betas"))
+    shape = np.zeros(100, np.float32) if shape is None else (shape.mean(0) if shape.ndim == 2 else shape)
+    pose = np.concatenate([glob, np.zeros((t, 3), np.float32)], 1)
+    return np.concatenate([exp[:, :50], jaw], 1), pose, shape
+
+
+class Import:
+    name = "import"
+    how = "parameters tracked elsewhere (EMOCA/DECA FLAME codes or EmoTalk ARKit curves), resampled to 25 fps"
+
+    def discover(self, root: Path, opts: PrepOptions) -> tuple[list[Job], list[dict]]:
+        fmt = opts.extra.get("format", "emoca")
+        if fmt not in SUFFIX:
+            raise TalkfaceError(f"--format {fmt}: use emoca or etf")
+        if not root.is_dir():
+            raise TalkfaceError(f"{root}: no such folder")
+        table = read_labels(Path(opts.extra["labels"])) if opts.extra.get("labels") else {}
+        jobs = []
+        for path in sorted(root.rglob(f"*{SUFFIX[fmt]}")):
+            rel = str(path.relative_to(root))
+            labels = {
+                "corpus": "import",
+                "speaker": path.parent.name,
+                "emotion": None,
+                "intensity": None,
+                "statement": None,
+            }
+            try:
+                labels |= {k: v for k, v in parse_name(path).items() if k in labels}
+            except TalkfaceError:
+                pass
+            labels |= {k: v for k, v in table.get(rel, {}).items() if v is not None}
+            jobs.append(Job(clip_id(root, path), str(path), labels, fmt))
+        if not jobs:
+            raise TalkfaceError(f"{root}: no {SUFFIX[fmt]} files for --format {fmt}")
+        return jobs, []
+
+    def process(self, job: Job, out: Path, opts: PrepOptions) -> None:
+        path = Path(job.source)
+        audio_dir = Path(opts.extra["audio_dir"]) if opts.extra.get("audio_dir") else path.parent
+        wav = next(
+            (
+                audio_dir / f"{path.stem}{s}"
+                for s in (".wav", ".flac")
+                if (audio_dir / f"{path.stem}{s}").is_file()
+            ),
+            None,
+        )
+        if wav is None:
+            raise TalkfaceError(f"{path}: no audio {path.stem}.wav or .flac in {audio_dir}")
+        audio = load_audio(wav)
+        if job.kind == "etf":
+            curves = np.load(path, allow_pickle=False)
+            if curves.ndim != 2 or curves.shape[1] != 52:
+                raise TalkfaceError(f"{path}: expected (T, 52) ARKit curves, got {curves.shape}")
+            names = load_face_model("ict").param_names
+            params = resample(
+                arkit_to_ict(curves.astype(np.float32), names), float(opts.extra.get("fps") or 30), 25
+            )
+            arrays = {
+                "params": params,
+                "param_names": np.array(names),
+                "face_model": "ict",
+                "pose": np.zeros((len(params), 6), np.float32),
+            }
+        else:
+            params, pose, shape = emoca_arrays(path)
+            fps = float(opts.extra.get("fps") or 25)
+            params, pose = resample(params, fps, 25), resample(pose, fps, 25)
+            arrays = {
+                "params": params,
+                "param_names": np.array(FLAME_NAMES),
+                "face_model": "flame",
+                "pose": pose,
+                "shape": shape,
+            }
+        frames = len(arrays["params"])
+        arrays["audio"] = np.pad(audio, (0, max(0, frames * HOP - len(audio))))[: frames * HOP]
+        write_clip(out, {"id": job.id, "source": job.source, "audio_source": str(wav), **job.labels}, arrays)

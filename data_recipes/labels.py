@@ -1,0 +1,55 @@
+"""Label tables for recipes whose file names carry no labels (`--labels CSV`)."""
+
+from __future__ import annotations
+
+import csv
+import re
+from pathlib import Path
+
+from talkface_cli.errors import TalkfaceError
+
+COLUMNS = ("path", "speaker", "emotion", "intensity", "statement")
+MEDIA = {
+    ".wav": "audio",
+    ".flac": "audio",
+    ".mp3": "audio",
+    ".m4a": "audio",
+    ".ogg": "audio",
+    ".mp4": "video",
+    ".mov": "video",
+    ".mkv": "video",
+    ".avi": "video",
+    ".webm": "video",
+}
+
+
+def read_labels(path: Path) -> dict[str, dict]:
+    """CSV with a header; `path` (relative to the corpus root) is required, then any of speaker,
+    emotion, intensity, statement. Returns relative path -> labels."""
+    path = Path(path)
+    try:
+        rows = list(csv.DictReader(path.read_text().splitlines()))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise TalkfaceError(f"{path}: cannot read the labels CSV ({e})") from None
+    if not rows or "path" not in rows[0]:
+        raise TalkfaceError(
+            f"{path}: the labels CSV needs a header with a 'path' column ({', '.join(COLUMNS)})"
+        )
+    out = {}
+    for i, r in enumerate(rows, 2):
+        labels = {k: (r.get(k) or None) for k in COLUMNS[1:]}
+        if labels["intensity"] is not None:
+            try:
+                labels["intensity"] = int(labels["intensity"])
+            except ValueError:
+                raise TalkfaceError(
+                    f"{path}: line {i}: intensity {labels['intensity']!r} is not a whole number"
+                ) from None
+        out[r["path"].strip()] = labels
+    return out
+
+
+def clip_id(root: Path, path: Path) -> str:
+    """A file-system-safe id from the path relative to the corpus root."""
+    rel = path.relative_to(root).with_suffix("")
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", "__".join(rel.parts))
