@@ -270,3 +270,24 @@ def import_params(
         audio_dir=str(audio_dir) if audio_dir else None,
     )
     run_and_report(Import(), root, out, opts, json_out)
+
+
+@app.command("features")
+def features(
+    store: Path = typer.Argument(..., help="clip store folder"),
+    hubert: Path = typer.Option(None, "--hubert", help="local HuBERT folder (default: log-mel front end)"),
+    layer: int = typer.Option(-1, "--layer", help="HuBERT hidden layer (-1: last)"),
+    device: str = typer.Option(None, "--device", help="cuda, mps or cpu (default: best available)"),
+    json_out: Path = JsonOpt,
+) -> None:
+    """Cache 50 Hz content features for every clip (HuBERT if given, else log-mel).
+
+    Example: talkface prep features data/ravdess --hubert ~/models/hubert-large-ls960-ft
+    """
+    from ..audio.features import content_encoder, precompute
+    from ..device import resolve_device
+
+    info = precompute(store, content_encoder(hubert, layer).to(resolve_device(device)))
+    console.print(table(f"features in {store}/features/{info['encoder']}", list(info), [list(info.values())]))
+    if json_out is not None:
+        atomic_write_json(json_out, info)

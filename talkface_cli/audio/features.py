@@ -1,0 +1,159 @@
+"""Content features at 50 Hz (two per 25 fps video frame), and their per-clip cache.
+
+- HuBERT: hidden states of a local HuBERT (a folder saved with `save_pretrained`, or a model id
+  already in the Hugging Face cache; never downloaded: HF_HUB_OFFLINE is honoured and
+  `local_files_only` is set). HuBERT gives about 49.9 frames/s; they are linearly interpolated
+  to exactly 2T frames for T video frames, as the paper does.
+- log-mel: the fallback when no HuBERT weights are given: 80 log-mel bands, 25 ms windows,
+  20 ms hop (50 Hz), computed with torch.stft and a Slaney-style mel filterbank of our own.
+Features are cached as `<store>/features/<encoder key>/<clip id>.npy`, so training never
+recomputes them; the key names the encoder and its weights.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import TalkfaceError
+from ..fsutil import atomic_write_bytes
+
+SR, RATE = 16000, 50  # audio sample rate, feature frames per second
+HOP = SR // RATE  # 320
+
+
+def mel_filterbank(n_mels: int = 80, n_fft: int = 400, sr: int = SR, fmin: float = 0.0, fmax: float = 8000.0):
+    """(n_mels, n_fft // 2 + 1) triangular filters on the mel scale (HTK formula), area-normalised."""
+    hz_to_mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)  # noqa: E731
+    mel_to_hz = lambda m: 700.0 * (10 ** (m / 2595.0) - 1.0)  # noqa: E731
+    edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    freqs = np.linspace(0, sr / 2, n_fft // 2 + 1)
+    fb = np.zeros((n_mels, len(freqs)))
+    for i in range(n_mels):
+        lo, mid, hi = edges[i], edges[i + 1], edges[i + 2]
+        fb[i] = np.clip(np.minimum((freqs - lo) / (mid - lo), (hi - freqs) / (hi - mid)), 0, None)
+        fb[i] *= 2.0 / (hi - lo)
+    return torch.tensor(fb, dtype=torch.float32)
+
+
+def to_frames(feats: torch.Tensor, frames: int) -> torch.Tensor:
+    """Linearly interpolate (N, W) features to (frames, W)."""
+    if len(feats) == frames:
+        return feats
+    return torch.nn.functional.interpolate(feats.T[None], size=frames, mode="linear", align_corners=False)[
+        0
+    ].T
+
+
+class LogMel(torch.nn.Module):
+    """80 log-mel bands at 50 Hz: (N,) audio -> (2T, 80)."""
+
+    key = "logmel80"
+    dim = 80
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("fb", mel_filterbank())
+        self.register_buffer("window", torch.hann_window(400))
+
+    def forward(self, audio: torch.Tensor, frames: int) -> torch.Tensor:
+        spec = torch.stft(audio, 400, HOP, window=self.window, center=True, return_complex=True).abs() ** 2
+        mel = torch.log(self.fb @ spec + 1e-6).T  # (N/320 + 1, 80)
+        return to_frames(mel, frames)
+
+
+class Hubert(torch.nn.Module):
+    """Hidden states of a local HuBERT at 50 Hz: (N,) audio -> (2T, hidden size)."""
+
+    def __init__(self, source: str | Path, layer: int = -1):
+        super().__init__()
+        from transformers import HubertModel
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        if not Path(str(source)).expanduser().is_dir() and str(source).count("/") != 1:
+            raise TalkfaceError(
+                f"--hubert {source}: no such folder (give a HuBERT folder saved with "
+                "save_pretrained, or a model id already in the Hugging Face cache)"
+            )
+        try:
+            self.model = HubertModel.from_pretrained(str(source), local_files_only=True).eval()
+        except (OSError, ValueError) as e:
+            raise TalkfaceError(
+                f"--hubert {source}: no local HuBERT weights there; nothing is downloaded "
+                f"({str(e).splitlines()[0][:160]})"
+            ) from None
+        self.layer = layer
+        self.dim = self.model.config.hidden_size
+        digest = hashlib.sha1(f"{Path(str(source)).expanduser().resolve()}:{layer}".encode()).hexdigest()[:10]
+        self.key = f"hubert-{self.dim}-{digest}"
+
+    def forward(self, audio: torch.Tensor, frames: int) -> torch.Tensor:
+        x = (audio - audio.mean()) / (audio.std() + 1e-7)  # HuBERT's feature extractor normalisation
+        out = self.model(x[None], output_hidden_states=self.layer != -1)
+        hidden = out.last_hidden_state if self.layer == -1 else out.hidden_states[self.layer]
+        return to_frames(hidden[0], frames)
+
+
+def content_encoder(hubert: str | Path | None = None, layer: int = -1) -> torch.nn.Module:
+    """HuBERT when a local model is given, else the log-mel front end."""
+    return Hubert(hubert, layer) if hubert else LogMel()
+
+
+@torch.no_grad()
+def encode(encoder: torch.nn.Module, audio: np.ndarray, frames: int | None = None) -> np.ndarray:
+    """(N,) 16 kHz audio -> (2T, W) float32, T = frames (default: audio length / 640)."""
+    frames = frames if frames is not None else max(1, round(len(audio) / (SR / 25)))
+    device = next(iter(encoder.buffers()), torch.zeros(0)).device
+    return (
+        encoder(torch.as_tensor(audio, dtype=torch.float32, device=device), 2 * frames).float().cpu().numpy()
+    )
+
+
+def cached_features(
+    store: Path, clip_id: str, encoder: torch.nn.Module, audio: np.ndarray, frames: int
+) -> np.ndarray:
+    """The clip's features from the store's cache, computing and saving them the first time."""
+    path = Path(store) / "features" / encoder.key / f"{clip_id}.npy"
+    if path.is_file():
+        feats = np.load(path, allow_pickle=False)
+        if len(feats) == 2 * frames:
+            return feats
+    feats = encode(encoder, audio, frames)
+    buf = io.BytesIO()
+    np.save(buf, feats)
+    atomic_write_bytes(path, buf.getvalue())
+    return feats
+
+
+def precompute(store: Path, encoder: torch.nn.Module, disable_progress: bool = False) -> dict:
+    """Cache the features of every clip in a store; returns what was done."""
+    from ..data.store import load_clip, read_manifest
+    from ..fsutil import atomic_write_json
+    from ..ui import progress
+
+    records = read_manifest(store)
+    folder = Path(store) / "features" / encoder.key
+    done = 0
+    with progress(disable=disable_progress) as bar:
+        task = bar.add_task(f"features {encoder.key}", total=len(records), unit="clip")
+        for r in records:
+            if not (folder / f"{r['id']}.npy").is_file():
+                clip = load_clip(store, r["id"])
+                cached_features(store, r["id"], encoder, clip["audio"], r["frames"])
+                done += 1
+            bar.advance(task)
+    info = {
+        "encoder": encoder.key,
+        "dim": encoder.dim,
+        "rate_hz": RATE,
+        "clips": len(records),
+        "computed": done,
+        "kind": "hubert" if isinstance(encoder, Hubert) else "log-mel (no HuBERT weights given)",
+    }
+    atomic_write_json(folder / "encoder.json", info)
+    return info
