@@ -5,8 +5,9 @@ in RAVDESS) carried by prosody (pitch level and range, rate, volume: the deviati
 doubled for the strong intensity) and by the face (an expression offset per emotion on ICT's
 ARKit shapes, scaled by intensity and by the speaker's expressiveness). Lips follow the
 synthesiser's own phoneme timing: each phoneme's viseme target (jaw and mouth shapes) held over
-its interval at 100 Hz, smoothed with a 25 ms Gaussian (coarticulation), bilabials /p b m/ then
-forced shut at their centre, sampled at 25 fps. Blinks at random (mean every 3 s), small head
+its interval at 100 Hz, smoothed with a 25 ms Gaussian (coarticulation), sampled at 25 fps; over
+the central half of each bilabial /p b m/ every lip-parting shape (emotion offsets too) is
+scaled to 3%, so the lips meet. Blinks at random (mean every 3 s), small head
 motion, and a speaker style: how wide the speaker opens the mouth, voice, pitch and rate.
 Everything is seeded; each speaker's speech is made in a fresh process in a fixed order, so two
 runs with one seed give identical stores whatever --jobs is.
@@ -79,6 +80,19 @@ VISEMES = {
     "consonant": {"jawOpen": 0.14},
 }  # fmt: skip
 SCALED = {"jawOpen", "mouthLowerDown_L", "mouthLowerDown_R", "mouthPucker", "mouthFunnel"}
+# shapes that part the lips: held shut during bilabials, whatever the emotion adds
+OPENING = [
+    "jawOpen",
+    "mouthLowerDown_L",
+    "mouthLowerDown_R",
+    "mouthUpperUp_L",
+    "mouthUpperUp_R",
+    "mouthStretch_L",
+    "mouthStretch_R",
+    "mouthFunnel",
+    "mouthSmile_L",
+    "mouthSmile_R",
+]
 STEP = 0.01  # s: resolution of the viseme track
 
 
@@ -196,13 +210,13 @@ def lip_track(
         ],
         1,
     )
-    opening = [col[s] for s in SCALED | {"mouthStretch_L", "mouthStretch_R"}]
+    closure = np.zeros(n, np.float32)
+    t = np.arange(n) * STEP
     for p, start, end in bounds:
         if viseme_of(p) == "bilabial":
             mid, half = (start + end) / 2, max(STEP, (end - start) / 4)
-            a, b = int((mid - half) / STEP), int((mid + half) / STEP) + 1
-            track[a:b][:, opening] = np.minimum(track[a:b][:, opening], 0.02)
-    return track
+            closure = np.maximum(closure, np.clip(1 - (np.abs(t - mid) - half) / 0.02, 0, 1))
+    return track, closure
 
 
 def face_sequence(
@@ -210,7 +224,7 @@ def face_sequence(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Ground-truth parameters (T, 53) and head pose (T, 6) of one clip."""
     duration = frames / 25
-    track = lip_track(phonemes, duration, names, spk.mouth)
+    track, closure = lip_track(phonemes, duration, names, spk.mouth)
     t_idx = np.minimum(((np.arange(frames) + 0.5) / 25 / STEP).astype(int), len(track) - 1)
     params = track[t_idx]
     col = {name: i for i, name in enumerate(names)}
@@ -221,6 +235,9 @@ def face_sequence(
     scale = INTENSITY_SCALE[spec["intensity"]] * spk.expressive
     for shape, value in FACE[spec["emotion"]].items():
         params[:, col[shape]] += value * scale * ramp * wobble
+    shut = closure[t_idx][:, None]
+    opening = [col[n] for n in OPENING]
+    params[:, opening] *= 1 - 0.97 * shut  # the lips meet on /p b m/ whatever the emotion
     t = rng.exponential(3.0) * 25
     while t < frames - 2:  # blinks: 0 -> 1 -> 0 over 5 frames
         for d, v in zip(range(-2, 3), (0.35, 0.8, 1.0, 0.8, 0.35)):

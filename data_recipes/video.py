@@ -21,7 +21,7 @@ from talkface_cli.face.load import load_face_model
 from talkface_cli.fsutil import atomic_write_json
 from talkface_cli.track.fit import FitResult, fit_landmarks
 from talkface_cli.track.mediapipe import MESH_TO_IBUG68, FaceMeshTracker
-from talkface_cli.track.video import filled, track_video
+from talkface_cli.track.video import filled, open_video, track_video
 
 from .base import Job, PrepOptions
 
@@ -43,6 +43,8 @@ def track_clip(job: Job, out: Path, opts: PrepOptions) -> None:
     path = track_path(out, job.id)
     if path.is_file():
         return
+    open_video(Path(job.source))[0].release()  # fail fast: not a video, or no audio
+    audio = load_audio(Path(job.labels.get("audio_source") or job.source))
     _TRACKER = _TRACKER or FaceMeshTracker()
     track = track_video(Path(job.source), _TRACKER)
     usable = filled(track.found)
@@ -52,7 +54,6 @@ def track_clip(job: Job, out: Path, opts: PrepOptions) -> None:
             f"(more than {opts.max_miss:.0%} missed)"
         )
     frames = len(track.found)
-    audio = load_audio(Path(job.labels.get("audio_source") or job.source))
     audio = np.pad(audio, (0, max(0, frames * HOP - len(audio))))[: frames * HOP]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")

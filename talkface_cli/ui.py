@@ -23,7 +23,8 @@ from rich.table import Table
 
 from .fsutil import atomic_write_json
 
-console = Console()
+# Tables printed into a pipe or a log file are not squeezed to 80 columns.
+console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160)
 err_console = Console(stderr=True, soft_wrap=True)
 
 

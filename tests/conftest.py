@@ -21,7 +21,7 @@ def talkface_home(tmp_path, monkeypatch) -> Path:
     return home
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def shared() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"shared assets not found at {SHARED}")

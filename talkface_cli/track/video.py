@@ -27,20 +27,22 @@ class Track:
         return float(1 - self.found.mean()) if len(self.found) else 1.0
 
 
-def track_video(path: Path, tracker: FaceMeshTracker | None = None, max_frames: int | None = None) -> Track:
-    """Track every 25 fps frame of `path` (nearest source frame); gaps of <= MAX_GAP interpolated."""
-    path = Path(path)
+def open_video(path: Path) -> tuple[cv2.VideoCapture, float, int]:
+    """An opened capture, its frame rate and frame count; a clear error if it is not a video."""
     cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise TalkfaceError(f"{path}: cannot open the video")
-    src_fps = cap.get(cv2.CAP_PROP_FPS) or 0.0
-    n_src = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    src_fps = cap.get(cv2.CAP_PROP_FPS) or 0.0 if cap.isOpened() else 0.0
+    n_src = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if cap.isOpened() else 0
     if src_fps <= 0 or n_src <= 0:
         cap.release()
-        raise TalkfaceError(f"{path}: no decodable video stream (truncated or not a video?)")
+        raise TalkfaceError(f"{path}: no decodable video stream (truncated, corrupt or not a video)")
+    return cap, src_fps, n_src
+
+
+def track_video(path: Path, tracker: FaceMeshTracker | None = None) -> Track:
+    """Track every 25 fps frame of `path` (nearest source frame); gaps of <= MAX_GAP interpolated."""
+    path = Path(path)
+    cap, src_fps, n_src = open_video(path)
     t_out = round(n_src / src_fps * FPS)
-    if max_frames is not None:
-        t_out = min(t_out, max_frames)
     wanted = np.minimum(np.round(np.arange(t_out) * src_fps / FPS).astype(int), n_src - 1)
     tracker = tracker or FaceMeshTracker()
     tracker.reset()
@@ -53,19 +55,14 @@ def track_video(path: Path, tracker: FaceMeshTracker | None = None, max_frames: 
             if not ok:
                 break
             frame, src = img, src + 1
-        if frame is None or src < want:  # the stream ended early (truncated file)
-            if src < 0:
-                cap.release()
-                raise TalkfaceError(f"{path}: no frame could be decoded (truncated or corrupt video)")
-            wanted = wanted[:t]
-            break
+        if frame is None or src < want:  # the stream ended before its own frame count: truncated
+            cap.release()
+            raise TalkfaceError(f"{path}: truncated or corrupt video (decoded {src + 1} of {n_src} frames)")
         size = (frame.shape[1], frame.shape[0])
         p = tracker(np.ascontiguousarray(frame[:, :, ::-1]))
         if p is not None:
             pts[t], found[t] = p, True
     cap.release()
-    t_out = len(wanted)
-    pts, found = pts[:t_out], found[:t_out]
     if not found.any():
         raise TalkfaceError(f"{path}: no face found in any frame")
     return Track(interpolate_gaps(pts, found), found, size, float(src_fps))

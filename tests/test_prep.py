@@ -1,0 +1,334 @@
+"""`talkface prep`: real RAVDESS video and audio, the synthetic corpus, bad inputs, resume."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from typer.testing import CliRunner
+
+from data_recipes.base import PrepOptions, run_recipe
+from data_recipes.ravdess import Ravdess, parse_name
+from data_recipes.synthetic import Synthetic, viseme_of
+from talkface_cli.app import app
+from talkface_cli.audio.io import ffmpeg_exe
+from talkface_cli.data.store import HOP, load_clip, read_manifest, validate
+from talkface_cli.face.ict import ICTFace
+from talkface_cli.track.fit import jaw_opening, loudness_db
+from talkface_cli.track.video import open_video
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def ravdess_video(tmp_path_factory, shared) -> Path:
+    out = tmp_path_factory.mktemp("rv") / "store"
+    s = run_recipe(Ravdess(), shared / "data/ravdess/Video_Speech", out, PrepOptions(jobs=2))
+    assert s.failed == 0 and s.clips == 4 and not s.problems
+    return out
+
+
+def test_real_ravdess_video_is_tracked_and_fitted(ravdess_video, shared):
+    model = ICTFace()
+    for r in read_manifest(ravdess_video):
+        cap, fps, n = open_video(Path(r["source"]))
+        cap.release()
+        assert r["frames"] == round(n / fps * 25), r["id"]
+        clip = load_clip(ravdess_video, r["id"])
+        assert clip["params"].shape == (r["frames"], 53) and clip["pose"].shape == (r["frames"], 6)
+        assert len(clip["audio"]) == r["frames"] * HOP
+        assert r["fit_nme"] < 0.05, (r["id"], r["fit_nme"])  # mean landmark error < 5% of the IOD
+        corr = np.corrcoef(jaw_opening(model, clip["params"]), loudness_db(clip["audio"], r["frames"]))[0, 1]
+        print(f"{r['id']}: T={r['frames']} NME={r['fit_nme']:.3f} r(jaw, loudness)={corr:.2f}")
+        assert corr >= 0.3, (r["id"], corr)
+    speaker = json.loads((ravdess_video / "speakers" / "05.json").read_text())
+    assert speaker["clips"] == 4 and len(speaker["shape"]) == 8  # one shape for the speaker
+
+
+def test_ravdess_audio_720_clips_exact_labels_and_lengths(shared, tmp_path):
+    root = shared / "data/ravdess/Audio_Speech_16k"
+    s = run_recipe(
+        Ravdess(), root, tmp_path / "a", PrepOptions(jobs=2, test_speakers=["09", "10", "11", "12"])
+    )
+    assert (s.clips, s.failed, s.problems) == (720, 0, [])
+    records = read_manifest(tmp_path / "a")
+    for r in records:
+        src = Path(r["source"])
+        labels = parse_name(src)
+        assert (r["speaker"], r["emotion"], r["intensity"], r["statement"]) == (
+            labels["speaker"],
+            labels["emotion"],
+            labels["intensity"],
+            labels["statement"],
+        )
+        info = sf.info(str(src))
+        assert abs(r["duration"] - info.frames / info.samplerate) < 1e-3
+        assert r["frames"] == round(info.frames / HOP) and r["face_model"] is None
+        assert r["split"] == ("test" if r["speaker"] in ("09", "10", "11", "12") else "train")
+    one = next(r for r in records if r["id"] == "03-01-05-02-01-01-12")
+    assert (one["emotion"], one["intensity"], one["speaker"]) == ("angry", 2, "12")
+    assert one["statement"] == "Kids are talking by the door"
+    assert sum(r["split"] == "test" for r in records) == 240
+
+
+def test_synthetic_is_deterministic_and_lips_follow_phonemes(tmp_path):
+    opts = lambda jobs: PrepOptions(jobs=jobs, split_by="speaker", extra={"speakers": 3, "sentences": 1})  # noqa: E731
+    a = run_recipe(Synthetic(), None, tmp_path / "a", opts(2))
+    b = run_recipe(Synthetic(), None, tmp_path / "b", opts(1))
+    assert a.clips == b.clips == 3 * 15 and not a.problems
+    files = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
+    for f in files:
+        if f.name != "prep.json":  # holds a time stamp and the --jobs used
+            assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
+    model = ICTFace()
+    bilabial, vowel = [], []
+    for r in read_manifest(tmp_path / "a"):
+        clip = load_clip(tmp_path / "a", r["id"])
+        lmk = model.landmarks_of(torch.as_tensor(clip["params"])).numpy()
+        gap = np.linalg.norm(lmk[:, 62] - lmk[:, 66], axis=1) * 1000  # inner-lip gap, mm
+        ph = json.loads(str(clip["phonemes"]))
+        ends = [t for _, t in ph[1:]] + [r["frames"] / 25]
+        for (p, start), end in zip(ph, ends):
+            frame = min(int((start + end) / 2 * 25), r["frames"] - 1)
+            if viseme_of(p) == "bilabial" and end - start >= 0.05:
+                bilabial.append(gap[frame])
+            elif viseme_of(p) == "open" and end - start >= 0.08:
+                vowel.append(gap[frame])
+    assert len(bilabial) > 20 and len(vowel) > 20
+    assert np.median(bilabial) < 2.0 and np.percentile(bilabial, 90) < 4.0  # lips shut on /p b m/
+    assert np.median(vowel) > 8.0  # and open on open vowels
+
+
+def _bad_inputs(folder: Path, shared: Path) -> None:
+    ff = ffmpeg_exe()
+    real = shared / "data/ravdess/Video_Speech/Actor_05/01-01-03-01-01-02-05.mp4"
+    folder.mkdir()
+    (folder / "01-01-03-01-01-02-05.mp4").symlink_to(real)  # good
+    subprocess.run(
+        [
+            ff,
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=300:sample_rate=48000",
+            "-t",
+            "1",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            str(folder / "01-01-04-01-01-01-05.mp4"),
+        ],
+        check=True,
+    )  # no face
+    subprocess.run(
+        [ff, "-v", "error", "-i", str(real), "-an", "-c:v", "copy", str(folder / "01-01-05-01-01-01-05.mp4")],
+        check=True,
+    )  # no audio track
+    data = real.read_bytes()
+    (folder / "01-01-06-01-01-01-05.mp4").write_bytes(data[: len(data) // 2])  # truncated
+    sf.write(folder / "03-01-02-01-01-01-05.wav", np.zeros(16000, np.float32), 16000)  # silent
+    sf.write(
+        folder / "03-01-0X-01-01-01-05.wav", np.random.default_rng(0).normal(0, 0.1, 16000), 16000
+    )  # bad name
+    t = np.arange(8000 * 2) / 8000
+    stereo = np.stack([np.sin(2 * np.pi * 200 * t), np.sin(2 * np.pi * 300 * t)], 1) * 0.3
+    sf.write(folder / "03-01-03-01-01-01-07.wav", stereo.astype(np.float32), 8000)  # 8 kHz stereo: fine
+
+
+def test_bad_inputs_are_one_line_errors_and_the_run_continues(shared, tmp_path):
+    _bad_inputs(tmp_path / "in", shared)
+    res = runner.invoke(
+        app,
+        [
+            "prep",
+            "ravdess",
+            str(tmp_path / "in"),
+            "--out",
+            str(tmp_path / "out"),
+            "--jobs",
+            "1",
+            "--json",
+            str(tmp_path / "s.json"),
+        ],
+    )
+    assert res.exit_code == 3, res.output  # finished, with per-clip errors
+    errors = {
+        Path(e["source"]).name: e["error"] for e in json.loads((tmp_path / "out" / "errors.json").read_text())
+    }
+    expected = {
+        "01-01-04-01-01-01-05.mp4": "no face",
+        "01-01-05-01-01-01-05.mp4": "no audio",
+        "01-01-06-01-01-01-05.mp4": "truncated",
+        "03-01-02-01-01-01-05.wav": "silent",
+        "03-01-0X-01-01-01-05.wav": "not a RAVDESS name",
+    }
+    assert set(errors) == set(expected)
+    for name, words in expected.items():
+        assert words in errors[name] and name in errors[name] and "\n" not in errors[name], errors[name]
+    ids = {r["id"] for r in read_manifest(tmp_path / "out")}
+    assert ids == {"01-01-03-01-01-02-05", "03-01-03-01-01-01-07"}
+    low = load_clip(tmp_path / "out", "03-01-03-01-01-01-07")["audio"]
+    assert len(low) == 32000  # 2 s resampled to 16 kHz mono
+    assert validate(tmp_path / "out") == []
+
+
+def test_killed_prep_resumes_without_redoing_clips(shared, tmp_path):
+    out = tmp_path / "store"
+    cmd = [
+        sys.executable,
+        "-m",
+        "talkface_cli",
+        "prep",
+        "ravdess",
+        str(shared / "data/ravdess/Audio_Speech_16k"),
+        "--out",
+        str(out),
+        "--jobs",
+        "1",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((out / "clips").glob("*.json"))) < 150:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "clips").glob("*.npz")}
+    assert 150 <= len(before) < 720 and not (out / "manifest.jsonl").exists()
+    res = runner.invoke(
+        app,
+        [
+            "prep",
+            "ravdess",
+            str(shared / "data/ravdess/Audio_Speech_16k"),
+            "--out",
+            str(out),
+            "--jobs",
+            "1",
+            "--json",
+            str(tmp_path / "s.json"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "s.json").read_text())
+    assert summary["clips"] == 720 and summary["written"] == 720 - summary["skipped"]
+    assert summary["skipped"] >= len(before) - 1  # a clip torn by the kill is redone, nothing else
+    after = {p.name: p.stat().st_mtime_ns for p in (out / "clips").glob("*.npz")}
+    assert sum(after[k] == v for k, v in before.items()) >= len(before) - 1
+
+
+def test_import_emoca_and_etf(tmp_path):
+    rng = np.random.default_rng(0)
+    (tmp_path / "emoca").mkdir()
+    np.savez(
+        tmp_path / "emoca" / "clip_a.npz",
+        exp=rng.normal(size=(50, 100)).astype(np.float32),
+        pose=rng.normal(0, 0.1, (50, 6)).astype(np.float32),
+        shape=rng.normal(size=(50, 100)),
+    )
+    sf.write(tmp_path / "emoca" / "clip_a.wav", rng.normal(0, 0.1, 32000).astype(np.float32), 16000)
+    res = runner.invoke(app, ["prep", "import", str(tmp_path / "emoca"), "--out", str(tmp_path / "s1")])
+    assert res.exit_code == 0, res.output
+    clip = load_clip(tmp_path / "s1", "clip_a")
+    assert (
+        clip["params"].shape == (50, 53)
+        and str(clip["face_model"]) == "flame"
+        and len(clip["audio"]) == 32000
+    )
+    (tmp_path / "etf").mkdir()
+    np.save(
+        tmp_path / "etf" / "03-01-05-02-01-01-12.npy", rng.random((60, 52)).astype(np.float32)
+    )  # 2 s at 30 fps
+    sf.write(
+        tmp_path / "etf" / "03-01-05-02-01-01-12.wav", rng.normal(0, 0.1, 32000).astype(np.float32), 16000
+    )
+    res = runner.invoke(
+        app, ["prep", "import", str(tmp_path / "etf"), "--format", "etf", "--out", str(tmp_path / "s2")]
+    )
+    assert res.exit_code == 0, res.output
+    r = read_manifest(tmp_path / "s2")[0]
+    assert (r["frames"], r["emotion"], r["speaker"], r["face_model"]) == (50, "angry", "12", "ict")
+
+
+def test_folder_with_labels_and_mead_hdtf_layouts(shared, tmp_path):
+    real = shared / "data/ravdess/Video_Speech/Actor_05/01-01-03-01-01-02-05.mp4"
+    wav = shared / "data/ravdess/Audio_Speech_16k/Actor_01/03-01-01-01-01-01-01.flac"
+    (tmp_path / "f/a").mkdir(parents=True)
+    (tmp_path / "f/a/talk.mp4").symlink_to(real)
+    (tmp_path / "f/a/say.flac").symlink_to(wav)
+    (tmp_path / "labels.csv").write_text(
+        "path,speaker,emotion,intensity\na/talk.mp4,anna,happy,1\na/say.flac,bob,,\n"
+    )
+    res = runner.invoke(
+        app,
+        [
+            "prep",
+            "folder",
+            str(tmp_path / "f"),
+            "--labels",
+            str(tmp_path / "labels.csv"),
+            "--out",
+            str(tmp_path / "s"),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    recs = {r["id"]: r for r in read_manifest(tmp_path / "s")}
+    assert recs["a__talk"]["speaker"] == "anna" and recs["a__talk"]["emotion"] == "happy"
+    assert recs["a__talk"]["face_model"] == "ict" and recs["a__say"]["face_model"] is None
+    mead = tmp_path / "mead/M003/video/front/happy/level_2"
+    mead.mkdir(parents=True)
+    (mead / "001.mp4").symlink_to(real)
+    res = runner.invoke(app, ["prep", "mead", str(tmp_path / "mead"), "--out", str(tmp_path / "m")])
+    assert res.exit_code == 0, res.output
+    r = read_manifest(tmp_path / "m")[0]
+    assert (r["speaker"], r["emotion"], r["intensity"]) == ("M003", "happy", 2)
+    (tmp_path / "hdtf").mkdir()
+    (tmp_path / "hdtf/WRA_Someone_001.mp4").symlink_to(real)
+    res = runner.invoke(app, ["prep", "hdtf", str(tmp_path / "hdtf"), "--out", str(tmp_path / "h")])
+    assert res.exit_code == 0, res.output
+    assert read_manifest(tmp_path / "h")[0]["speaker"] == "WRA_Someone"
+
+
+def test_features_are_cached_and_hubert_is_local_only(tmp_path):
+    from transformers import HubertConfig, HubertModel
+
+    run_recipe(Synthetic(), None, tmp_path / "s", PrepOptions(extra={"speakers": 1, "sentences": 1}))
+    res = runner.invoke(app, ["prep", "features", str(tmp_path / "s")])
+    assert res.exit_code == 0, res.output
+    feats = sorted((tmp_path / "s/features/logmel80").glob("*.npy"))
+    r = read_manifest(tmp_path / "s")[0]
+    assert len(feats) == 15 and np.load(feats[0]).shape[1] == 80
+    assert np.load(tmp_path / f"s/features/logmel80/{r['id']}.npy").shape[0] == 2 * r["frames"]
+    stamp = feats[0].stat().st_mtime_ns
+    runner.invoke(app, ["prep", "features", str(tmp_path / "s")])
+    assert feats[0].stat().st_mtime_ns == stamp  # not recomputed
+    cfg = HubertConfig(
+        hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, conv_dim=(16,) * 7
+    )
+    HubertModel(cfg).save_pretrained(tmp_path / "hubert")
+    res = runner.invoke(app, ["prep", "features", str(tmp_path / "s"), "--hubert", str(tmp_path / "hubert")])
+    assert res.exit_code == 0, res.output
+    info = json.loads(next((tmp_path / "s/features").glob("hubert-*/encoder.json")).read_text())
+    assert info["dim"] == 16 and info["kind"] == "hubert"
+    res = runner.invoke(
+        app, ["prep", "features", str(tmp_path / "s"), "--hubert", "facebook/hubert-large-ls960-ft"]
+    )
+    assert res.exit_code != 0  # not in the cache, and never downloaded
