@@ -23,8 +23,10 @@ from rich.table import Table
 
 from .fsutil import atomic_write_json
 
-# Tables printed into a pipe or a log file are not squeezed to 80 columns.
-console = Console(width=None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160)
+# Tables printed into a pipe or a log file are not squeezed to rich's default of 80 columns.
+if not sys.stdout.isatty():
+    os.environ.setdefault("COLUMNS", "160")
+console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
 
 
