@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from .commands import models, prep, render, stages
+from .commands import models, prep, render, stages, train
 from .commands.common import PASS_THROUGH
 from .errors import TalkfaceError
 from .ui import error
@@ -36,6 +36,7 @@ def _root(
 for _name in stages.PLANNED:
     app.command(_name, context_settings=PASS_THROUGH)(stages.make(_name))
 app.command("render")(render.command)
+app.command("train-ede")(train.train_ede)
 app.add_typer(prep.app, name="prep")
 app.add_typer(models.app, name="models")
 

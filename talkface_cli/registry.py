@@ -30,7 +30,7 @@ from .fsutil import atomic_dir, atomic_write_json, sha256_file
 
 KINDS = ("ede", "sync", "emg", "content")
 # kind -> "module:function" building an nn.Module from the entry's config dict.
-BUILDERS: dict[str, str] = {}
+BUILDERS: dict[str, str] = {"ede": "talkface_cli.models.ede:build"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _CACHE: dict[tuple[str, str, str], torch.nn.Module] = {}
 
@@ -99,8 +99,9 @@ class Registry:
         config: dict,
         meta: dict | None = None,
         overwrite: bool = False,
+        extra_files: dict[str, bytes] | None = None,
     ) -> Entry:
-        """Publish weights + config + meta as one entry, atomically."""
+        """Publish weights + config + meta (+ extra files such as a report) as one entry, atomically."""
         ref = EntryRef.parse(ref) if isinstance(ref, str) else ref
         final = self.path(ref)
         state = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
@@ -122,6 +123,8 @@ class Registry:
                 }
                 atomic_write_json(tmp / "config.json", config)
                 atomic_write_json(tmp / "meta.json", full_meta)
+                for name, data in (extra_files or {}).items():
+                    (tmp / name).write_bytes(data)
         except FileExistsError:
             raise TalkfaceError(f"{ref}: already in the registry at {final} (choose another name)") from None
         self._forget(final)

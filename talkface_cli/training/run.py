@@ -26,6 +26,7 @@ def train_and_publish(
     meta: dict | None = None,
     overwrite: bool = False,
     registry: Registry | None = None,
+    finalize=None,  # noqa: ANN001 - (model) -> (config dict, extra meta, extra files), rank 0, before saving
 ) -> tuple[FitResult, Entry | None]:
     """Fit `task` with `cfg.train` and, on rank 0, save the model as registry entry `name`.
 
@@ -42,6 +43,11 @@ def train_and_publish(
     if not result.main:
         return result, None
     extra = dict(meta or {})
+    files: dict[str, bytes] = {}
+    if finalize is not None:  # e.g. the EDE's centroids and held-out report
+        run_config, more, files = finalize(result.model)
+        extra.setdefault("metrics", {}).update(more.pop("metrics", {}))
+        extra.update(more)
     metrics = {**result.val, **extra.pop("metrics", {})}
     entry = registry.save(
         ref,
@@ -49,5 +55,6 @@ def train_and_publish(
         config=run_config,
         meta={"step": result.step, "metrics": metrics, "run_dir": str(run_dir), **extra},
         overwrite=overwrite,
+        extra_files=files,
     )
     return result, entry

@@ -1,0 +1,148 @@
+"""Emotional disentanglement encoder (EcoFace sec. 3.2, app. A.1): an audio and a video branch
+mapping a clip to per-frame emotion features at 50 Hz in one shared space.
+
+- Audio: HuBERT-structured (transformers' HubertModel config). `front="wave"` is HuBERT itself on
+  the raw 16 kHz waveform (the paper, and pretrained weights); `front="logmel"` replaces only its
+  convolutional feature encoder by a linear projection of 80 log-mel bands at 50 Hz and keeps
+  HuBERT's positional convolution and transformer (the `tiny` preset: HuBERT's waveform front end
+  cannot be learnt from scratch on a few hundred clips). (N,) audio -> (2T, W).
+- Video: ResNet-18 with a 5x7x7 3D first layer over (T, 1, S, S) grey renders of the face
+  parameters -> (T, W), linearly interpolated to 2T (eq. 3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from ..config import TrainConfig, from_dict, opt
+from .video_resnet import VideoResNet18
+
+
+@dataclass
+class EDEConfig:
+    width: int = opt(1024, "emotion feature width W (paper: 1024)")
+    front: str = opt("wave", "audio front end: wave (HuBERT conv encoder) or logmel (80 bands, 50 Hz)")
+    layers: int = opt(24, "transformer layers of the audio branch (HuBERT large: 24)")
+    heads: int = opt(16, "attention heads")
+    ffn: int = opt(4096, "transformer feed-forward width")
+    conv_pos: int = opt(128, "HuBERT positional convolution kernel")
+    dropout: float = opt(0.1, "dropout in the audio transformer")
+    video_widths: tuple = opt((64, 128, 256, 512), "ResNet-18 stage widths of the video branch")
+    image_size: int = opt(128, "render size S of the video branch input (paper: 128)")
+    emotions: list = opt([], "emotion labels, in the order of the saved centroids (set by training)")
+    intensities: list = opt([], "'emotion/intensity' labels of the saved intensity centroids")
+
+
+def hubert_config(cfg: EDEConfig):  # noqa: ANN201 - transformers.HubertConfig
+    from transformers import HubertConfig
+
+    return HubertConfig(
+        hidden_size=cfg.width,
+        num_hidden_layers=cfg.layers,
+        num_attention_heads=cfg.heads,
+        intermediate_size=cfg.ffn,
+        num_conv_pos_embeddings=cfg.conv_pos,
+        hidden_dropout=cfg.dropout,
+        attention_dropout=cfg.dropout,
+        activation_dropout=cfg.dropout,
+        feat_proj_dropout=cfg.dropout,
+        layerdrop=0.0,
+        mask_time_prob=0.0,
+    )
+
+
+def to_length(x: torch.Tensor, n: int) -> torch.Tensor:
+    """Linearly interpolate (B, L, C) to (B, n, C)."""
+    if x.shape[1] == n:
+        return x
+    return nn.functional.interpolate(x.transpose(1, 2), size=n, mode="linear", align_corners=False).transpose(
+        1, 2
+    )
+
+
+class AudioEmotionEncoder(nn.Module):
+    def __init__(self, cfg: EDEConfig):
+        super().__init__()
+        from transformers import HubertModel
+
+        self.front = cfg.front
+        self.hubert = HubertModel(hubert_config(cfg))
+        if cfg.front == "logmel":
+            from ..audio.features import LogMel
+
+            self.logmel = LogMel()
+            self.proj = nn.Sequential(nn.LayerNorm(80), nn.Linear(80, cfg.width))
+            del self.hubert.feature_extractor, self.hubert.feature_projection  # replaced by the log-mel front
+        elif cfg.front != "wave":
+            raise ValueError(f"unknown audio front end {cfg.front!r}")
+
+    def forward(self, audio: torch.Tensor, frames: int) -> torch.Tensor:
+        """audio (B, N) 16 kHz -> (B, 2T, W) for T = frames video frames."""
+        if self.front == "wave":
+            x = (audio - audio.mean(1, keepdim=True)) / (audio.std(1, keepdim=True) + 1e-7)
+            return to_length(self.hubert(x).last_hidden_state, 2 * frames)
+        mel = torch.stack([self.logmel(a, 2 * frames) for a in audio])  # (B, 2T, 80)
+        return self.hubert.encoder(self.proj(mel)).last_hidden_state
+
+
+class VideoEmotionEncoder(nn.Module):
+    def __init__(self, cfg: EDEConfig):
+        super().__init__()
+        self.resnet = VideoResNet18(tuple(cfg.video_widths))
+        self.proj = nn.Linear(self.resnet.out_dim, cfg.width)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, T, 1, S, S) grey renders in [0, 1] -> (B, 2T, W)."""
+        return to_length(self.proj(self.resnet(frames)), 2 * frames.shape[1])
+
+
+class EDE(nn.Module):
+    """Both branches plus the emotion-space centroids saved by training (buffers)."""
+
+    def __init__(self, cfg: EDEConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.audio = AudioEmotionEncoder(cfg)
+        self.video = VideoEmotionEncoder(cfg)
+        for modality in ("audio", "video"):
+            self.register_buffer(f"centroids_{modality}", torch.zeros(len(cfg.emotions), cfg.width))
+            self.register_buffer(
+                f"intensity_centroids_{modality}", torch.zeros(len(cfg.intensities), cfg.width)
+            )
+
+    def forward(
+        self, audio: torch.Tensor, frames: torch.Tensor | None, t: int
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """audio (B, N), frames (B', T, 1, S, S) or None -> audio (B, 2T, W), video (B', 2T, W)."""
+        return self.audio(audio, t), (self.video(frames) if frames is not None and len(frames) else None)
+
+    @staticmethod
+    def clip_embedding(feats: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Time-average (eq. 4) then L2-normalise: (B, L, W) [, (B, L) valid] -> (B, W)."""
+        if mask is None:
+            z = feats.mean(1)
+        else:
+            z = (feats * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp_min(1)
+        return nn.functional.normalize(z, dim=-1)
+
+
+@dataclass
+class EDEStage:
+    """Everything `train-ede` needs: the model, the loss weights, the data window, training."""
+
+    model: EDEConfig = field(default_factory=EDEConfig)
+    temperature: float = opt(0.07, "SupCon temperature tau (eq. 4)")
+    margin: float = opt(0.5, "triplet margin alpha (eq. 7)")
+    w_contrastive: float = opt(1.0, "weight of the supervised contrastive loss (0 drops it)")
+    w_av: float = opt(1.0, "weight of the audio-visual L2 loss (eq. 5; 0 drops it)")
+    w_triplet: float = opt(1.0, "weight of the intensity triplet loss (eq. 7; 0 drops it)")
+    window: int = opt(50, "frames per training window (25 fps); clips are cropped or padded")
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def build(config: dict) -> EDE:
+    """Registry builder: the EDE of a saved `train-ede` config."""
+    return EDE(from_dict(EDEStage, config).model)

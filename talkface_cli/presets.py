@@ -1,0 +1,54 @@
+"""Every named preset of every stage, in one place (`tiny`: tests and CPU demos; `paper`: the
+paper's sizes and hyper-parameters). Each has a one-line description (`talkface ... --help`)."""
+
+from __future__ import annotations
+
+from .config import TrainConfig, register_preset
+from .models.ede import EDEConfig, EDEStage
+
+
+@register_preset(
+    "ede", "tiny", "log-mel front + 2-layer HuBERT transformer (W=128), narrow ResNet-18 on 64px renders"
+)
+def ede_tiny() -> EDEStage:
+    return EDEStage(
+        model=EDEConfig(
+            width=128,
+            front="logmel",
+            layers=2,
+            heads=4,
+            ffn=256,
+            conv_pos=16,
+            dropout=0.1,
+            video_widths=(16, 32, 64, 128),
+            image_size=64,
+        ),
+        window=50,
+        train=TrainConfig(
+            steps=300,
+            batch_size=24,
+            lr=5e-4,
+            warmup_steps=20,
+            schedule="cosine",
+            grad_clip=1.0,
+            log_every=10,
+            val_every=0,
+            ckpt_every=100,
+        ),
+    )
+
+
+@register_preset(
+    "ede",
+    "paper",
+    "HuBERT-large audio branch (W=1024, waveform), ResNet-18 on 128px renders; "
+    "Adam 5e-5, batch 30, 10k steps",
+)
+def ede_paper() -> EDEStage:
+    return EDEStage(
+        model=EDEConfig(),
+        window=100,
+        train=TrainConfig(
+            steps=10_000, batch_size=30, lr=5e-5, log_every=50, val_every=1000, ckpt_every=1000
+        ),
+    )

@@ -1,0 +1,224 @@
+"""`train-ede`: the EDE on one or more clip stores, with the shared loop and registry."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..config import to_dict
+from ..data.datasets import Clip, data_hash, load_clips, random_start, window
+from ..data.renders import cached_renders
+from ..errors import TalkfaceError
+from ..eval import emotion_space as es
+from ..face.load import load_face_model
+from ..models.ede import EDE, EDEStage
+from ..registry import Entry
+from ..ui import progress
+from .losses import audio_visual, intensity_triplet, supcon
+from .run import train_and_publish
+
+
+def intensity_label(clip: Clip) -> str:
+    return f"{clip.record['emotion']}/{clip.record.get('intensity') or 1}"
+
+
+class EDETask:
+    """Batches of labelled clips: audio windows, render windows (clips with a face), labels."""
+
+    def __init__(self, cfg: EDEStage, stores: list[Path]):
+        self.cfg = cfg
+        self.train = load_clips(stores, ("train",), labelled=True)
+        self.held = [c for c in load_clips(stores, None, labelled=True) if c.record["split"] != "train"]
+        self.emotions = sorted({c.record["emotion"] for c in self.train})
+        self.levels = sorted({intensity_label(c) for c in self.train})
+        self.renders: dict[str, np.ndarray] = {}
+        face_clips = [c for c in self.train + self.held if c.params is not None]
+        with progress() as bar:
+            job = bar.add_task("renders for the video branch", total=len(face_clips), unit="clip")
+            for c in face_clips:
+                model = load_face_model(c.face_model or "ict")
+                self.renders[f"{c.store}:{c.id}"] = cached_renders(
+                    c.store, c.id, model, c.params, c.shape, cfg.model.image_size
+                )
+                bar.advance(job)
+
+    def build_model(self) -> EDE:
+        return EDE(dataclasses.replace(self.cfg.model, emotions=self.emotions, intensities=self.levels))
+
+    def train_size(self) -> int:
+        return len(self.train)
+
+    def _frames(self, clip: Clip, sl: slice, length: int) -> np.ndarray | None:
+        r = self.renders.get(f"{clip.store}:{clip.id}")
+        if r is None:
+            return None
+        f = r[sl]
+        return np.concatenate([f, np.repeat(f[-1:], length - len(f), 0)]) if len(f) < length else f
+
+    def batch(
+        self, idx: torch.Tensor, device: torch.device, clips: list[Clip] | None = None, random: bool = True
+    ) -> dict:
+        clips = clips or [self.train[i] for i in idx.tolist()]
+        w = self.cfg.window
+        audio, frames, has_video, mask = [], [], [], torch.zeros(len(clips), 2 * w)
+        for k, c in enumerate(clips):
+            start = random_start(c, w) if random else max(0, (c.frames - w) // 2)
+            a, sl, valid = window(c, start, w)
+            audio.append(a)
+            mask[k, : 2 * valid] = 1
+            f = self._frames(c, sl, w)
+            has_video.append(f is not None)
+            if f is not None:
+                frames.append(f)
+        emo = torch.tensor(
+            [
+                self.emotions.index(c.record["emotion"]) if c.record["emotion"] in self.emotions else -1
+                for c in clips
+            ]
+        )
+        lvl = torch.tensor([int(c.record.get("intensity") or 1) for c in clips])
+        video = torch.from_numpy(np.stack(frames)).float().div(255)[:, :, None] if frames else None
+        return {
+            "audio": torch.from_numpy(np.stack(audio)).to(device),
+            "frames": None if video is None else video.to(device),
+            "has_video": torch.tensor(has_video, device=device),
+            "mask": mask.to(device),
+            "emotion": emo.to(device),
+            "intensity": lvl.to(device),
+            "t": w,
+        }
+
+    def loss(self, model: torch.nn.Module, b: dict, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        a, v = model(b["audio"], b["frames"], b["t"])
+        hv = b["has_video"]
+        za = EDE.clip_embedding(a, b["mask"])
+        z, emo, lvl = za, b["emotion"], b["intensity"]
+        parts = {}
+        if v is not None:
+            zv = EDE.clip_embedding(v, b["mask"][hv])
+            z, emo, lvl = torch.cat([za, zv]), torch.cat([emo, emo[hv]]), torch.cat([lvl, lvl[hv]])
+        cfg, total = self.cfg, torch.zeros((), device=a.device)
+        if cfg.w_contrastive:
+            parts["contrastive"] = supcon(z, emo, cfg.temperature)
+            total = total + cfg.w_contrastive * parts["contrastive"]
+        if cfg.w_av and v is not None:
+            parts["audio_visual"] = audio_visual(a[hv], v, b["mask"][hv])
+            total = total + cfg.w_av * parts["audio_visual"]
+        if cfg.w_triplet:
+            parts["triplet"] = intensity_triplet(z, emo, lvl, cfg.margin)
+            total = total + cfg.w_triplet * parts["triplet"]
+        return total, {k: float(v.detach()) for k, v in parts.items()}
+
+    @torch.no_grad()
+    def embed(self, model: EDE, clips: list[Clip], device: torch.device) -> dict[str, np.ndarray]:
+        """Clip embeddings (N, W) of both branches (video: NaN rows for audio-only clips), centre windows."""
+        model.eval()
+        za, zv = [], []
+        for i in range(0, len(clips), 16):
+            part = clips[i : i + 16]
+            b = self.batch(torch.empty(0), device, part, random=False)
+            a, v = model(b["audio"], b["frames"], b["t"])
+            za.append(EDE.clip_embedding(a, b["mask"]).cpu().numpy())
+            rows = np.full((len(part), a.shape[-1]), np.nan, np.float32)
+            if v is not None:
+                rows[b["has_video"].cpu().numpy()] = (
+                    EDE.clip_embedding(v, b["mask"][b["has_video"]]).cpu().numpy()
+                )
+            zv.append(rows)
+        return {"audio": np.concatenate(za), "video": np.concatenate(zv)}
+
+    def validate(self, model: EDE, device: torch.device) -> dict[str, float]:
+        report = self.report(model, device)
+        return {k: v for k, v in report.items() if isinstance(v, float)}
+
+    def report(self, model: EDE, device: torch.device) -> dict:
+        """Held-out emotion accuracy by nearest class centroid (centroids from the training split)
+        per branch, intensity separation, audio-video agreement; also sets the model's centroids."""
+        tr, he = (
+            self.embed(model, self.train, device),
+            self.embed(model, self.held, device) if self.held else None,
+        )
+        out: dict = {}
+        emo_tr = [c.record["emotion"] for c in self.train]
+        lvl_tr = [intensity_label(c) for c in self.train]
+        for m in ("audio", "video"):
+            ok = ~np.isnan(tr[m][:, 0])
+            if not ok.any():
+                continue
+            names, cents = es.centroids(tr[m][ok], [e for e, k in zip(emo_tr, ok) if k])
+            lnames, lcents = es.centroids(tr[m][ok], [e for e, k in zip(lvl_tr, ok) if k])
+            getattr(model, f"centroids_{m}").copy_(_rows(self.emotions, names, cents))
+            getattr(model, f"intensity_centroids_{m}").copy_(_rows(self.levels, lnames, lcents))
+            if he is not None:
+                hk = ~np.isnan(he[m][:, 0])
+                truth = [c.record["emotion"] for c, k in zip(self.held, hk) if k]
+                if truth:
+                    out[f"{m}_accuracy"] = es.accuracy(es.nearest_centroid(he[m][hk], names, cents), truth)
+                    out[f"{m}_intensity_separation"] = es.intensity_separation(
+                        he[m][hk], truth, [c.record.get("intensity") or 1 for c, k in zip(self.held, hk) if k]
+                    )
+        if he is not None:
+            both = ~np.isnan(he["video"][:, 0])
+            if both.any():
+                out["av_cosine"] = float(np.mean(np.sum(he["audio"][both] * he["video"][both], 1)))
+                names, cents = es.centroids(tr["audio"], emo_tr)
+                truth = [c.record["emotion"] for c, k in zip(self.held, both) if k]
+                out["video_by_audio_centroids_accuracy"] = es.accuracy(
+                    es.nearest_centroid(he["video"][both], names, cents), truth
+                )
+        out["held_out_clips"] = len(self.held)
+        out["_embeddings"] = (tr, he)
+        return out
+
+
+def _rows(order: list[str], names: list[str], cents: np.ndarray) -> torch.Tensor:
+    rows = torch.zeros(len(order), cents.shape[1])
+    for n, c in zip(names, cents):
+        if n in order:
+            rows[order.index(n)] = torch.from_numpy(c)
+    return rows
+
+
+def train_ede(
+    cfg: EDEStage,
+    stores: list[Path],
+    name: str,
+    run_dir: Path | None = None,
+    resume: bool = False,
+    device: str | None = None,
+) -> tuple[dict, Entry | None]:
+    """Train, then publish the EDE with its centroids, held-out report and t-SNE picture."""
+    task = EDETask(cfg, stores)
+    if len(task.emotions) < 2:
+        raise TalkfaceError(f"{stores[0]}: the training split holds fewer than two emotions")
+
+    def finalize(model: EDE) -> tuple[dict, dict, dict]:
+        dev = next(model.parameters()).device
+        report = task.report(model, dev)
+        tr, he = report.pop("_embeddings")
+        files = {"report.json": json.dumps(report, indent=2).encode()}
+        pts, emo, lvl, mod = [], [], [], []
+        for m in ("audio", "video"):
+            src, clips = (he, task.held) if he is not None else (tr, task.train)
+            ok = ~np.isnan(src[m][:, 0])
+            pts.append(src[m][ok])
+            emo += [c.record["emotion"] for c, k in zip(clips, ok) if k]
+            lvl += [c.record.get("intensity") or 1 for c, k in zip(clips, ok) if k]
+            mod += [m] * int(ok.sum())
+        pts = np.concatenate(pts)
+        if 5 <= len(pts) <= 2000:
+            files["tsne.png"] = es.tsne_png(es.tsne(pts, seed=cfg.train.seed), emo, lvl, mod)
+        final = dataclasses.replace(
+            cfg, model=dataclasses.replace(cfg.model, emotions=task.emotions, intensities=task.levels)
+        )
+        return to_dict(final), {"metrics": report, "emotions": task.emotions}, files
+
+    meta = {"data_manifest_hash": data_hash(stores), "data": [str(s) for s in stores]}
+    result, entry = train_and_publish(
+        task, cfg, name, run_dir=run_dir, resume=resume, device=device, meta=meta, finalize=finalize
+    )
+    return (entry.meta["metrics"] if entry else {}), entry
