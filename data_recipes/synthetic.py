@@ -42,17 +42,18 @@ SENTENCES = [
     "The museum will be closed for a week in May.", "I hope you remember to bring the tickets.",
 ]  # fmt: skip
 VOICES = ["en-us", "en-us+f3", "en-us+m3", "en+f2", "en-us+m7", "en+f4", "en-gb-x-rp", "en-us+f2"]
-# emotion -> (pitch, range, rate, volume) deviation from the speaker's neutral (pitch/range 0-99 scale)
+# emotion -> (pitch, range, rate, volume) deviation from the speaker's neutral (pitch/range 0-99 scale);
+# the directions differ between emotions, so a strong one never sits where a normal other one does
 PROSODY = {
-    "neutral": (0, 0, 0, 0), "calm": (-8, -20, -20, -15), "happy": (14, 25, 15, 15),
-    "sad": (-14, -28, -35, -25),
-    "angry": (6, 30, 25, 45), "fearful": (20, 12, 35, -10), "disgust": (-10, -8, -25, 5),
-    "surprised": (24, 35, 5, 20),
+    "neutral": (0, 0, 0, 0), "calm": (-6, -25, -25, 0), "happy": (15, 25, 25, 15), "sad": (-20, -15, -45, -40),
+    "angry": (5, 10, 40, 70), "fearful": (28, -10, 55, -25), "disgust": (-15, 20, -35, 20),
+    "surprised": (30, 45, -15, 30),
 }  # fmt: skip
 # emotion -> ICT expression offsets at full (strong) intensity
 FACE = {
     "neutral": {},
-    "calm": {"eyeBlink_L": 0.2, "eyeBlink_R": 0.2, "mouthSmile_L": 0.15, "mouthSmile_R": 0.15},
+    "calm": {"eyeBlink_L": 0.4, "eyeBlink_R": 0.4, "mouthSmile_L": 0.3, "mouthSmile_R": 0.3,
+             "browDown_L": 0.15, "browDown_R": 0.15},
     "happy": {"mouthSmile_L": 0.7, "mouthSmile_R": 0.7, "cheekSquint_L": 0.5, "cheekSquint_R": 0.5,
               "eyeSquint_L": 0.25, "eyeSquint_R": 0.25},
     "sad": {"mouthFrown_L": 0.6, "mouthFrown_R": 0.6, "browInnerUp_L": 0.7, "browInnerUp_R": 0.7,

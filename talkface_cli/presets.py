@@ -12,30 +12,13 @@ from .models.ede import EDEConfig, EDEStage
 )
 def ede_tiny() -> EDEStage:
     return EDEStage(
-        model=EDEConfig(
-            width=128,
-            front="logmel",
-            layers=2,
-            heads=4,
-            ffn=256,
-            conv_pos=16,
-            dropout=0.1,
-            video_widths=(16, 32, 64, 128),
-            image_size=64,
-        ),
-        window=50,
-        train=TrainConfig(
-            steps=300,
-            batch_size=24,
-            lr=5e-4,
-            warmup_steps=20,
-            schedule="cosine",
-            grad_clip=1.0,
-            log_every=10,
-            val_every=0,
-            ckpt_every=100,
-        ),
-    )
+        model=EDEConfig(width=128, front="logmel", layers=2, heads=4, ffn=256, conv_pos=16, dropout=0.1,
+                        video_widths=(16, 32, 64, 128), image_size=64, video_stride=5),
+        window=40,
+        video_per_batch=0,
+        train=TrainConfig(steps=1200, batch_size=32, lr=1e-3, warmup_steps=20, schedule="cosine", grad_clip=1.0,
+                          log_every=10, val_every=0, ckpt_every=100),
+    )  # fmt: skip
 
 
 @register_preset(

@@ -2,7 +2,10 @@
 
 Rendered with the differentiable renderer (the same one the EMG emotion loss uses, so the EDE
 sees exactly what it will be asked about), frontal orthographic camera framing the face model's
-landmarks (brows to chin) with a margin, without head pose: the branch reads expression.
+landmarks (brows to chin) with a margin, on the model's mean identity and without head pose: the
+branch reads expression, not who is speaking (rendered with each speaker's own shape, the tiny EDE
+learnt identities: 97% on training speakers, 65% on unseen ones), and the EMG's predictions carry
+no shape either.
 """
 
 from __future__ import annotations
@@ -57,15 +60,14 @@ def render_params(
     return np.concatenate(out)
 
 
-def cached_renders(
-    store: Path, clip_id: str, model: FaceModel, params: np.ndarray, shape: np.ndarray | None, size: int
-) -> np.ndarray:
-    path = Path(store) / "features" / f"render-{model.kind}-{size}" / f"{clip_id}.npy"
+def cached_renders(store: Path, clip_id: str, model: FaceModel, params: np.ndarray, size: int) -> np.ndarray:
+    """Renders of a clip's expression on the mean identity, cached per face model and size."""
+    path = Path(store) / "features" / f"render-{model.kind}-{size}-mean-identity" / f"{clip_id}.npy"
     if path.is_file():
         frames = np.load(path, allow_pickle=False)
         if len(frames) == len(params):
             return frames
-    frames = render_params(model, params, shape, size)
+    frames = render_params(model, params, None, size)
     buf = io.BytesIO()
     np.save(buf, frames)
     atomic_write_bytes(path, buf.getvalue())

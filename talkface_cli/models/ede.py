@@ -3,7 +3,7 @@ mapping a clip to per-frame emotion features at 50 Hz in one shared space.
 
 - Audio: HuBERT-structured (transformers' HubertModel config). `front="wave"` is HuBERT itself on
   the raw 16 kHz waveform (the paper, and pretrained weights); `front="logmel"` replaces only its
-  convolutional feature encoder by a linear projection of 80 log-mel bands at 50 Hz and keeps
+  convolutional feature encoder by two 1D convolutions over 80 log-mel bands at 50 Hz and keeps
   HuBERT's positional convolution and transformer (the `tiny` preset: HuBERT's waveform front end
   cannot be learnt from scratch on a few hundred clips). (N,) audio -> (2T, W).
 - Video: ResNet-18 with a 5x7x7 3D first layer over (T, 1, S, S) grey renders of the face
@@ -32,6 +32,9 @@ class EDEConfig:
     dropout: float = opt(0.1, "dropout in the audio transformer")
     video_widths: tuple = opt((64, 128, 256, 512), "ResNet-18 stage widths of the video branch")
     image_size: int = opt(128, "render size S of the video branch input (paper: 128)")
+    video_stride: int = opt(
+        1, "feed every k-th frame to the video branch (paper: 1; tiny: 2, halves its cost)"
+    )
     emotions: list = opt([], "emotion labels, in the order of the saved centroids (set by training)")
     intensities: list = opt([], "'emotion/intensity' labels of the saved intensity centroids")
 
@@ -74,7 +77,14 @@ class AudioEmotionEncoder(nn.Module):
             from ..audio.features import LogMel
 
             self.logmel = LogMel()
-            self.proj = nn.Sequential(nn.LayerNorm(80), nn.Linear(80, cfg.width))
+            # a small convolutional encoder of the log-mel frames in place of HuBERT's convolutional
+            # waveform encoder (no per-frame normalisation: loudness is a cue of emotion)
+            self.proj = nn.Sequential(
+                nn.Conv1d(80, cfg.width, 5, padding=2),
+                nn.GELU(),
+                nn.Conv1d(cfg.width, cfg.width, 5, padding=2),
+                nn.GELU(),
+            )
             del self.hubert.feature_extractor, self.hubert.feature_projection  # replaced by the log-mel front
         elif cfg.front != "wave":
             raise ValueError(f"unknown audio front end {cfg.front!r}")
@@ -85,7 +95,8 @@ class AudioEmotionEncoder(nn.Module):
             x = (audio - audio.mean(1, keepdim=True)) / (audio.std(1, keepdim=True) + 1e-7)
             return to_length(self.hubert(x).last_hidden_state, 2 * frames)
         mel = torch.stack([self.logmel(a, 2 * frames) for a in audio])  # (B, 2T, 80)
-        return self.hubert.encoder(self.proj(mel)).last_hidden_state
+        x = self.proj(((mel + 6.0) / 4.0).transpose(1, 2)).transpose(1, 2)  # (B, 2T, W)
+        return self.hubert.encoder(x).last_hidden_state
 
 
 class VideoEmotionEncoder(nn.Module):
@@ -93,10 +104,11 @@ class VideoEmotionEncoder(nn.Module):
         super().__init__()
         self.resnet = VideoResNet18(tuple(cfg.video_widths))
         self.proj = nn.Linear(self.resnet.out_dim, cfg.width)
+        self.stride = cfg.video_stride
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, T, 1, S, S) grey renders in [0, 1] -> (B, 2T, W)."""
-        return to_length(self.proj(self.resnet(frames)), 2 * frames.shape[1])
+        return to_length(self.proj(self.resnet(frames[:, :: self.stride])), 2 * frames.shape[1])
 
 
 class EDE(nn.Module):
@@ -140,6 +152,7 @@ class EDEStage:
     w_av: float = opt(1.0, "weight of the audio-visual L2 loss (eq. 5; 0 drops it)")
     w_triplet: float = opt(1.0, "weight of the intensity triplet loss (eq. 7; 0 drops it)")
     window: int = opt(50, "frames per training window (25 fps); clips are cropped or padded")
+    video_per_batch: int = opt(0, "clips per batch that also go through the video branch (0: all)")
     train: TrainConfig = field(default_factory=TrainConfig)
 
 

@@ -42,7 +42,7 @@ class EDETask:
             for c in face_clips:
                 model = load_face_model(c.face_model or "ict")
                 self.renders[f"{c.store}:{c.id}"] = cached_renders(
-                    c.store, c.id, model, c.params, c.shape, cfg.model.image_size
+                    c.store, c.id, model, c.params, cfg.model.image_size
                 )
                 bar.advance(job)
 
@@ -60,17 +60,25 @@ class EDETask:
         return np.concatenate([f, np.repeat(f[-1:], length - len(f), 0)]) if len(f) < length else f
 
     def batch(
-        self, idx: torch.Tensor, device: torch.device, clips: list[Clip] | None = None, random: bool = True
+        self,
+        idx: torch.Tensor,
+        device: torch.device,
+        clips: list[Clip] | None = None,
+        random: bool = True,
+        length: int | None = None,
     ) -> dict:
+        """Windows of `cfg.window` frames at random offsets, or of `length` frames centred when
+        `random` is off (evaluation on whole clips)."""
         clips = clips or [self.train[i] for i in idx.tolist()]
-        w = self.cfg.window
+        w = length or self.cfg.window
         audio, frames, has_video, mask = [], [], [], torch.zeros(len(clips), 2 * w)
+        budget = self.cfg.video_per_batch if random and self.cfg.video_per_batch else len(clips)
         for k, c in enumerate(clips):
             start = random_start(c, w) if random else max(0, (c.frames - w) // 2)
             a, sl, valid = window(c, start, w)
             audio.append(a)
             mask[k, : 2 * valid] = 1
-            f = self._frames(c, sl, w)
+            f = self._frames(c, sl, w) if len(frames) < budget else None
             has_video.append(f is not None)
             if f is not None:
                 frames.append(f)
@@ -93,34 +101,37 @@ class EDETask:
         }
 
     def loss(self, model: torch.nn.Module, b: dict, step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        """SupCon and triplet within each branch (deviation: the paper pools both modalities in one
+        SupCon batch; pooled, the untrained audio side kept the video side from learning within a
+        CPU budget), plus eq. 5 pulling audio frames onto the (detached) video frames of the clip."""
         a, v = model(b["audio"], b["frames"], b["t"])
         hv = b["has_video"]
-        za = EDE.clip_embedding(a, b["mask"])
-        z, emo, lvl = za, b["emotion"], b["intensity"]
-        parts = {}
+        views = [(EDE.clip_embedding(a, b["mask"]), b["emotion"], b["intensity"])]
         if v is not None:
-            zv = EDE.clip_embedding(v, b["mask"][hv])
-            z, emo, lvl = torch.cat([za, zv]), torch.cat([emo, emo[hv]]), torch.cat([lvl, lvl[hv]])
-        cfg, total = self.cfg, torch.zeros((), device=a.device)
+            views.append((EDE.clip_embedding(v, b["mask"][hv]), b["emotion"][hv], b["intensity"][hv]))
+        cfg, total, parts = self.cfg, torch.zeros((), device=a.device), {}
         if cfg.w_contrastive:
-            parts["contrastive"] = supcon(z, emo, cfg.temperature)
+            parts["contrastive"] = sum(supcon(z, e, cfg.temperature) for z, e, _ in views)
             total = total + cfg.w_contrastive * parts["contrastive"]
         if cfg.w_av and v is not None:
-            parts["audio_visual"] = audio_visual(a[hv], v, b["mask"][hv])
+            # the video branch teaches the audio branch (stop-gradient on the video side)
+            parts["audio_visual"] = audio_visual(a[hv], v.detach(), b["mask"][hv])
             total = total + cfg.w_av * parts["audio_visual"]
         if cfg.w_triplet:
-            parts["triplet"] = intensity_triplet(z, emo, lvl, cfg.margin)
+            parts["triplet"] = sum(intensity_triplet(z, e, i, cfg.margin) for z, e, i in views)
             total = total + cfg.w_triplet * parts["triplet"]
         return total, {k: float(v.detach()) for k, v in parts.items()}
 
     @torch.no_grad()
     def embed(self, model: EDE, clips: list[Clip], device: torch.device) -> dict[str, np.ndarray]:
-        """Clip embeddings (N, W) of both branches (video: NaN rows for audio-only clips), centre windows."""
+        """Clip embeddings (N, W) of both branches (video: NaN rows for audio-only clips), over
+        whole clips (up to 10 s, centred)."""
         model.eval()
         za, zv = [], []
         for i in range(0, len(clips), 16):
             part = clips[i : i + 16]
-            b = self.batch(torch.empty(0), device, part, random=False)
+            length = min(250, max(c.frames for c in part))
+            b = self.batch(torch.empty(0), device, part, random=False, length=length)
             a, v = model(b["audio"], b["frames"], b["t"])
             za.append(EDE.clip_embedding(a, b["mask"]).cpu().numpy())
             rows = np.full((len(part), a.shape[-1]), np.nan, np.float32)
