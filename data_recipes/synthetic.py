@@ -45,7 +45,8 @@ VOICES = ["en-us", "en-us+f3", "en-us+m3", "en+f2", "en-us+m7", "en+f4", "en-gb-
 # emotion -> (pitch, range, rate, volume) deviation from the speaker's neutral (pitch/range 0-99 scale);
 # the directions differ between emotions, so a strong one never sits where a normal other one does
 PROSODY = {
-    "neutral": (0, 0, 0, 0), "calm": (-6, -25, -25, 0), "happy": (15, 25, 25, 15), "sad": (-20, -15, -45, -40),
+    "neutral": (0, 0, 0, 0), "calm": (-6, -25, -25, 0), "happy": (15, 25, 25, 15),
+    "sad": (-20, -15, -45, -40),
     "angry": (5, 10, 40, 70), "fearful": (28, -10, 55, -25), "disgust": (-15, 20, -35, 20),
     "surprised": (30, 45, -15, 30),
 }  # fmt: skip

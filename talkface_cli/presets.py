@@ -8,7 +8,7 @@ from .models.ede import EDEConfig, EDEStage
 
 
 @register_preset(
-    "ede", "tiny", "log-mel front + 2-layer HuBERT transformer (W=128), narrow ResNet-18 on 64px renders"
+    "ede", "tiny", "conv log-mel front + 2-layer HuBERT transformer (W=128), narrow ResNet-18 on 64px renders"
 )
 def ede_tiny() -> EDEStage:
     return EDEStage(
@@ -16,8 +16,8 @@ def ede_tiny() -> EDEStage:
                         video_widths=(16, 32, 64, 128), image_size=64, video_stride=5),
         window=40,
         video_per_batch=0,
-        train=TrainConfig(steps=1200, batch_size=32, lr=1e-3, warmup_steps=20, schedule="cosine", grad_clip=1.0,
-                          log_every=10, val_every=0, ckpt_every=100),
+        train=TrainConfig(steps=1200, batch_size=32, lr=1e-3, warmup_steps=20, schedule="cosine",
+                          grad_clip=1.0, log_every=10, val_every=0, ckpt_every=100),
     )  # fmt: skip
 
 

@@ -68,6 +68,7 @@ def synth_store(tmp_path_factory):
 
 FAST = [
     "train.steps=40",
+    "train.log_every=1",
     "train.batch_size=16",
     "model.image_size=32",
     "model.video_widths=[8, 16, 32, 64]",
