@@ -7,7 +7,6 @@ through a pipe into ffmpeg, which encodes on another core while the next frame r
 from __future__ import annotations
 
 import os
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import ffmpeg
 import numpy as np
 import torch
 
-from ..audio.io import SAMPLE_RATE, ffmpeg_exe, write_wav
+from ..audio.io import SAMPLE_RATE, ffmpeg_exe, load_audio, write_wav
 from ..errors import TalkfaceError
 from ..face.base import FaceModel
 from ..face.geometry import vertex_normals
@@ -177,23 +176,8 @@ def probe(path: Path) -> dict:
         frames += 1
     w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
     cap.release()
-    out = subprocess.run(
-        [
-            ffmpeg_exe(),
-            "-v",
-            "error",
-            "-i",
-            str(path),
-            "-vn",
-            "-ac",
-            "1",
-            "-ar",
-            str(SAMPLE_RATE),
-            "-f",
-            "f32le",
-            "-",
-        ],
-        capture_output=True,
-    )
-    samples = len(out.stdout) // 4 if out.returncode == 0 else 0
+    try:
+        samples = len(load_audio(Path(path)))
+    except TalkfaceError:
+        samples = 0
     return {"frames": frames, "width": w, "height": h, "audio_samples": samples}
