@@ -14,7 +14,7 @@ from talkface_cli.errors import TalkfaceError
 
 from .audio import audio_clip
 from .base import Job, PrepOptions
-from .labels import MEDIA, clip_id, read_labels
+from .labels import MEDIA, clip_id, default_labels, read_labels
 from .video import HOW, fit_speakers, track_clip
 
 
@@ -46,13 +46,7 @@ class Folder:
                 )
                 continue
             rel = str(path.relative_to(root))
-            labels = {
-                "corpus": "folder",
-                "speaker": path.parent.name,
-                "emotion": None,
-                "intensity": None,
-                "statement": None,
-            }
+            labels = default_labels("folder", path)
             if table is not None:
                 labels |= {k: v for k, v in table[rel].items() if v is not None}
             jobs.append(Job(clip_id(root, path), str(path), labels, kind))

@@ -12,7 +12,7 @@ from pathlib import Path
 from talkface_cli.errors import TalkfaceError
 
 from .base import Job, PrepOptions
-from .labels import clip_id
+from .labels import clip_id, default_labels
 from .video import HOW, fit_speakers, track_clip
 
 
@@ -26,13 +26,7 @@ class Hdtf:
         jobs = []
         for path in sorted(root.rglob("*.mp4")):
             speaker = re.sub(r"_\d+$", "", path.stem)
-            labels = {
-                "corpus": "hdtf",
-                "speaker": speaker,
-                "emotion": None,
-                "intensity": None,
-                "statement": None,
-            }
+            labels = default_labels("hdtf", path, speaker)
             jobs.append(Job(clip_id(root, path), str(path), labels, "video"))
         if not jobs:
             raise TalkfaceError(f"{root}: no .mp4 videos found")

@@ -24,7 +24,7 @@ from talkface_cli.face.flame import PARAM_NAMES as FLAME_NAMES
 from talkface_cli.face.load import load_face_model
 
 from .base import Job, PrepOptions
-from .labels import clip_id, read_labels
+from .labels import clip_id, default_labels, read_labels
 from .ravdess import parse_name
 
 SUFFIX = {"emoca": ".npz", "etf": ".npy"}
@@ -75,13 +75,7 @@ class Import:
         jobs = []
         for path in sorted(root.rglob(f"*{SUFFIX[fmt]}")):
             rel = str(path.relative_to(root))
-            labels = {
-                "corpus": "import",
-                "speaker": path.parent.name,
-                "emotion": None,
-                "intensity": None,
-                "statement": None,
-            }
+            labels = default_labels("import", path)
             try:
                 labels |= {k: v for k, v in parse_name(path).items() if k in labels}
             except TalkfaceError:

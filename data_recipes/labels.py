@@ -53,3 +53,14 @@ def clip_id(root: Path, path: Path) -> str:
     """A file-system-safe id from the path relative to the corpus root."""
     rel = path.relative_to(root).with_suffix("")
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", "__".join(rel.parts))
+
+
+def default_labels(corpus: str, path: Path, speaker: str | None = None) -> dict:
+    """The labels of a file no table describes: its parent folder (or `speaker`) as the speaker."""
+    return {
+        "corpus": corpus,
+        "speaker": speaker or path.parent.name,
+        "emotion": None,
+        "intensity": None,
+        "statement": None,
+    }
