@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +109,8 @@ def content_encoder(hubert: str | Path | None = None, layer: int = -1) -> torch.
 def encode(encoder: torch.nn.Module, audio: np.ndarray, frames: int | None = None) -> np.ndarray:
     """(N,) 16 kHz audio -> (2T, W) float32, T = frames (default: audio length / 640)."""
     frames = frames if frames is not None else max(1, round(len(audio) / (SR / 25)))
-    device = next(iter(encoder.buffers()), torch.zeros(0)).device
+    # HuBERT holds parameters, the log-mel front only buffers: take whichever the encoder has
+    device = next(itertools.chain(encoder.parameters(), encoder.buffers())).device
     return (
         encoder(torch.as_tensor(audio, dtype=torch.float32, device=device), 2 * frames).float().cpu().numpy()
     )
