@@ -29,10 +29,13 @@ lint: install
 	$(BIN)/ruff check talkface_cli data_recipes tests bench
 	$(BIN)/ruff format --check talkface_cli data_recipes tests bench
 
-# The full chain (synthetic corpus -> EDE, sync expert, EMG -> animate -> MP4) lands with issue #7.
+# The full chain on the embedded defaults: synthetic corpus -> tiny EDE, sync expert, EMG ->
+# animate a held-out synthetic utterance and a real RAVDESS wav -> MP4s (paths printed at the end).
+# Re-running skips what is done. SHARED: where ../shared (RAVDESS) lives.
+SHARED ?= ../shared
+DEMO   ?= demo-output
 demo: install
-	@echo "make demo: the full chain has not landed yet (issue #7); see README for what works now" >&2
-	@exit 2
+	$(BIN)/python -m talkface_cli.demo --out $(DEMO) --shared $(SHARED)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import typer
 
-from .commands import models, prep, render, stages, train
-from .commands.common import PASS_THROUGH
+from .commands import animate, evaluate, models, prep, render, train
 from .errors import TalkfaceError
 from .ui import error
 
@@ -33,11 +32,14 @@ def _root(
         os.environ["TALKFACE_HOME"] = str(home)
 
 
-for _name in stages.PLANNED:
-    app.command(_name, context_settings=PASS_THROUGH)(stages.make(_name))
-app.command("render")(render.command)
-app.command("train-ede")(train.train_ede)
 app.add_typer(prep.app, name="prep")
+app.command("train-ede")(train.train_ede)
+app.command("train-sync")(train.train_sync)
+app.command("train-emg")(train.train_emg)
+app.command("animate")(animate.animate)
+app.command("swap-emotion")(animate.swap_emotion)
+app.command("render")(render.command)
+app.command("eval")(evaluate.command)
 app.add_typer(models.app, name="models")
 
 

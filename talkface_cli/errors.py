@@ -11,9 +11,3 @@ class TalkfaceError(Exception):
 
     def __init__(self, message: str):
         super().__init__(" ".join(str(message).split()))  # always one line
-
-
-class NotLandedError(TalkfaceError):
-    """A stage whose implementation has not landed yet (exit code 2); never fakes a result."""
-
-    exit_code = 2

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from .config import TrainConfig, register_preset
 from .models.ede import EDEConfig, EDEStage
+from .models.emg import EMGConfig, EMGStage
+from .models.sync import SyncConfig, SyncStage
 
 
 @register_preset(
@@ -33,5 +35,49 @@ def ede_paper() -> EDEStage:
         window=100,
         train=TrainConfig(
             steps=10_000, batch_size=30, lr=5e-5, log_every=50, val_every=1000, ckpt_every=1000
+        ),
+    )
+
+
+@register_preset(
+    "sync", "tiny", "3 Conv1d+BN+ReLU layers of 128 channels per encoder; 2000 steps of 64 pairs"
+)
+def sync_tiny() -> SyncStage:
+    return SyncStage(
+        model=SyncConfig(hidden=128, width=128, layers=3),
+        train=TrainConfig(steps=2000, batch_size=64, lr=1e-3, warmup_steps=20, schedule="cosine",
+                          grad_clip=1.0, log_every=10, val_every=500, ckpt_every=500),
+    )  # fmt: skip
+
+
+@register_preset("sync", "paper", "4 Conv1d+BN+ReLU layers of 512 channels per encoder; Adam 1e-4, 20k steps")
+def sync_paper() -> SyncStage:
+    return SyncStage(
+        model=SyncConfig(hidden=512, width=512, layers=4),
+        train=TrainConfig(
+            steps=20_000, batch_size=64, lr=1e-4, log_every=50, val_every=1000, ckpt_every=1000
+        ),
+    )
+
+
+@register_preset("emg", "tiny", "WaveNets of 6 layers x 64 channels, 3 flows; 48-frame windows, batch 16")
+def emg_tiny() -> EMGStage:
+    return EMGStage(
+        model=EMGConfig(hidden=64, layers=6, flows=3),
+        window=48,
+        train=TrainConfig(steps=1000, batch_size=16, lr=2e-3, warmup_steps=20, schedule="cosine",
+                          grad_clip=1.0, log_every=10, val_every=0, ckpt_every=100),
+    )  # fmt: skip
+
+
+@register_preset(
+    "emg", "paper", "WaveNets of 8 layers x 256 channels, 4 flows; Adam 5e-5, batch 50, 30k steps"
+)
+def emg_paper() -> EMGStage:
+    return EMGStage(
+        model=EMGConfig(),
+        window=100,
+        train=TrainConfig(
+            steps=30_000, batch_size=50, lr=5e-5, log_every=50, val_every=1000, ckpt_every=1000
         ),
     )

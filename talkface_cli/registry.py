@@ -25,12 +25,16 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from . import __version__
-from .errors import NotLandedError, TalkfaceError
+from .errors import TalkfaceError
 from .fsutil import atomic_dir, atomic_write_json, sha256_file
 
-KINDS = ("ede", "sync", "emg", "content")
+KINDS = ("ede", "sync", "emg")
 # kind -> "module:function" building an nn.Module from the entry's config dict.
-BUILDERS: dict[str, str] = {"ede": "talkface_cli.models.ede:build"}
+BUILDERS: dict[str, str] = {
+    "ede": "talkface_cli.models.ede:build",
+    "sync": "talkface_cli.models.sync:build",
+    "emg": "talkface_cli.models.emg:build",
+}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _CACHE: dict[tuple[str, str, str], torch.nn.Module] = {}
 
@@ -177,7 +181,12 @@ class Registry:
         if key not in _CACHE:
             model = (build or builder_for(entry.ref.kind))(entry.config)
             state = self.load_state(entry.ref, "cpu")
-            missing, unexpected = model.load_state_dict(state, strict=False)
+            try:
+                missing, unexpected = model.load_state_dict(state, strict=False)
+            except RuntimeError as e:  # shape mismatches: saved by another version of the code
+                raise TalkfaceError(
+                    f"{entry.path}: weights do not fit the config ({str(e).splitlines()[1].strip()[:140]})"
+                ) from None
             if missing or unexpected:
                 raise TalkfaceError(
                     f"{entry.path}: weights do not fit the config "
@@ -219,7 +228,7 @@ class Registry:
 
 def builder_for(kind: str) -> Callable[[dict], torch.nn.Module]:
     if kind not in BUILDERS:
-        raise NotLandedError(f"loading {kind} models: this stage has not landed yet")
+        raise TalkfaceError(f"no model builder for kind {kind!r} (kinds: {', '.join(BUILDERS)})")
     module, _, func = BUILDERS[kind].partition(":")
     return getattr(importlib.import_module(module), func)
 

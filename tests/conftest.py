@@ -26,3 +26,28 @@ def shared() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"shared assets not found at {SHARED}")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def chain(tmp_path_factory):
+    """(registry home, store) with ede/t, sync/t and emg/t trained on a 3-speaker synthetic store.
+    Tests that use it point TALKFACE_HOME at the home (see `use_chain`)."""
+    from tests.chain import synth_store, train_chain
+
+    root = tmp_path_factory.mktemp("chain")
+    home = root / "home"
+    old = os.environ.get("TALKFACE_HOME")
+    os.environ["TALKFACE_HOME"] = str(home)
+    try:
+        store = synth_store(root / "store")
+        metrics = train_chain(store)
+    finally:
+        os.environ["TALKFACE_HOME"] = old or ""
+    return home, store, metrics
+
+
+@pytest.fixture
+def use_chain(chain, monkeypatch):
+    home, store, metrics = chain
+    monkeypatch.setenv("TALKFACE_HOME", str(home))
+    return home, store, metrics

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import typer
 
-from ..errors import NotLandedError
-
 DeviceOpt = typer.Option(
     None, "--device", help="cuda, cuda:1, mps or cpu (default: CUDA, then MPS, then CPU)"
 )
@@ -14,11 +12,3 @@ SetOpt = typer.Option(None, "--set", help="override a config value, e.g. --set t
 PresetOpt = typer.Option("tiny", "--preset", help="named config preset: tiny (tests, CPU demos) or paper")
 ResumeOpt = typer.Option(False, "--resume", help="continue the run in --run-dir from its latest checkpoint")
 RunDirOpt = typer.Option(None, "--run-dir", help="run folder (default: $TALKFACE_HOME/runs/KIND/NAME)")
-
-# Extra arguments are accepted (and ignored) by stages that have not landed, so that their
-# planned usage gives the one-line 'not landed' message instead of a usage error.
-PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
-
-
-def not_landed(command: str, issue: int) -> None:
-    raise NotLandedError(f"talkface {command}: this stage has not landed yet (tracked in issue #{issue})")

@@ -69,3 +69,11 @@ class FaceModel(nn.Module):
         """(T, V, 3) -> the 20 lip landmarks (iBUG 48-67) (T, 20, 3): the sync expert's input."""
         rows = ((self.lmk_ibug >= 48) & (self.lmk_ibug < 68)).nonzero().squeeze(1)
         return self.landmarks(verts)[:, rows]
+
+    def lip_motion(self, params: torch.Tensor) -> torch.Tensor:
+        """params (T, D) -> the 20 lip landmarks' displacement from the neutral face (T, 20, 3) in
+        cm, on the mean identity (the sync expert's input: motion, not who is speaking)."""
+        rows = ((self.lmk_ibug >= 48) & (self.lmk_ibug < 68)).nonzero().squeeze(1)
+        lmk = self.landmarks_of(params)[:, rows]
+        rest = self.landmarks_of(torch.zeros_like(params[:1]))[:, rows]
+        return 100.0 * (lmk - rest)

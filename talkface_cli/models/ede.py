@@ -29,6 +29,11 @@ class EDEConfig:
     heads: int = opt(16, "attention heads")
     ffn: int = opt(4096, "transformer feed-forward width")
     conv_pos: int = opt(128, "HuBERT positional convolution kernel")
+    front_layers: int = opt(2, "logmel front: Conv1d + BatchNorm + ReLU layers (kernel 5, 50 Hz kept)")
+    front_width: int = opt(0, "logmel front: channels of its hidden layers (0: W)")
+    mel_norm: bool = opt(
+        False, "logmel front: subtract each band's mean over the utterance (removes speaker/channel)"
+    )
     dropout: float = opt(0.1, "dropout in the audio transformer")
     video_widths: tuple = opt((64, 128, 256, 512), "ResNet-18 stage widths of the video branch")
     image_size: int = opt(128, "render size S of the video branch input (paper: 128)")
@@ -77,26 +82,34 @@ class AudioEmotionEncoder(nn.Module):
             from ..audio.features import LogMel
 
             self.logmel = LogMel()
-            # a small convolutional encoder of the log-mel frames in place of HuBERT's convolutional
-            # waveform encoder (no per-frame normalisation: loudness is a cue of emotion)
+            self.mel_norm = cfg.mel_norm
+            # a convolutional encoder of the log-mel frames in place of HuBERT's convolutional
+            # waveform encoder; no per-frame normalisation (loudness is a cue of emotion)
+            widths = [80] + [cfg.front_width or cfg.width] * (cfg.front_layers - 1) + [cfg.width]
             self.proj = nn.Sequential(
-                nn.Conv1d(80, cfg.width, 5, padding=2),
-                nn.GELU(),
-                nn.Conv1d(cfg.width, cfg.width, 5, padding=2),
-                nn.GELU(),
+                *[
+                    layer
+                    for c_in, c_out in zip(widths, widths[1:])
+                    for layer in (nn.Conv1d(c_in, c_out, 5, padding=2), nn.BatchNorm1d(c_out), nn.ReLU())
+                ]
             )
             del self.hubert.feature_extractor, self.hubert.feature_projection  # replaced by the log-mel front
         elif cfg.front != "wave":
             raise ValueError(f"unknown audio front end {cfg.front!r}")
 
-    def forward(self, audio: torch.Tensor, frames: int) -> torch.Tensor:
-        """audio (B, N) 16 kHz -> (B, 2T, W) for T = frames video frames."""
+    def forward(self, audio: torch.Tensor, frames: int, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """audio (B, N) 16 kHz [, mask (B, 2T) of valid frames] -> (B, 2T, W) for T video frames."""
         if self.front == "wave":
             x = (audio - audio.mean(1, keepdim=True)) / (audio.std(1, keepdim=True) + 1e-7)
             return to_length(self.hubert(x).last_hidden_state, 2 * frames)
-        mel = torch.stack([self.logmel(a, 2 * frames) for a in audio])  # (B, 2T, 80)
-        x = self.proj(((mel + 6.0) / 4.0).transpose(1, 2)).transpose(1, 2)  # (B, 2T, W)
-        return self.hubert.encoder(x).last_hidden_state
+        mel = (torch.stack([self.logmel(a, 2 * frames) for a in audio]) + 6.0) / 4.0  # (B, 2T, 80)
+        valid = torch.ones(mel.shape[:2], device=mel.device) if mask is None else mask.float()
+        if self.mel_norm:
+            mean = (mel * valid[..., None]).sum(1, keepdim=True) / valid.sum(1)[:, None, None].clamp_min(1)
+            mel = (mel - mean) * valid[..., None]
+        x = self.proj(mel.transpose(1, 2)).transpose(1, 2)  # (B, 2T, W)
+        # the encoder zeroes padded frames in place, hence the copy
+        return self.hubert.encoder(x.clone(), attention_mask=valid > 0).last_hidden_state
 
 
 class VideoEmotionEncoder(nn.Module):
@@ -106,9 +119,13 @@ class VideoEmotionEncoder(nn.Module):
         self.proj = nn.Linear(self.resnet.out_dim, cfg.width)
         self.stride = cfg.video_stride
 
+    def frame_features(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, T', 1, S, S) grey renders in [0, 1], already strided -> (B, T', W)."""
+        return self.proj(self.resnet(frames))
+
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         """(B, T, 1, S, S) grey renders in [0, 1] -> (B, 2T, W)."""
-        return to_length(self.proj(self.resnet(frames[:, :: self.stride])), 2 * frames.shape[1])
+        return to_length(self.frame_features(frames[:, :: self.stride]), 2 * frames.shape[1])
 
 
 class EDE(nn.Module):
@@ -126,10 +143,12 @@ class EDE(nn.Module):
             )
 
     def forward(
-        self, audio: torch.Tensor, frames: torch.Tensor | None, t: int
+        self, audio: torch.Tensor, frames: torch.Tensor | None, t: int, mask: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """audio (B, N), frames (B', T, 1, S, S) or None -> audio (B, 2T, W), video (B', 2T, W)."""
-        return self.audio(audio, t), (self.video(frames) if frames is not None and len(frames) else None)
+        """audio (B, N), frames (B', T, 1, S, S) or None [, mask (B, 2T) of valid audio frames]
+        -> audio (B, 2T, W), video (B', 2T, W)."""
+        video = self.video(frames) if frames is not None and len(frames) else None
+        return self.audio(audio, t, mask), video
 
     @staticmethod
     def clip_embedding(feats: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

@@ -104,7 +104,7 @@ class EDETask:
         """SupCon and triplet within each branch (deviation: the paper pools both modalities in one
         SupCon batch; pooled, the untrained audio side kept the video side from learning within a
         CPU budget), plus eq. 5 pulling audio frames onto the (detached) video frames of the clip."""
-        a, v = model(b["audio"], b["frames"], b["t"])
+        a, v = model(b["audio"], b["frames"], b["t"], b["mask"])
         hv = b["has_video"]
         views = [(EDE.clip_embedding(a, b["mask"]), b["emotion"], b["intensity"])]
         if v is not None:
@@ -132,7 +132,7 @@ class EDETask:
             part = clips[i : i + 16]
             length = min(250, max(c.frames for c in part))
             b = self.batch(torch.empty(0), device, part, random=False, length=length)
-            a, v = model(b["audio"], b["frames"], b["t"])
+            a, v = model(b["audio"], b["frames"], b["t"], b["mask"])
             za.append(EDE.clip_embedding(a, b["mask"]).cpu().numpy())
             rows = np.full((len(part), a.shape[-1]), np.nan, np.float32)
             if v is not None:

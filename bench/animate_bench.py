@@ -1,0 +1,124 @@
+"""Animation speed: the EMG (decoder alone: flow prior + decoder; end to end: log-mel content,
+EDE emotion, EMG) against a FaceFormer-sized autoregressive transformer decoder (d=128, 4 heads,
+1 layer, FFN 256, causal self-attention over its own past outputs plus cross-attention to the
+audio features, re-run over the whole prefix for every frame as FaceFormer's inference does) on
+the same features, for 4, 16 and 64 s of speech. Untrained weights: speed does not depend on them.
+Also the peak memory of animating 5 minutes of speech end to end."""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import sys
+
+import numpy as np
+import torch
+from torch import nn
+
+from bench.common import publish, timed
+from talkface_cli import presets  # noqa: F401
+from talkface_cli.config import make_config
+from talkface_cli.inference.emotion import emotion_track, speech_emotion
+from talkface_cli.inference.generate import generate, speaker_condition
+from talkface_cli.models.ede import EDE
+from talkface_cli.models.emg import EMG
+
+SECONDS = (4, 16, 64)
+
+
+class ARTransformerDecoder(nn.Module):
+    """FaceFormer's decoder shape: one transformer decoder layer, autoregressive over frames."""
+
+    def __init__(self, feat: int, params: int = 53, d: int = 128):
+        super().__init__()
+        self.audio = nn.Linear(feat, d)
+        self.motion_in = nn.Linear(params, d)
+        self.layer = nn.TransformerDecoder(nn.TransformerDecoderLayer(d, 4, 2 * d, batch_first=True), 1)
+        self.out = nn.Linear(d, params)
+        self.params = params
+
+    @torch.no_grad()
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        """feats (1, 2T, F) -> (1, T, D), one frame at a time."""
+        t = feats.shape[1] // 2
+        mem = self.audio(feats[:, ::2])  # (1, T, d)
+        out = torch.zeros(1, 1, self.params)
+        for i in range(t):
+            x = self.motion_in(out)  # the whole prefix again, as FaceFormer's predict() does
+            mask = nn.Transformer.generate_square_subsequent_mask(x.shape[1])
+            y = self.layer(x, mem[:, : i + 1], tgt_mask=mask)
+            out = torch.cat([out, self.out(y[:, -1:])], 1)
+        return out[:, 1:]
+
+
+def untrained() -> tuple[EDE, EMG]:
+    """Tiny-preset EDE and EMG with seeded random weights."""
+    torch.manual_seed(0)
+    ede_cfg = make_config("ede", "tiny").model
+    ede_cfg.emotions, ede_cfg.intensities = ["neutral"], ["neutral/1"]
+    ede = EDE(ede_cfg).eval()
+    emg_cfg = make_config("emg", "tiny").model
+    emg_cfg.emotion_dim, emg_cfg.speakers = ede_cfg.width, ["a", "b"]
+    emg = EMG(emg_cfg).eval()
+    return ede, emg
+
+
+def main() -> None:
+    ede, emg = untrained()
+    from talkface_cli.audio.features import LogMel, encode
+
+    logmel = LogMel()
+    ar = ARTransformerDecoder(80).eval()
+    spk = speaker_condition(emg, None)
+    rows = []
+    for secs in SECONDS:
+        t = secs * 25
+        audio = (0.1 * np.random.default_rng(secs).normal(size=t * 640)).astype(np.float32)
+        content = encode(logmel, audio, t)
+        emotion = emotion_track([speech_emotion(ede, audio).mean(0)], t)
+        dec = timed(lambda c=content, e=emotion, n=t: generate(emg, c, e, spk, n), repeat=3)
+
+        def end_to_end(a=audio, n=t):
+            generate(emg, encode(logmel, a, n), emotion_track(list(speech_emotion(ede, a)), n), spk, n)
+
+        e2e = timed(end_to_end, repeat=2)
+        ar_s = timed(lambda f=torch.from_numpy(content)[None]: ar(f))
+        rows.append(
+            {
+                "speech_s": secs,
+                "emg_decoder_s": dec,
+                "emg_end_to_end_s": e2e,
+                "ar_transformer_s": ar_s,
+                "rtf_emg_decoder": secs / dec,
+                "rtf_emg_end_to_end": secs / e2e,
+                "rtf_ar_transformer": secs / ar_s,
+                "decoder_speedup_vs_ar": ar_s / dec,
+                "end_to_end_speedup_vs_ar": ar_s / e2e,
+            }
+        )
+    for r in rows:  # linear in length: time per second of speech relative to the 4 s run
+        r["emg_e2e_cost_per_s_vs_4s"] = (r["emg_end_to_end_s"] / r["speech_s"]) / (
+            rows[0]["emg_end_to_end_s"] / rows[0]["speech_s"]
+        )
+        r["goal_50x_at_4s"] = r["decoder_speedup_vs_ar"] >= 50 if r["speech_s"] == 4 else None
+    publish("animate", f"animate speed, tiny presets, {torch.get_num_threads()} threads", rows)
+    subprocess.run([sys.executable, "-m", "bench.animate_bench", "--five-minutes"], check=True)
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2  # KiB -> GiB
+    publish("animate_memory", "animate 5 minutes of speech end to end (own process)",
+            [{"speech_s": 300, "peak_memory_gib": peak, "goal_4gib_met": peak <= 4}])  # fmt: skip
+
+
+def five_minutes() -> None:
+    """Animate 300 s end to end in this process (its peak memory is read by the parent)."""
+    ede, emg = untrained()
+    from talkface_cli.audio.features import LogMel, encode
+
+    t = 300 * 25
+    audio = (0.1 * np.random.default_rng(0).normal(size=t * 640)).astype(np.float32)
+    out = generate(emg, encode(LogMel(), audio, t), emotion_track(list(speech_emotion(ede, audio)), t),
+                   speaker_condition(emg, None), t)  # fmt: skip
+    assert out.shape == (t, 53)
+
+
+if __name__ == "__main__":
+    five_minutes() if "--five-minutes" in sys.argv else main()

@@ -1,0 +1,273 @@
+"""`talkface eval`: score EMG models and baselines on one split of a clip store, EcoFace Table 1
+style, with breakdowns per emotion, intensity and speaker.
+
+Rows: each model (emotion from the clip's own speech; its speaker when seen in training, else the
+speaker average), the template (neutral face), the mean face (training-set mean parameters), the
+ground truth itself (a reference for the sync and emotion columns) and the ground truth with its
+audio delayed by 10 frames (a sync sanity row: LSE-D must get worse).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..audio.features import encode
+from ..data.datasets import Clip, load_clips
+from ..data.renders import render_params
+from ..errors import TalkfaceError
+from ..eval import emotion_space as es
+from ..face.base import FaceModel
+from ..inference.animate import Animator
+from ..inference.emotion import motion_emotion, pooled, speech_emotion
+from ..inference.generate import generate, speaker_condition
+from ..models.ede import EDE
+from ..models.sync import SyncExpert
+from ..registry import Registry
+from ..ui import progress
+from .metrics import fdd, frechet_distance, max_vertex_error
+from .sync import delay, sync_stats
+
+SHIFT = 10  # frames the audio of the sanity row is delayed by
+COLUMNS = {  # key: header with units
+    "lve": "LVE (mm, max L2)",
+    "lve_sq": "LVE (mm², max squared L2)",
+    "eve": "EVE (mm)",
+    "fdd": "FDD (mm, GT - pred)",
+    "lse_d": "LSE-D (dist.)",
+    "lse_c": "LSE-C (dist.)",
+    "ve_fid": "VE-FID",
+    "emotion_acc": "emotion acc. (%)",
+    "rtf": "real-time factor (x)",
+}
+
+
+@dataclass
+class Row:
+    name: str
+    per_clip: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    features: list[np.ndarray] = field(default_factory=list)  # video emotion features per clip
+    seconds: float = 0.0  # generation time (models only)
+
+
+@dataclass
+class EvalSetup:
+    face: FaceModel
+    ede: EDE  # emotion accuracy (its video centroids)
+    sync: SyncExpert
+    features_ede: EDE  # VE-FID features (the same EDE unless --emotion-features)
+    syncnet: torch.nn.Module | None = None
+
+
+def sequences(anim: Animator, clip: Clip, temperature: float, seed: int) -> tuple[np.ndarray, float]:
+    """The model's parameters (T, D) for a clip, and the seconds it took."""
+    t0 = time.perf_counter()
+    spk = str(clip.record.get("speaker"))
+    cond = speaker_condition(anim.emg, spk if spk in anim.emg.cfg.speakers else None)
+    emb = pooled(speech_emotion(anim.ede, clip.audio))
+    content = anim.content(clip.audio, clip.frames)
+    pred = generate(
+        anim.emg, content, np.repeat(emb[None], 2 * clip.frames, 0), cond, clip.frames, temperature, seed
+    )
+    return pred, time.perf_counter() - t0
+
+
+def lip_sync(
+    setup: EvalSetup, content: np.ndarray, params: np.ndarray, audio: np.ndarray
+) -> tuple[float, float]:
+    """(LSE-D, LSE-C) of a parameter sequence against its speech."""
+    if setup.syncnet is not None:
+        from .syncnet_official import FRAME, official_stats
+
+        frames = render_params(setup.face, params, None, FRAME)
+        s = official_stats(setup.syncnet, np.repeat(frames[..., None], 3, -1), audio)
+    else:
+        lips = setup.face.lip_motion(torch.from_numpy(params).float())
+        s = sync_stats(setup.sync, torch.from_numpy(content).float(), lips)
+    return s.lse_d, s.lse_c
+
+
+@torch.no_grad()
+def score(
+    setup: EvalSetup, row: Row, clip: Clip, params: np.ndarray, content: np.ndarray, audio: np.ndarray
+) -> None:
+    """Add one clip's metrics to a row."""
+    face = setup.face
+    gt = face.expression_vertices(torch.from_numpy(clip.params).float(), None)
+    pred = face.expression_vertices(torch.from_numpy(params).float(), None)
+    lips, eyes, upper = (face.region(r) for r in ("lips", "eyes_forehead", "upper_face"))
+    row.per_clip["lve"].append(max_vertex_error(pred, gt, lips))
+    row.per_clip["lve_sq"].append(max_vertex_error(pred, gt, lips, squared=True))
+    row.per_clip["eve"].append(max_vertex_error(pred, gt, eyes))
+    row.per_clip["fdd"].append(fdd(pred, gt, face.template, upper))
+    d, c = lip_sync(setup, content, params, audio)
+    row.per_clip["lse_d"].append(d)
+    row.per_clip["lse_c"].append(c)
+    z = motion_emotion(setup.ede, face, params)
+    names = list(setup.ede.cfg.emotions)
+    guess = es.nearest_centroid(z[None], names, setup.ede.centroids_video.cpu().numpy())[0]
+    row.per_clip["emotion_acc"].append(100.0 * (guess == clip.record.get("emotion")))
+    row.features.append(
+        z if setup.features_ede is setup.ede else motion_emotion(setup.features_ede, face, params)
+    )
+
+
+def swap_scores(anim: Animator, setup: EvalSetup, clips: list[Clip], temperature: float, seed: int) -> dict:
+    """Emotion swaps within the split: each clip's speech animated with the emotion of the next clip
+    (in order) of another emotion. Accuracy = how often the EDE video probe classifies the swapped
+    motion as the reference's emotion; LVE against the content clip's ground truth, plain vs
+    swapped."""
+    hits, plain, swapped = [], [], []
+    lips = setup.face.region("lips")
+    verts = lambda p: setup.face.expression_vertices(torch.from_numpy(np.asarray(p, np.float32)), None)  # noqa: E731
+    names, cents = list(setup.ede.cfg.emotions), setup.ede.centroids_video.cpu().numpy()
+    for i, c in enumerate(clips):
+        ref = next(
+            (r for r in clips[i + 1 :] + clips[:i] if r.record["emotion"] != c.record["emotion"]), None
+        )
+        if ref is None:
+            continue
+        spk = str(c.record.get("speaker"))
+        cond = speaker_condition(anim.emg, spk if spk in anim.emg.cfg.speakers else None)
+        emb = pooled(speech_emotion(anim.ede, ref.audio))
+        content = anim.content(c.audio, c.frames)
+        pred = generate(
+            anim.emg, content, np.repeat(emb[None], 2 * c.frames, 0), cond, c.frames, temperature, seed
+        )
+        own, _ = sequences(anim, c, temperature, seed)
+        z = motion_emotion(setup.ede, setup.face, pred)
+        hits.append(es.nearest_centroid(z[None], names, cents)[0] == ref.record["emotion"])
+        gt = verts(c.params)
+        plain.append(max_vertex_error(verts(own), gt, lips))
+        swapped.append(max_vertex_error(verts(pred), gt, lips))
+    if not hits:
+        return {}
+    return {
+        "swaps": len(hits),
+        "accuracy_pct": 100.0 * float(np.mean(hits)),
+        "lve_plain_mm": float(np.mean(plain)),
+        "lve_swapped_mm": float(np.mean(swapped)),
+        "lve_rise_pct": 100.0 * (float(np.mean(swapped)) / float(np.mean(plain)) - 1),
+    }
+
+
+def summarise(row: Row, gt_features: np.ndarray, frames: int) -> dict[str, float]:
+    out = {k: float(np.mean(v)) for k, v in row.per_clip.items()}
+    out["ve_fid"] = (
+        frechet_distance(gt_features, np.stack(row.features)) if len(row.features) > 1 else float("nan")
+    )
+    out["rtf"] = frames / 25 / row.seconds if row.seconds else float("nan")
+    return out
+
+
+def breakdown(row: Row, clips: list[Clip]) -> dict[str, dict[str, dict[str, float]]]:
+    """Per emotion, intensity and speaker: the mean of each per-clip metric."""
+    out: dict = {}
+    for by in ("emotion", "intensity", "speaker"):
+        groups: dict[str, list[int]] = defaultdict(list)
+        for i, c in enumerate(clips):
+            groups[str(c.record.get(by))].append(i)
+        out[by] = {
+            g: {k: float(np.mean([v[i] for i in idx])) for k, v in row.per_clip.items()} | {"clips": len(idx)}
+            for g, idx in sorted(groups.items())
+        }
+    return out
+
+
+def evaluate(
+    models: list[str],
+    stores: list[Path],
+    split: str,
+    device: torch.device,
+    syncnet: Path | None = None,
+    emotion_features: str | None = None,
+    temperature: float = 0.5,
+    seed: int = 0,
+    limit: int | None = None,
+    swaps: bool = False,
+) -> dict:
+    """The whole evaluation as one JSON-able dict: `table` (rows x metrics), `breakdown` (first
+    model), `clips`, `setup`. Models score in the order given; baselines follow."""
+    reg = Registry()
+    anims = [Animator.load(m, device) for m in models]
+    first = anims[0]
+    clips = [c for c in load_clips(stores, (split,), need_face=True, labelled=True) if c.frames >= 20]
+    if limit:
+        clips = clips[:limit]
+    if not clips:
+        raise TalkfaceError(
+            f"{stores[0]}: no labelled clips with a face of at least 20 frames in split {split!r}"
+        )
+    if any(c.face_model != first.face.kind for c in clips):
+        raise TalkfaceError(f"{stores[0]}: clips are not all {first.face.kind} parameters, as the model is")
+    sync_name = reg.read(models[0]).meta["sync"]
+    setup = EvalSetup(
+        face=first.face,
+        ede=first.ede,
+        sync=reg.load_model(sync_name, device),
+        features_ede=reg.load_model(emotion_features, device) if emotion_features else first.ede,
+    )
+    if syncnet is not None:
+        from .syncnet_official import load_syncnet
+
+        setup.syncnet = load_syncnet(syncnet).to(device)
+    mean = np.array(reg.read(models[0]).meta["mean_params"], np.float32)
+    rows = [Row(m) for m in models] + [
+        Row("template"),
+        Row("mean face"),
+        Row("ground truth"),
+        Row(f"GT, audio +{SHIFT}"),
+    ]
+    gt_feats = []
+    total_frames = 0
+    with progress() as bar:
+        job = bar.add_task(f"eval {split}", total=len(clips), unit="clip")
+        for c in clips:
+            content = first.content(c.audio, c.frames)
+            for anim, row in zip(anims, rows):
+                pred, secs = sequences(anim, c, temperature, seed)
+                row.seconds += secs
+                score(
+                    setup,
+                    row,
+                    c,
+                    pred,
+                    anim.content(c.audio, c.frames) if anim is not first else content,
+                    c.audio,
+                )
+            n = len(models)
+            score(setup, rows[n], c, np.zeros_like(c.params), content, c.audio)
+            score(setup, rows[n + 1], c, np.repeat(mean[None], c.frames, 0), content, c.audio)
+            score(setup, rows[n + 2], c, c.params, content, c.audio)
+            shifted = delay(c.audio, SHIFT)
+            score(setup, rows[n + 3], c, c.params, encode(first.encoder, shifted, c.frames), shifted)
+            gt_feats.append(rows[n + 2].features[-1])
+            total_frames += c.frames
+            bar.advance(job)
+    gt = np.stack(gt_feats)
+    swap = swap_scores(first, setup, clips, temperature, seed) if swaps else {}
+    return {
+        "swap": swap,
+        "columns": COLUMNS,
+        "rows": [r.name for r in rows],  # the table's order (JSON objects are written key-sorted)
+        "table": {r.name: summarise(r, gt, total_frames) for r in rows},
+        "breakdown": breakdown(rows[0], clips),
+        "clips": [c.id for c in clips],
+        "setup": {
+            "models": models,
+            "data": [str(s) for s in stores],
+            "split": split,
+            "sync": "official SyncNet (syncnet_v2) on clay renders"
+            if syncnet
+            else f"toolkit expert {sync_name}",
+            "emotion_features": emotion_features or reg.read(models[0]).meta["ede"],
+            "temperature": temperature,
+            "seed": seed,
+            "device": str(device),
+        },
+    }

@@ -1,0 +1,74 @@
+"""The evaluation report as rich tables and Markdown, from the one dict `evaluate` returns (so
+the printed table, report.json and report.md always agree)."""
+
+from __future__ import annotations
+
+import math
+
+from rich.table import Table
+
+from ..ui import fmt, table
+
+
+def _cells(values: dict, keys: list[str]) -> list[str]:
+    return [
+        "-" if (v := values.get(k)) is None or (isinstance(v, float) and math.isnan(v)) else fmt(v)
+        for k in keys
+    ]
+
+
+def main_rows(report: dict) -> tuple[list[str], list[list[str]]]:
+    keys = list(report["columns"])
+    head = ["method"] + [report["columns"][k] for k in keys]
+    return head, [[name, *_cells(report["table"][name], keys)] for name in report["rows"]]
+
+
+def rich_tables(report: dict) -> list[Table]:
+    head, rows = main_rows(report)
+    s = report["setup"]
+    out = [table(f"{s['split']} split of {', '.join(s['data'])} - sync: {s['sync']}", head, rows)]
+    keys = [k for k in report["columns"] if k not in ("ve_fid", "rtf")]
+    if report.get("swap"):
+        sw = report["swap"]
+        out.append(table(f"{s['models'][0]}: emotion swaps", list(sw), [[fmt(v) for v in sw.values()]]))
+    for by, groups in report["breakdown"].items():
+        rows = [[g, vals["clips"], *_cells(vals, keys)] for g, vals in groups.items()]
+        out.append(
+            table(f"{s['models'][0]} per {by}", [by, "clips", *[report["columns"][k] for k in keys]], rows)
+        )
+    return out
+
+
+def markdown(report: dict) -> str:
+    def md(head: list, rows: list[list]) -> str:
+        lines = ["| " + " | ".join(map(str, head)) + " |", "|" + "---|" * len(head)]
+        return "\n".join(lines + ["| " + " | ".join(map(str, r)) + " |" for r in rows])
+
+    s = report["setup"]
+    parts = [
+        f"# Evaluation: {', '.join(s['models'])}",
+        "",
+        f"Data: {', '.join(s['data'])}, split `{s['split']}`, {len(report['clips'])} clips. "
+        f"Sync scores: {s['sync']}. VE-FID features: EDE video branch of `{s['emotion_features']}`. "
+        f"Sampling temperature {s['temperature']}, seed {s['seed']}, device {s['device']}.",
+        "",
+        md(*main_rows(report)),
+    ]
+    keys = [k for k in report["columns"] if k not in ("ve_fid", "rtf")]
+    if report.get("swap"):
+        sw = report["swap"]
+        parts += [
+            "",
+            f"## {s['models'][0]}: emotion swaps",
+            "",
+            md(list(sw), [[fmt(v) for v in sw.values()]]),
+        ]
+    for by, groups in report["breakdown"].items():
+        rows = [[g, vals["clips"], *_cells(vals, keys)] for g, vals in groups.items()]
+        parts += [
+            "",
+            f"## {s['models'][0]} per {by}",
+            "",
+            md([by, "clips", *[report["columns"][k] for k in keys]], rows),
+        ]
+    return "\n".join(parts) + "\n"

@@ -1,0 +1,112 @@
+"""`animate` and `swap-emotion`: speech in, a face-parameter sequence out.
+
+Content comes from the content encoder the model was trained with (log-mel or a local HuBERT),
+emotion from the EDE: of the speech itself (per 10 s chunk, blended over time), of reference
+speech or video, or of a label's saved centroid; the speaker from its id, or the average of all
+speaker embeddings for an unseen speaker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..audio.features import content_encoder, encode
+from ..audio.io import VIDEO_SUFFIXES, load_audio
+from ..errors import TalkfaceError
+from ..face.base import FaceModel
+from ..face.load import load_face_model
+from ..face.sequence import ParamSequence
+from ..models.ede import EDE
+from ..models.emg import EMG
+from ..registry import Registry
+from .emotion import emotion_track, label_emotion, motion_emotion, pooled, speech_emotion
+from .generate import generate, speaker_condition
+
+CONTENT_CHUNK = 30 * 16000  # samples of audio per content-encoder pass (30 s; 1 s context each side)
+
+
+@dataclass
+class Animator:
+    emg: EMG
+    ede: EDE
+    face: FaceModel
+    encoder: torch.nn.Module
+
+    @classmethod
+    def load(
+        cls, name: str, device: torch.device, ict: str | None = None, flame: str | None = None
+    ) -> Animator:
+        reg = Registry()
+        entry = reg.read(name)
+        if entry.ref.kind != "emg":
+            raise TalkfaceError(f"--model {name}: an emg/NAME entry is needed, not {entry.ref.kind}")
+        emg = reg.load_model(name, device)
+        ede = reg.load_model(entry.meta["ede"], device)
+        encoder = content_encoder(None if emg.cfg.content == "logmel" else emg.cfg.content).to(device)
+        face = load_face_model(emg.cfg.face_model, ict=ict, flame=flame)
+        return cls(emg, ede, face, encoder)
+
+    def content(self, audio: np.ndarray, frames: int) -> np.ndarray:
+        """(N,) -> (2T, Dc), in 30 s pieces (with 1 s of context each side) so memory stays bounded."""
+        if len(audio) <= CONTENT_CHUNK:
+            return encode(self.encoder, audio, frames)
+        out, ctx = [], 16000
+        for start in range(0, frames, CONTENT_CHUNK // 640):
+            stop = min(frames, start + CONTENT_CHUNK // 640)
+            a0, a1 = max(0, start * 640 - ctx), min(len(audio), stop * 640 + ctx)
+            piece = audio[a0:a1]
+            feats = encode(self.encoder, piece, max(1, round(len(piece) / 640)))
+            skip = 2 * ((start * 640 - a0) // 640)
+            out.append(feats[skip : skip + 2 * (stop - start)])
+        return np.concatenate(out)
+
+    def reference_emotion(self, path: Path) -> np.ndarray:
+        """Emotion embedding (W,) of a reference: speech through the EDE audio branch; a video
+        is tracked, fitted and rendered, and goes through the video branch."""
+        path = Path(path)
+        if path.suffix.lower() not in VIDEO_SUFFIXES:
+            return pooled(speech_emotion(self.ede, load_audio(path)))
+        from ..track.fit import fit_landmarks
+        from ..track.mediapipe import MESH_TO_IBUG68
+        from ..track.video import track_video
+
+        track = track_video(path)
+        fit = fit_landmarks(self.face, track.landmarks[:, MESH_TO_IBUG68], track.size)
+        return motion_emotion(self.ede, self.face, fit.params)
+
+    def __call__(
+        self,
+        audio: np.ndarray,
+        emotions: list[np.ndarray] | None = None,
+        speaker: str | None = None,
+        temperature: float = 0.5,
+        seed: int = 0,
+    ) -> ParamSequence:
+        """(N,) 16 kHz speech -> parameters at 25 fps. `emotions`: embeddings to blend over time
+        (default: the speech's own, per 10 s chunk)."""
+        frames = max(1, round(len(audio) / 640))
+        if frames < 2:
+            raise TalkfaceError("the speech is shorter than two video frames (80 ms)")
+        embs = emotions if emotions else list(speech_emotion(self.ede, audio))
+        params = generate(
+            self.emg,
+            self.content(audio, frames),
+            emotion_track(embs, frames),
+            speaker_condition(self.emg, speaker),
+            frames,
+            temperature,
+            seed,
+        )
+        return ParamSequence(
+            params.astype(np.float32),
+            list(self.face.param_names),
+            self.face.kind,
+            audio=audio.astype(np.float32),
+        )
+
+    def label(self, emotion: str, intensity: float) -> np.ndarray:
+        return label_emotion(self.ede, emotion, intensity)

@@ -1,0 +1,88 @@
+"""Emotion conditions for the EMG from the EDE's emotion space: of speech (the audio branch), of
+a video's face parameters (the video branch), or of a label (the saved centroids).
+
+The EMG is conditioned on clip-level emotion embeddings (L2-normalised time averages, eq. 4)
+broadcast over time, not on per-frame EDE features: so a reference of any length, a label or a
+blend of references can drive any content speech (see DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..data.renders import render_params
+from ..errors import TalkfaceError
+from ..face.base import FaceModel
+from ..models.ede import EDE
+
+CHUNK = 250  # frames (10 s) of audio per EDE pass: attention memory stays bounded
+
+
+@torch.no_grad()
+def speech_emotion(ede: EDE, audio: np.ndarray) -> np.ndarray:
+    """(N,) 16 kHz -> clip embeddings (K, W) of K equal chunks of at most 10 s."""
+    ede.eval()
+    dev = next(ede.parameters()).device
+    frames = max(1, round(len(audio) / 640))
+    k = -(-frames // CHUNK)
+    bounds = np.linspace(0, frames, k + 1).round().astype(int)
+    out = []
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        piece = np.pad(audio[a * 640 : b * 640], (0, max(0, (b - a) * 640 - len(audio[a * 640 : b * 640]))))
+        x = torch.from_numpy(piece.astype(np.float32))[None].to(dev)
+        out.append(EDE.clip_embedding(ede.audio(x, b - a))[0].cpu().numpy())
+    return np.stack(out)
+
+
+def pooled(embs: np.ndarray) -> np.ndarray:
+    """(K, W) -> their normalised mean (W,)."""
+    m = embs.mean(0)
+    return m / max(1e-12, float(np.linalg.norm(m)))
+
+
+def label_emotion(ede: EDE, label: str, intensity: float = 1.0) -> np.ndarray:
+    """A label's centroid, interpolated from neutral by `intensity` in [0, 1] (EavaNet): uses the
+    label's strongest intensity centroid where saved. -> (W,)"""
+    emotions, levels = list(ede.cfg.emotions), list(ede.cfg.intensities)
+    if label not in emotions:
+        raise TalkfaceError(f"--emotion {label}: not in this EDE's emotions ({', '.join(emotions)})")
+    if not 0.0 <= intensity <= 1.0:
+        raise TalkfaceError(f"--intensity {intensity}: must lie in 0..1")
+    strong = sorted(lv for lv in levels if lv.split("/")[0] == label)
+    target = (
+        (
+            ede.intensity_centroids_audio[levels.index(strong[-1])]
+            if strong
+            else ede.centroids_audio[emotions.index(label)]
+        )
+        .cpu()
+        .numpy()
+    )
+    if "neutral" not in emotions:
+        return target / max(1e-12, float(np.linalg.norm(target)))
+    neutral = ede.centroids_audio[emotions.index("neutral")].cpu().numpy()
+    e = (1 - intensity) * neutral + intensity * target
+    return e / max(1e-12, float(np.linalg.norm(e)))
+
+
+@torch.no_grad()
+def motion_emotion(ede: EDE, model: FaceModel, params: np.ndarray) -> np.ndarray:
+    """Face parameters (T, D) -> the EDE video branch's clip embedding (W,) of their grey renders."""
+    ede.eval()
+    dev = next(ede.parameters()).device
+    frames = render_params(model, params, None, ede.cfg.image_size)
+    x = torch.from_numpy(frames[:: ede.cfg.video_stride]).float().div(255)[None, :, None].to(dev)
+    return EDE.clip_embedding(ede.video.frame_features(x))[0].cpu().numpy()
+
+
+def emotion_track(embs: list[np.ndarray], frames: int) -> np.ndarray:
+    """Emotion condition (2T, W) for T frames: one embedding held, or several blended over time
+    (each owns an equal segment; neighbours cross-fade linearly between segment centres)."""
+    e = np.stack(embs)
+    if len(e) == 1:
+        return np.repeat(e, 2 * frames, 0).astype(np.float32)
+    centres = (np.arange(len(e)) + 0.5) / len(e)
+    t = (np.arange(2 * frames) + 0.5) / (2 * frames)
+    out = np.stack([np.interp(t, centres, e[:, j]) for j in range(e.shape[1])], 1)
+    return (out / np.linalg.norm(out, axis=1, keepdims=True).clip(1e-12)).astype(np.float32)

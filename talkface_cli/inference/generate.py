@@ -1,0 +1,52 @@
+"""Sampling the EMG for a whole utterance: pad to a multiple of the stride, sample from the flow
+prior with a seeded generator, crop. Convolutional throughout, so memory grows linearly with the
+length and no frame cap is needed."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..errors import TalkfaceError
+from ..models.emg import EMG
+
+
+def speaker_condition(emg: EMG, speaker: str | None) -> torch.Tensor:
+    """A training speaker's id (name or index) -> (1,) index; None -> uniform weights (1, S) over
+    all speakers (an unseen speaker averages the speaker embeddings)."""
+    names = list(emg.cfg.speakers)
+    if speaker is None or not emg.cfg.speaker_conditioning:
+        return torch.full((1, max(1, len(names))), 1.0 / max(1, len(names)))
+    if speaker in names:
+        return torch.tensor([names.index(speaker)])
+    padded = {n.lstrip("0") or "0": i for i, n in enumerate(names)}
+    key = speaker.lstrip("0") or "0"
+    if key in padded:
+        return torch.tensor([padded[key]])
+    raise TalkfaceError(
+        f"--speaker {speaker}: not a training speaker of this model ({', '.join(names[:12])}"
+        f"{' ...' if len(names) > 12 else ''}); leave it out for an unseen speaker"
+    )
+
+
+@torch.no_grad()
+def generate(
+    emg: EMG,
+    content: np.ndarray,
+    emotion: np.ndarray,
+    speaker: torch.Tensor,
+    frames: int,
+    temperature: float = 0.5,
+    seed: int = 0,
+) -> np.ndarray:
+    """content (2T, Dc), emotion (2T, We), speaker (1,) or (1, S) -> parameters (T, D)."""
+    emg.eval()
+    dev = next(emg.parameters()).device
+    q = emg.cfg.stride
+    padded = -(-frames // q) * q
+    grow = lambda x: np.concatenate([x, np.repeat(x[-1:], 2 * padded - len(x), 0)])  # noqa: E731
+    c = torch.from_numpy(grow(content[: 2 * frames]).astype(np.float32))[None].to(dev)
+    e = torch.from_numpy(grow(emotion[: 2 * frames]).astype(np.float32))[None].to(dev)
+    gen = torch.Generator().manual_seed(seed)
+    out = emg.sample(c, e, speaker.to(dev), temperature, gen)
+    return out[0, :frames].float().cpu().numpy()

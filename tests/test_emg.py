@@ -1,0 +1,177 @@
+"""EMG: shapes, an invertible flow prior, seeded sampling, any length; training lowers the loss;
+animate / swap-emotion from the command line, deterministic, with clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from talkface_cli.models.emg import EMG, EMGConfig
+
+CFG = EMGConfig(params=53, content_dim=80, emotion_dim=16, speakers=["a", "b"], hidden=16, layers=3, flows=2)
+
+
+def _inputs(t: int, b: int = 2):
+    g = torch.Generator().manual_seed(0)
+    return (
+        torch.randn(b, t, 53, generator=g),
+        torch.randn(b, 2 * t, 80, generator=g),
+        torch.randn(b, 2 * t, 16, generator=g),
+    )
+
+
+def test_shapes_and_kl():
+    torch.manual_seed(0)
+    m = EMG(CFG)
+    params, content, emotion = _inputs(24)
+    pred, kl = m(params, content, emotion, torch.tensor([0, 1]))
+    assert pred.shape == (2, 24, 53) and kl.shape == (2,) and torch.isfinite(kl).all()
+    g = m.conditions(content, emotion, torch.tensor([0, 1]))
+    # T/4 latents, 64 condition channels; the decoder's frame-rate stage gets T
+    assert all(v.shape == (2, 64, 6) for k, v in g.items() if k != "frame") and g["frame"].shape == (
+        2,
+        64,
+        24,
+    )
+
+
+def test_flow_is_invertible_and_conditioned():
+    torch.manual_seed(0)
+    m = EMG(CFG)
+    for p in m.flows.parameters():  # leave the zero initialisation so the flow is not the identity
+        p.data.add_(0.1 * torch.randn_like(p))
+    _, content, emotion = _inputs(16)
+    g = m.conditions(content, emotion, None)
+    z = torch.randn(2, 16, 4)
+    u = z
+    for f in m.flows:
+        u, _ = f(u, g["prior"])
+    assert not torch.allclose(u, z)
+    assert torch.allclose(m.prior_sample(u, g), z, atol=1e-5)
+
+
+def test_sampling_is_seeded_and_any_length():
+    from talkface_cli.inference.generate import generate, speaker_condition
+
+    torch.manual_seed(0)
+    m = EMG(CFG).eval()
+    for t in (5, 23, 40):  # not multiples of the stride
+        c = np.random.default_rng(t).normal(size=(2 * t, 80)).astype(np.float32)
+        e = np.ones((2 * t, 16), np.float32)
+        a = generate(m, c, e, speaker_condition(m, None), t, 0.7, seed=3)
+        b = generate(m, c, e, speaker_condition(m, None), t, 0.7, seed=3)
+        d = generate(m, c, e, speaker_condition(m, "a"), t, 0.7, seed=4)
+        assert a.shape == (t, 53) and np.array_equal(a, b) and not np.array_equal(a, d)
+
+
+def test_speaker_ids():
+    from talkface_cli.errors import TalkfaceError
+    from talkface_cli.inference.generate import speaker_condition
+
+    m = EMG(EMGConfig(speakers=["01", "02", "s3"], hidden=8, layers=1, flows=1, emotion_dim=4))
+    assert speaker_condition(m, "2").tolist() == [1] and speaker_condition(m, "s3").tolist() == [2]
+    assert torch.allclose(speaker_condition(m, None), torch.full((1, 3), 1 / 3))
+    with pytest.raises(TalkfaceError, match="not a training speaker"):
+        speaker_condition(m, "9")
+
+
+def test_emotion_track_blends():
+    from talkface_cli.inference.emotion import emotion_track
+
+    a, b = np.array([1.0, 0.0]), np.array([0.0, 1.0])
+    assert np.allclose(emotion_track([a], 3), np.tile(a, (6, 1)))
+    tr = emotion_track([a, b], 10)  # (20, 2): a in the first quarter, b in the last, a cross-fade between
+    assert np.allclose(tr[0], a) and np.allclose(tr[-1], b) and np.allclose(np.linalg.norm(tr, axis=1), 1)
+    assert 0 < tr[10, 1] < 1
+
+
+def test_training_lowers_the_loss(use_chain):
+    home, _, metrics = use_chain
+    rows = [json.loads(x) for x in (home / "runs/emg/t/metrics.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in rows if r["split"] == "train"]
+    assert np.mean(losses[-5:]) < np.mean(losses[:5])
+    last = [r for r in rows if r["split"] == "train"][-1]
+    assert {"recon", "kl", "sync", "emotion"} <= set(last)
+    assert metrics["emg"]["lve_mm"] > 0 and metrics["emg"]["lve_mean_face_mm"] > 0
+
+
+def test_label_intensity_interpolates(use_chain):
+    from talkface_cli.inference.emotion import label_emotion
+    from talkface_cli.registry import Registry
+
+    ede = Registry().load_model("ede/t", "cpu")
+    neutral = ede.centroids_audio[ede.cfg.emotions.index("neutral")].numpy()
+    assert np.allclose(label_emotion(ede, "angry", 0.0), neutral / np.linalg.norm(neutral), atol=1e-5)
+    assert not np.allclose(label_emotion(ede, "angry", 1.0), label_emotion(ede, "angry", 0.0))
+
+
+def _run(*args):
+    from talkface_cli.app import app
+
+    return CliRunner().invoke(app, list(map(str, args)), env={"COLUMNS": "200"})
+
+
+def test_animate_and_swap_cli(use_chain, tmp_path, shared):
+    from talkface_cli.face.sequence import load_sequence
+
+    _, store, _ = use_chain
+    wav = next(shared.glob("data/ravdess/Audio_Speech_16k/Actor_01/*.flac"))
+    a = _run("animate", wav, "--out", tmp_path / "a.npz", "--seed", 1, "--json", tmp_path / "a.json")
+    assert a.exit_code == 0, a.output
+    assert _run("animate", wav, "--out", tmp_path / "b.npz", "--seed", 1).exit_code == 0
+    sa, sb = load_sequence(tmp_path / "a.npz"), load_sequence(tmp_path / "b.npz")
+    assert np.array_equal(sa.params, sb.params)  # one seed, one result
+    assert abs(sa.num_frames - round(len(sa.audio) / 640)) <= 1
+    info = json.loads((tmp_path / "a.json").read_text())[0]
+    assert info["peak memory MiB"] > 0 and info["frames"] == sa.num_frames
+    lab = _run(
+        "animate",
+        wav,
+        "--out",
+        tmp_path / "c.npz",
+        "--emotion",
+        "angry",
+        "--intensity",
+        "0.8",
+        "--speaker",
+        "s00",
+    )
+    assert lab.exit_code == 0, lab.output
+    assert not np.array_equal(load_sequence(tmp_path / "c.npz").params, sa.params)
+    other = next(shared.glob("data/ravdess/Audio_Speech_16k/Actor_02/*-05-02-*.flac"))
+    sw = _run("swap-emotion", wav, other, wav, "--out", tmp_path / "s.npz", "--render", tmp_path / "s.mp4")
+    assert sw.exit_code == 0, sw.output
+    assert (
+        load_sequence(tmp_path / "s.npz").num_frames == sa.num_frames
+        and (tmp_path / "s.mp4").stat().st_size > 0
+    )
+
+
+def test_animate_bad_input(use_chain, tmp_path):
+    """Through the console script: one line naming the file or value, non-zero exit, no output."""
+    import os
+    import subprocess
+    import sys
+
+    bad = tmp_path / "noise.wav"
+    bad.write_bytes(b"RIFF1234WAVEjunk")
+    out = ["--out", str(tmp_path / "x.npz")]
+    for args, needle in [
+        (["animate", str(tmp_path / "missing.wav"), *out], "no such file"),
+        (["animate", str(bad), *out], str(bad)),
+        (["animate", str(bad), *out, "--emotion", "bored"], "bored"),
+        (["animate", str(bad), *out, "--model", "emg/nope"], "emg/nope"),
+    ]:
+        res = subprocess.run(
+            [sys.executable, "-m", "talkface_cli", *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "COLUMNS": "300"},
+        )
+        err = res.stderr.strip()
+        assert res.returncode != 0 and needle in err and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "x.npz").exists()

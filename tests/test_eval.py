@@ -1,0 +1,91 @@
+"""Evaluation: every metric against hand-computed values, and `talkface eval` end to end (its
+report files agree with the printed table)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from talkface_cli.eval.metrics import fdd, frechet_distance, max_vertex_error
+
+
+def test_lve_conventions_differ_by_hand():
+    gt = torch.zeros(2, 3, 3)
+    pred = torch.zeros(2, 3, 3)
+    pred[0, 0, 0] = 0.003  # frame 0: lip errors 3 mm and 4 mm -> max 4 mm (16 mm^2)
+    pred[0, 1, 1] = 0.004
+    pred[1, 2, 2] = 0.001  # frame 1: 1 mm (1 mm^2)
+    lips = torch.tensor([0, 1, 2])
+    assert max_vertex_error(pred, gt, lips) == pytest.approx((4 + 1) / 2)
+    assert max_vertex_error(pred, gt, lips, squared=True) == pytest.approx((16 + 1) / 2)
+    # the squared convention is not the square of the L2 one
+    assert (16 + 1) / 2 != pytest.approx(((4 + 1) / 2) ** 2)
+    # EVE is the same statistic on another region: only vertex 2 -> frames 0 and 1 mm
+    assert max_vertex_error(pred, gt, torch.tensor([2])) == pytest.approx(0.5)
+
+
+def test_fdd_by_hand():
+    template = torch.zeros(2, 3)
+    gt = torch.zeros(4, 2, 3)
+    gt[:, 0, 0] = torch.tensor([0.0, 0.002, 0.0, 0.002])  # displacement 0, 2, 0, 2 mm: std 1 mm
+    pred = torch.zeros(4, 2, 3)  # no motion: std 0
+    # vertex 0: 1 - 0; vertex 1: 0 - 0 -> mean 0.5 mm
+    assert fdd(pred, gt, template, torch.tensor([0, 1])) == pytest.approx(0.5)
+    assert fdd(gt, gt, template, torch.tensor([0, 1])) == pytest.approx(0.0)
+
+
+def test_frechet_by_hand():
+    rng = np.random.default_rng(0)
+    x = rng.normal(0, 1, (4000, 1))
+    y = rng.normal(3, 2, (4000, 1))
+    # 1-D: (m1 - m2)^2 + (s1 - s2)^2
+    expected = (x.mean() - y.mean()) ** 2 + (x.std(ddof=1) - y.std(ddof=1)) ** 2
+    assert frechet_distance(x, y) == pytest.approx(expected, rel=1e-6)
+    assert frechet_distance(x, x) == pytest.approx(0.0, abs=1e-9)
+    z = rng.normal(size=(50, 3))
+    assert frechet_distance(z, z + np.array([1.0, 2.0, 2.0])) == pytest.approx(9.0, rel=1e-6)
+
+
+def test_eval_end_to_end(use_chain, tmp_path):
+    from typer.testing import CliRunner
+
+    from talkface_cli.app import app
+
+    _, store, _ = use_chain
+    out = tmp_path / "report"
+    res = CliRunner().invoke(
+        app,
+        [
+            "eval",
+            "--emg",
+            "emg/t",
+            "--data",
+            str(store),
+            "--split",
+            "test",
+            "--out",
+            str(out),
+            "--examples",
+            "1",
+        ],
+        env={"COLUMNS": "250"},
+    )
+    assert res.exit_code == 0, res.output
+    report = json.loads((out / "report.json").read_text())
+    table = report["table"]
+    assert report["rows"] == ["emg/t", "template", "mean face", "ground truth", "GT, audio +10"]
+    assert table["ground truth"]["lve"] == 0 and table["GT, audio +10"]["lve"] == 0
+    assert table["template"]["lve"] > 0 and not math.isnan(table["emg/t"]["rtf"])
+    assert set(report["breakdown"]) == {"emotion", "intensity", "speaker"}
+    md = (out / "report.md").read_text()
+    from talkface_cli.ui import fmt
+
+    for name, vals in table.items():  # the printed table and report.md carry the JSON's numbers
+        assert name in res.output and f"| {name} | {fmt(vals['lve'])} |" in md
+        assert fmt(vals["lve"]) in res.output
+    assert len(report["examples"]) == 1 and (out / "examples").is_dir()
+    assert all(h in res.output for h in ("LVE (mm, max L2)", "LVE (mm², max squared L2)", "LSE-D"))
