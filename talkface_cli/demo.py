@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-# fewer steps than the tiny presets, so the demo fits in 15 minutes on 2 CPU cores
-EDE_STEPS, SYNC_STEPS, EMG_STEPS = 400, 1000, 800
+# fewer EDE and EMG steps than the tiny presets, so the demo fits in 15 minutes on 2 CPU cores
+EDE_STEPS, EMG_STEPS = 400, 800
 
 
 def run(cmd: list[str], home: Path) -> None:
@@ -78,8 +78,6 @@ def main() -> None:
                 str(store),
                 "--name",
                 "sync/demo",
-                "--set",
-                f"train.steps={SYNC_STEPS}",
             ],
             home,
         )

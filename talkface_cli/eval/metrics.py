@@ -38,4 +38,5 @@ def frechet_distance(x: np.ndarray, y: np.ndarray) -> float:
     sx = (v * np.sqrt(w.clip(0))) @ v.T  # Cx^1/2
     # tr((Cx Cy)^1/2) = tr((Cx^1/2 Cy Cx^1/2)^1/2), whose argument is symmetric PSD
     cross = np.sqrt(np.linalg.eigvalsh(sx @ cy @ sx).clip(0)).sum()
-    return float(((mx - my) ** 2).sum() + np.trace(cx) + np.trace(cy) - 2 * cross)
+    # >= 0 in exact arithmetic; round-off can leave -1e-7 for identical sets
+    return max(0.0, float(((mx - my) ** 2).sum() + np.trace(cx) + np.trace(cy) - 2 * cross))
