@@ -33,7 +33,7 @@ def render_examples(
     clips = [c for c in load_clips(stores, (split,), need_face=True) if c.id in wanted]
     names, out = list(anim.face.param_names), []
     for c in clips:
-        pred, _ = sequences(anim, c, temperature, seed)
+        pred, _, _ = sequences(anim, c, temperature, seed)
         seqs = [
             ParamSequence(p.astype(np.float32), names, anim.face.kind)
             for p in (c.params, pred, np.repeat(mean[None], c.frames, 0))

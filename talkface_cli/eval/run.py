@@ -64,17 +64,20 @@ class EvalSetup:
     syncnet: torch.nn.Module | None = None
 
 
-def sequences(anim: Animator, clip: Clip, temperature: float, seed: int) -> tuple[np.ndarray, float]:
-    """The model's parameters (T, D) for a clip, and the seconds it took."""
+def sequences(
+    anim: Animator, clip: Clip, temperature: float, seed: int, emotion: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The model's parameters (T, D) for a clip (emotion from its own speech unless an embedding
+    is given), the content features (2T, Dc) it used, and the seconds it took."""
     t0 = time.perf_counter()
     spk = str(clip.record.get("speaker"))
     cond = speaker_condition(anim.emg, spk if spk in anim.emg.cfg.speakers else None)
-    emb = pooled(speech_emotion(anim.ede, clip.audio))
+    emb = pooled(speech_emotion(anim.ede, clip.audio)) if emotion is None else emotion
     content = anim.content(clip.audio, clip.frames)
     pred = generate(
         anim.emg, content, np.repeat(emb[None], 2 * clip.frames, 0), cond, clip.frames, temperature, seed
     )
-    return pred, time.perf_counter() - t0
+    return pred, content, time.perf_counter() - t0
 
 
 def lip_sync(
@@ -132,14 +135,8 @@ def swap_scores(anim: Animator, setup: EvalSetup, clips: list[Clip], temperature
         )
         if ref is None:
             continue
-        spk = str(c.record.get("speaker"))
-        cond = speaker_condition(anim.emg, spk if spk in anim.emg.cfg.speakers else None)
-        emb = pooled(speech_emotion(anim.ede, ref.audio))
-        content = anim.content(c.audio, c.frames)
-        pred = generate(
-            anim.emg, content, np.repeat(emb[None], 2 * c.frames, 0), cond, c.frames, temperature, seed
-        )
-        own, _ = sequences(anim, c, temperature, seed)
+        pred, _, _ = sequences(anim, c, temperature, seed, pooled(speech_emotion(anim.ede, ref.audio)))
+        own, _, _ = sequences(anim, c, temperature, seed)
         z = motion_emotion(setup.ede, setup.face, pred)
         hits.append(es.nearest_centroid(z[None], names, cents)[0] == ref.record["emotion"])
         gt = verts(c.params)
@@ -228,18 +225,13 @@ def evaluate(
     with progress() as bar:
         job = bar.add_task(f"eval {split}", total=len(clips), unit="clip")
         for c in clips:
-            content = first.content(c.audio, c.frames)
+            contents = []
             for anim, row in zip(anims, rows):
-                pred, secs = sequences(anim, c, temperature, seed)
+                pred, content, secs = sequences(anim, c, temperature, seed)
                 row.seconds += secs
-                score(
-                    setup,
-                    row,
-                    c,
-                    pred,
-                    anim.content(c.audio, c.frames) if anim is not first else content,
-                    c.audio,
-                )
+                score(setup, row, c, pred, content, c.audio)
+                contents.append(content)
+            content = contents[0]  # the baselines are scored with the first model's content encoder
             n = len(models)
             score(setup, rows[n], c, np.zeros_like(c.params), content, c.audio)
             score(setup, rows[n + 1], c, np.repeat(mean[None], c.frames, 0), content, c.audio)

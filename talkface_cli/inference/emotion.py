@@ -29,7 +29,8 @@ def speech_emotion(ede: EDE, audio: np.ndarray) -> np.ndarray:
     bounds = np.linspace(0, frames, k + 1).round().astype(int)
     out = []
     for a, b in zip(bounds[:-1], bounds[1:]):
-        piece = np.pad(audio[a * 640 : b * 640], (0, max(0, (b - a) * 640 - len(audio[a * 640 : b * 640]))))
+        piece = audio[a * 640 : b * 640]
+        piece = np.pad(piece, (0, (b - a) * 640 - len(piece)))  # the last frame may be short
         x = torch.from_numpy(piece.astype(np.float32))[None].to(dev)
         out.append(EDE.clip_embedding(ede.audio(x, b - a))[0].cpu().numpy())
     return np.stack(out)
