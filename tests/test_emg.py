@@ -68,6 +68,22 @@ def test_sampling_is_seeded_and_any_length():
         assert a.shape == (t, 53) and np.array_equal(a, b) and not np.array_equal(a, d)
 
 
+def test_shift_conv_matches_conv1d():
+    from talkface_cli.models.emg import ShiftConv1d
+
+    torch.manual_seed(0)
+    for dilation, length in ((1, 7), (4, 25), (8, 5), (2, 3000)):  # the last takes nn.Conv1d's path
+        ref = torch.nn.Conv1d(12, 20, 3, dilation=dilation, padding=dilation)
+        fast = ShiftConv1d(12, 20, 3, dilation=dilation, padding=dilation)
+        fast.load_state_dict(ref.state_dict())
+        x = torch.randn(2, 12, length, requires_grad=True)
+        y = fast(x)
+        assert torch.allclose(y, ref(x), atol=1e-5)
+        (gx,) = torch.autograd.grad(y.sum(), x)
+        (gr,) = torch.autograd.grad(ref(x).sum(), x)
+        assert torch.allclose(gx, gr, atol=1e-5)
+
+
 def test_speaker_ids():
     from talkface_cli.errors import TalkfaceError
     from talkface_cli.inference.generate import speaker_condition

@@ -47,6 +47,26 @@ class EMGConfig:
     )
 
 
+class ShiftConv1d(nn.Conv1d):
+    """A stride-1 dilated Conv1d computed as one matrix product over the k shifted copies of its
+    input (same parameters and result as nn.Conv1d). For short single-sequence inputs PyTorch's CPU
+    convolution falls back to a slow per-element path for dilated kernels; this is about twice as
+    fast there and in training. Long inputs keep the library convolution (faster at that size)."""
+
+    LONG = 1 << 16  # input elements above which nn.Conv1d is used
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, L) -> (B, O, L') with L' as nn.Conv1d."""
+        if x.numel() > self.LONG:
+            return super().forward(x)
+        k, d, p = self.kernel_size[0], self.dilation[0], self.padding[0]
+        n = x.shape[-1] + 2 * p - d * (k - 1)
+        x = nn.functional.pad(x, (p, p))
+        cols = torch.cat([x[:, :, j * d : j * d + n] for j in range(k)], 1)  # (B, k C, L')
+        w = self.weight.permute(0, 2, 1).reshape(self.out_channels, -1)  # (O, k C)
+        return torch.matmul(w, cols) + self.bias[:, None]
+
+
 class CondWaveNet(nn.Module):
     """(B, H, L) hidden, (B, C, L) condition -> (B, H, L): gated dilated convs with the condition
     added to every layer's input, residual and skip connections."""
@@ -55,7 +75,7 @@ class CondWaveNet(nn.Module):
         super().__init__()
         self.hidden = hidden
         self.dilated = nn.ModuleList(
-            nn.Conv1d(hidden, 2 * hidden, kernel, dilation=2**i, padding=(kernel - 1) * 2**i // 2)
+            ShiftConv1d(hidden, 2 * hidden, kernel, dilation=2**i, padding=(kernel - 1) * 2**i // 2)
             for i in range(layers)
         )
         self.cond = nn.Conv1d(cond, 2 * hidden * layers, 1)
