@@ -72,11 +72,13 @@ def test_shift_conv_matches_conv1d():
     from talkface_cli.models.emg import ShiftConv1d
 
     torch.manual_seed(0)
-    for dilation, length in ((1, 7), (4, 25), (8, 5), (2, 3000)):  # the last takes nn.Conv1d's path
-        ref = torch.nn.Conv1d(12, 20, 3, dilation=dilation, padding=dilation)
-        fast = ShiftConv1d(12, 20, 3, dilation=dilation, padding=dilation)
+    cases = ((3, 1, 7, 2), (3, 4, 25, 1), (3, 8, 5, 2), (1, 1, 9, 1), (1, 1, 9, 3), (3, 2, 3000, 2))
+    for kernel, dilation, length, batch in cases:  # the last takes nn.Conv1d's path
+        pad = dilation * (kernel - 1) // 2
+        ref = torch.nn.Conv1d(12, 20, kernel, dilation=dilation, padding=pad)
+        fast = ShiftConv1d(12, 20, kernel, dilation=dilation, padding=pad)
         fast.load_state_dict(ref.state_dict())
-        x = torch.randn(2, 12, length, requires_grad=True)
+        x = torch.randn(batch, 12, length, requires_grad=True)
         y = fast(x)
         assert torch.allclose(y, ref(x), atol=1e-5)
         (gx,) = torch.autograd.grad(y.sum(), x)

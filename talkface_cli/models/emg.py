@@ -48,10 +48,11 @@ class EMGConfig:
 
 
 class ShiftConv1d(nn.Conv1d):
-    """A stride-1 dilated Conv1d computed as one matrix product over the k shifted copies of its
-    input (same parameters and result as nn.Conv1d). For short single-sequence inputs PyTorch's CPU
-    convolution falls back to a slow per-element path for dilated kernels; this is about twice as
-    fast there and in training. Long inputs keep the library convolution (faster at that size)."""
+    """A stride-1 Conv1d computed as one matrix product over the k shifted copies of its input
+    (same parameters and result as nn.Conv1d). On short inputs PyTorch's CPU convolution pays a
+    large fixed cost (and for dilated kernels on one sequence a slow per-element path); animate
+    works on one short sequence, so the EMG's stride-1 convolutions are these. Long inputs keep the
+    library convolution (faster at that size)."""
 
     LONG = 1 << 16  # input elements above which nn.Conv1d is used
 
@@ -61,9 +62,12 @@ class ShiftConv1d(nn.Conv1d):
             return super().forward(x)
         k, d, p = self.kernel_size[0], self.dilation[0], self.padding[0]
         n = x.shape[-1] + 2 * p - d * (k - 1)
-        x = nn.functional.pad(x, (p, p))
-        cols = torch.cat([x[:, :, j * d : j * d + n] for j in range(k)], 1)  # (B, k C, L')
-        w = self.weight.permute(0, 2, 1).reshape(self.out_channels, -1)  # (O, k C)
+        if p:
+            x = nn.functional.pad(x, (p, p))
+        cols = x if k == 1 else torch.cat([x[:, :, j * d : j * d + n] for j in range(k)], 1)  # (B, k C, L')
+        w = self.weight[:, :, 0] if k == 1 else self.weight.permute(0, 2, 1).reshape(self.out_channels, -1)
+        if len(x) == 1:  # one sequence: a single fused matrix product (O, k C) @ (k C, L') + bias
+            return torch.addmm(self.bias[:, None], w, cols[0])[None]
         return torch.matmul(w, cols) + self.bias[:, None]
 
 
@@ -78,9 +82,9 @@ class CondWaveNet(nn.Module):
             ShiftConv1d(hidden, 2 * hidden, kernel, dilation=2**i, padding=(kernel - 1) * 2**i // 2)
             for i in range(layers)
         )
-        self.cond = nn.Conv1d(cond, 2 * hidden * layers, 1)
+        self.cond = ShiftConv1d(cond, 2 * hidden * layers, 1)
         self.res_skip = nn.ModuleList(
-            nn.Conv1d(hidden, 2 * hidden if i < layers - 1 else hidden, 1) for i in range(layers)
+            ShiftConv1d(hidden, 2 * hidden if i < layers - 1 else hidden, 1) for i in range(layers)
         )
 
     def forward(self, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
@@ -115,9 +119,9 @@ class Coupling(nn.Module):
     def __init__(self, channels: int, hidden: int, cond: int, layers: int):
         super().__init__()
         self.half = channels // 2
-        self.pre = nn.Conv1d(self.half, hidden, 1)
+        self.pre = ShiftConv1d(self.half, hidden, 1)
         self.net = CondWaveNet(hidden, cond, layers)
-        self.post = nn.Conv1d(hidden, 2 * (channels - self.half), 1)
+        self.post = ShiftConv1d(hidden, 2 * (channels - self.half), 1)
         nn.init.zeros_(self.post.weight)
         nn.init.zeros_(self.post.bias)
 
@@ -140,8 +144,8 @@ class EMG(nn.Module):
         super().__init__()
         self.cfg = cfg
         h, c, q = cfg.hidden, cfg.cond, cfg.stride
-        self.content_proj = nn.Conv1d(cfg.content_dim, c, 1)
-        self.emotion_proj = nn.Conv1d(cfg.emotion_dim, c, 1)
+        self.content_proj = ShiftConv1d(cfg.content_dim, c, 1)
+        self.emotion_proj = ShiftConv1d(cfg.emotion_dim, c, 1)
         self.down = nn.ModuleDict({k: nn.Conv1d(c, c, 2 * q, stride=2 * q) for k in ("enc", "prior", "dec")})
         if cfg.frame_layers:  # deviation: lips need frame-rate detail that T/4 latents lose (DESIGN.md)
             self.down["frame"] = nn.Conv1d(c, c, 2, stride=2)
@@ -149,14 +153,14 @@ class EMG(nn.Module):
         self.speaker = nn.Embedding(max(1, len(cfg.speakers)), c)
         self.enc_in = nn.Sequential(nn.Conv1d(cfg.params, h, q, stride=q), nn.ReLU(), ChannelNorm(h))
         self.enc = CondWaveNet(h, c, cfg.layers)
-        self.enc_out = nn.Conv1d(h, 2 * cfg.latent, 1)
+        self.enc_out = ShiftConv1d(h, 2 * cfg.latent, 1)
         self.flows = nn.ModuleList(
             Coupling(cfg.latent, h, c, max(2, cfg.layers // 2)) for _ in range(cfg.flows)
         )
-        self.dec_in = nn.Conv1d(cfg.latent, h, 1)
+        self.dec_in = ShiftConv1d(cfg.latent, h, 1)
         self.dec = CondWaveNet(h, c, cfg.layers)
         self.dec_up = nn.Sequential(nn.ConvTranspose1d(h, h, q, stride=q), nn.ReLU(), ChannelNorm(h))
-        self.dec_out = nn.Conv1d(h, cfg.params, 1)
+        self.dec_out = ShiftConv1d(h, cfg.params, 1)
 
     def conditions(
         self, content: torch.Tensor, emotion: torch.Tensor, speaker: torch.Tensor | None
