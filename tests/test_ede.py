@@ -56,6 +56,45 @@ def test_losses_have_gradients():
     assert z.grad.abs().sum() > 0
 
 
+def test_pooled_logmel_front_masks_padding():
+    """The pooled front returns (B, 2T, W) for any T; noise in the masked padding of a clip moves
+    its valid features far less than the same noise left unmasked."""
+    from talkface_cli.models.ede import AudioEmotionEncoder, EDEConfig
+
+    torch.manual_seed(0)
+    cfg = EDEConfig(width=32, front="logmel", layers=1, heads=2, ffn=32, conv_pos=4, dropout=0.0,
+                    front_layers=3, front_width=16, front_pool=2, mel_norm=True)  # fmt: skip
+    enc = AudioEmotionEncoder(cfg).eval()
+    t, n = 23, 23 * 640
+    quiet = 0.1 * torch.randn(1, n)
+    quiet[:, n // 2 :] = 0
+    loud = quiet.clone()
+    loud[:, n // 2 :] = 3 * torch.randn(n - n // 2)
+    mask = torch.zeros(1, 2 * t)
+    mask[:, :t] = 1
+    with torch.no_grad():
+        out = enc(torch.cat([quiet, loud]), t, mask.expand(2, -1))
+        open_ = enc(torch.cat([quiet, loud]), t)
+    assert out.shape == (2, 2 * t, 32) and torch.isfinite(out).all()
+    masked_change = (out[0, :t] - out[1, :t]).norm() / out[0, :t].norm()
+    open_change = (open_[0, :t] - open_[1, :t]).norm() / open_[0, :t].norm()
+    assert masked_change < 0.5 * open_change  # only the STFT window at the boundary leaks
+
+
+def test_speed_perturb_keeps_the_window():
+    import numpy as np
+
+    from talkface_cli.training.ede import speed_perturb
+
+    torch.manual_seed(0)
+    a = np.sin(np.arange(640 * 10) / 7).astype(np.float32)
+    for _ in range(20):
+        out, valid = speed_perturb(a, 10, 10, 0.1)
+        assert out.shape == a.shape and 9 <= valid <= 10
+    fast, _ = speed_perturb(a, 10, 10, 0.0)
+    assert np.allclose(fast, a)
+
+
 @pytest.fixture(scope="module")
 def synth_store(tmp_path_factory):
     from data_recipes.base import PrepOptions, run_recipe

@@ -89,3 +89,17 @@ def test_eval_end_to_end(use_chain, tmp_path):
         assert fmt(vals["lve"]) in res.output
     assert len(report["examples"]) == 1 and (out / "examples").is_dir()
     assert all(h in res.output for h in ("LVE (mm, max L2)", "LVE (mm², max squared L2)", "LSE-D"))
+
+
+def test_centroid_accuracies_by_hand():
+    from talkface_cli.eval import emotion_space as es
+
+    names = ["neutral", "happy", "sad", "angry", "calm"]
+    cents = np.eye(5)
+    # 4 samples: a happy one nearest 'calm' (wrong among 5, right among the 4 kept classes)
+    z = np.array([[0.1, 0.5, 0, 0, 0.9], [0, 0, 1, 0, 0], [0, 0, 0, 0, 1], [1, 0, 0, 0.2, 0]])
+    truth = ["happy", "sad", "calm", "angry"]
+    assert es.nearest_centroid(z, names, cents) == ["calm", "sad", "calm", "neutral"]
+    assert es.accuracy(es.nearest_centroid(z, names, cents), truth) == 0.5
+    # among neutral/happy/sad/angry: the calm sample is left out, 'happy' is now right
+    assert es.subset_accuracy(z, truth, names, cents, ("neutral", "happy", "sad", "angry")) == 2 / 3

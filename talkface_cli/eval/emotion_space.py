@@ -22,6 +22,15 @@ def accuracy(pred: list[str], truth: list[str]) -> float:
     return float(np.mean([p == t for p, t in zip(pred, truth)])) if truth else float("nan")
 
 
+def subset_accuracy(
+    z: np.ndarray, truth: list[str], names: list[str], c: np.ndarray, keep: tuple[str, ...]
+) -> float:
+    """Nearest-centroid accuracy among the classes `keep` only, on the samples labelled with one."""
+    rows = [names.index(k) for k in keep]
+    idx = [i for i, t in enumerate(truth) if t in keep]
+    return accuracy(nearest_centroid(z[idx], list(keep), c[rows]), [truth[i] for i in idx])
+
+
 def intensity_separation(z: np.ndarray, emotions: list[str], intensities: list) -> float:
     """Mean over emotions with two intensities of: distance between the two intensity centroids
     divided by the mean distance of samples to their own intensity centroid (higher = the

@@ -3,9 +3,10 @@ mapping a clip to per-frame emotion features at 50 Hz in one shared space.
 
 - Audio: HuBERT-structured (transformers' HubertModel config). `front="wave"` is HuBERT itself on
   the raw 16 kHz waveform (the paper, and pretrained weights); `front="logmel"` replaces only its
-  convolutional feature encoder by two 1D convolutions over 80 log-mel bands at 50 Hz and keeps
-  HuBERT's positional convolution and transformer (the `tiny` preset: HuBERT's waveform front end
-  cannot be learnt from scratch on a few hundred clips). (N,) audio -> (2T, W).
+  convolutional feature encoder by 1D convolutions over 80 log-mel bands at 50 Hz (optionally
+  max-pooled in time, the transformer's output interpolated back to 50 Hz) and keeps HuBERT's
+  positional convolution and transformer (the `tiny` preset: HuBERT's waveform front end cannot be
+  learnt from scratch on a few hundred clips). (N,) audio -> (2T, W).
 - Video: ResNet-18 with a 5x7x7 3D first layer over (T, 1, S, S) grey renders of the face
   parameters -> (T, W), linearly interpolated to 2T (eq. 3).
 """
@@ -29,8 +30,11 @@ class EDEConfig:
     heads: int = opt(16, "attention heads")
     ffn: int = opt(4096, "transformer feed-forward width")
     conv_pos: int = opt(128, "HuBERT positional convolution kernel")
-    front_layers: int = opt(2, "logmel front: Conv1d + BatchNorm + ReLU layers (kernel 5, 50 Hz kept)")
+    front_layers: int = opt(2, "logmel front: Conv1d + BatchNorm + ReLU layers (kernel 5)")
     front_width: int = opt(0, "logmel front: channels of its hidden layers (0: W)")
+    front_pool: int = opt(
+        0, "logmel front: max-pool time by 2 after each of its first k layers (transformer at 50/2^k Hz)"
+    )
     mel_norm: bool = opt(
         False, "logmel front: subtract each band's mean over the utterance (removes speaker/channel)"
     )
@@ -86,11 +90,13 @@ class AudioEmotionEncoder(nn.Module):
             # a convolutional encoder of the log-mel frames in place of HuBERT's convolutional
             # waveform encoder; no per-frame normalisation (loudness is a cue of emotion)
             widths = [80] + [cfg.front_width or cfg.width] * (cfg.front_layers - 1) + [cfg.width]
+            self.pool = cfg.front_pool
             self.proj = nn.Sequential(
                 *[
                     layer
-                    for c_in, c_out in zip(widths, widths[1:])
+                    for i, (c_in, c_out) in enumerate(zip(widths, widths[1:]))
                     for layer in (nn.Conv1d(c_in, c_out, 5, padding=2), nn.BatchNorm1d(c_out), nn.ReLU())
+                    + ((nn.MaxPool1d(2, ceil_mode=True),) if i < cfg.front_pool else ())
                 ]
             )
             del self.hubert.feature_extractor, self.hubert.feature_projection  # replaced by the log-mel front
@@ -107,9 +113,12 @@ class AudioEmotionEncoder(nn.Module):
         if self.mel_norm:
             mean = (mel * valid[..., None]).sum(1, keepdim=True) / valid.sum(1)[:, None, None].clamp_min(1)
             mel = (mel - mean) * valid[..., None]
-        x = self.proj(mel.transpose(1, 2)).transpose(1, 2)  # (B, 2T, W)
+        x = self.proj(mel.transpose(1, 2)).transpose(1, 2)  # (B, 2T / 2^pool, W)
+        for _ in range(self.pool):  # a pooled frame is valid when any of its inputs is
+            valid = nn.functional.max_pool1d(valid[:, None], 2, ceil_mode=True)[:, 0]
         # the encoder zeroes padded frames in place, hence the copy
-        return self.hubert.encoder(x.clone(), attention_mask=valid > 0).last_hidden_state
+        h = self.hubert.encoder(x.clone(), attention_mask=valid > 0).last_hidden_state
+        return to_length(h, 2 * frames)  # (B, 2T, W)
 
 
 class VideoEmotionEncoder(nn.Module):
@@ -171,6 +180,7 @@ class EDEStage:
     w_av: float = opt(1.0, "weight of the audio-visual L2 loss (eq. 5; 0 drops it)")
     w_triplet: float = opt(1.0, "weight of the intensity triplet loss (eq. 7; 0 drops it)")
     window: int = opt(50, "frames per training window (25 fps); clips are cropped or padded")
+    speed_perturb: float = opt(0.0, "training audio played 1 +- this faster or slower (0: off)")
     video_per_batch: int = opt(0, "clips per batch that also go through the video branch (0: all)")
     train: TrainConfig = field(default_factory=TrainConfig)
 

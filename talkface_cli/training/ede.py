@@ -21,9 +21,23 @@ from ..ui import progress
 from .losses import audio_visual, intensity_triplet, supcon
 from .run import train_and_publish
 
+FOUR = ("neutral", "happy", "sad", "angry")
+
 
 def intensity_label(clip: Clip) -> str:
     return f"{clip.record['emotion']}/{clip.record.get('intensity') or 1}"
+
+
+def speed_perturb(audio: np.ndarray, valid: int, frames: int, amount: float) -> tuple[np.ndarray, int]:
+    """Play a window (N,) faster or slower by a random factor in 1 +- amount (tempo and pitch
+    together, as in speech-recognition augmentation), cropped or zero-padded back to N; the number
+    of valid frames follows. The factor comes from torch's global generator (checkpointed)."""
+    r = 1 + amount * (2 * float(torch.rand(())) - 1)
+    n = len(audio)
+    pos = np.arange(int(np.ceil(n / r))) * r  # sample positions of the played window
+    out = np.interp(pos[pos <= n - 1], np.arange(n), audio).astype(np.float32)
+    out = out[:n] if len(out) >= n else np.pad(out, (0, n - len(out)))
+    return out, max(1, min(frames, round(valid / r)))
 
 
 class EDETask:
@@ -76,6 +90,8 @@ class EDETask:
         for k, c in enumerate(clips):
             start = random_start(c, w) if random else max(0, (c.frames - w) // 2)
             a, sl, valid = window(c, start, w)
+            if random and self.cfg.speed_perturb:
+                a, valid = speed_perturb(a, valid, w, self.cfg.speed_perturb)
             audio.append(a)
             mask[k, : 2 * valid] = 1
             f = self._frames(c, sl, w) if len(frames) < budget else None
@@ -169,6 +185,8 @@ class EDETask:
                 truth = [c.record["emotion"] for c, k in zip(self.held, hk) if k]
                 if truth:
                     out[f"{m}_accuracy"] = es.accuracy(es.nearest_centroid(he[m][hk], names, cents), truth)
+                    if set(FOUR) <= set(names):  # the 4-class subset (RAVDESS's usual comparison)
+                        out[f"{m}_accuracy_4class"] = es.subset_accuracy(he[m][hk], truth, names, cents, FOUR)
                     out[f"{m}_intensity_separation"] = es.intensity_separation(
                         he[m][hk], truth, [c.record.get("intensity") or 1 for c, k in zip(self.held, hk) if k]
                     )
