@@ -18,6 +18,20 @@ def _preset_help(stage: str) -> str:
     return "; ".join(f"{k}: {p.description}" for k, p in PRESETS.get(stage, {}).items())
 
 
+ShowConfigOpt = typer.Option(False, "--show-config", help="print the resolved config and exit")
+MetricsJsonOpt = typer.Option(None, "--json", help="also write the held-out metrics as JSON")
+FaceDataOpt = typer.Option(..., "--data", help="clip store(s) with face parameters; repeat for several")
+
+
+def _config(stage: str, preset: str, overrides: list[str], show: bool):  # noqa: ANN202 - a stage config
+    """The stage's config from a preset + overrides; with --show-config printed instead (None)."""
+    cfg = make_config(stage, preset, overrides)
+    if show:
+        console.print(table(f"{stage} preset {preset}", ["setting", "value", "help"], describe(cfg)))
+        return None
+    return cfg
+
+
 def _report(title: str, metrics: dict, json_out: Path | None) -> None:
     rows = [[k, v] for k, v in metrics.items() if not isinstance(v, (dict, list))]
     console.print(table(title, ["metric", "value"], rows))
@@ -36,8 +50,8 @@ def train_ede(
     no_contrastive: bool = typer.Option(False, "--no-contrastive", help="ablation: drop the SupCon loss"),
     no_av: bool = typer.Option(False, "--no-av", help="ablation: drop the audio-visual loss"),
     no_triplet: bool = typer.Option(False, "--no-triplet", help="ablation: drop the intensity triplet loss"),
-    show_config: bool = typer.Option(False, "--show-config", help="print the resolved config and exit"),
-    json_out: Path = typer.Option(None, "--json", help="also write the held-out metrics as JSON"),
+    show_config: bool = ShowConfigOpt,
+    json_out: Path = MetricsJsonOpt,
 ) -> None:
     """Train the emotional disentanglement encoder (audio + video branches, one emotion space).
 
@@ -50,9 +64,8 @@ def train_ede(
         for k, off in (("w_contrastive", no_contrastive), ("w_av", no_av), ("w_triplet", no_triplet))
         if off
     ]
-    cfg = make_config("ede", preset, [*drops, *(overrides or [])])
-    if show_config:
-        console.print(table(f"ede preset {preset}", ["setting", "value", "help"], describe(cfg)))
+    cfg = _config("ede", preset, [*drops, *(overrides or [])], show_config)
+    if cfg is None:
         return
     metrics, entry = run(cfg, data, name, run_dir, resume, device)
     if entry is not None:
@@ -63,9 +76,7 @@ train_ede.__doc__ += "\n\nPresets: " + _preset_help("ede")  # type: ignore[opera
 
 
 def train_sync(
-    data: list[Path] = typer.Option(
-        ..., "--data", help="clip store(s) with face parameters; repeat for several"
-    ),
+    data: list[Path] = FaceDataOpt,
     name: str = typer.Option(..., "--name", help="registry name, e.g. sync/synth"),
     preset: str = PresetOpt,
     hubert: str = typer.Option(
@@ -75,8 +86,8 @@ def train_sync(
     run_dir: Path = RunDirOpt,
     resume: bool = ResumeOpt,
     device: str = DeviceOpt,
-    show_config: bool = typer.Option(False, "--show-config", help="print the resolved config and exit"),
-    json_out: Path = typer.Option(None, "--json", help="also write the held-out metrics as JSON"),
+    show_config: bool = ShowConfigOpt,
+    json_out: Path = MetricsJsonOpt,
 ) -> None:
     """Train the lip-sync expert (content features vs lip landmarks, cosine + BCE).
 
@@ -87,9 +98,8 @@ def train_sync(
     """
     from ..training.sync import train_sync as run
 
-    cfg = make_config("sync", preset, overrides or [])
-    if show_config:
-        console.print(table(f"sync preset {preset}", ["setting", "value", "help"], describe(cfg)))
+    cfg = _config("sync", preset, overrides or [], show_config)
+    if cfg is None:
         return
     metrics, entry = run(cfg, data, name, hubert or "logmel", run_dir, resume, device)
     if entry is not None:
@@ -100,9 +110,7 @@ train_sync.__doc__ += "\n\nPresets: " + _preset_help("sync")  # type: ignore[ope
 
 
 def train_emg(
-    data: list[Path] = typer.Option(
-        ..., "--data", help="clip store(s) with face parameters; repeat for several"
-    ),
+    data: list[Path] = FaceDataOpt,
     ede: str = typer.Option(..., "--ede", help="trained EDE (registry name, e.g. ede/synth)"),
     sync: str = typer.Option(..., "--sync", help="trained sync expert (registry name, e.g. sync/synth)"),
     name: str = typer.Option(..., "--name", help="registry name, e.g. emg/synth"),
@@ -116,8 +124,8 @@ def train_emg(
     ),
     no_emotion: bool = typer.Option(False, "--no-emotion", help="ablation: drop the emotion loss"),
     no_speaker: bool = typer.Option(False, "--no-speaker", help="ablation: no speaker conditioning"),
-    show_config: bool = typer.Option(False, "--show-config", help="print the resolved config and exit"),
-    json_out: Path = typer.Option(None, "--json", help="also write the held-out metrics as JSON"),
+    show_config: bool = ShowConfigOpt,
+    json_out: Path = MetricsJsonOpt,
 ) -> None:
     """Train the emotional motion generator (VAE with a flow prior, speaker-aware decoder).
 
@@ -131,9 +139,8 @@ def train_emg(
 
     drops = [k for k, off in (("w_sync=0", no_sync), ("w_mesh=1", no_sync), ("w_emotion=0", no_emotion),
                               ("model.speaker_conditioning=false", no_speaker)) if off]  # fmt: skip
-    cfg = make_config("emg", preset, [*drops, *(overrides or [])])
-    if show_config:
-        console.print(table(f"emg preset {preset}", ["setting", "value", "help"], describe(cfg)))
+    cfg = _config("emg", preset, [*drops, *(overrides or [])], show_config)
+    if cfg is None:
         return
     metrics, entry = run(cfg, data, name, ede, sync, run_dir, resume, device)
     if entry is not None:
