@@ -94,9 +94,9 @@ def animate(
 
     if emotion_from is not None and emotion is not None:
         raise TalkfaceError("give either --emotion-from or --emotion, not both")
-    started = time.perf_counter()
     name = model or default_model()
     anim = Animator.load(name, resolve_device(device))
+    started = time.perf_counter()  # the real-time factor times the animation, not loading the models
     embs = None  # checked before the speech is read: a bad label fails at once
     if emotion is not None:
         embs = [anim.label(emotion, intensity)]
@@ -130,9 +130,9 @@ def swap_emotion(
     """
     from ..inference.animate import Animator
 
-    started = time.perf_counter()
     name = model or default_model()
     anim = Animator.load(name, resolve_device(device))
+    started = time.perf_counter()  # the real-time factor times the animation, not loading the models
     audio = load_audio(content)
     embs = [anim.reference_emotion(r) for r in references]
     seq = anim(audio, embs, speaker, temperature, seed)
