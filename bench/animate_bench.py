@@ -7,6 +7,7 @@ Also the peak memory of animating 5 minutes of speech end to end."""
 
 from __future__ import annotations
 
+import math
 import resource
 import subprocess
 import sys
@@ -27,28 +28,47 @@ SECONDS = (4, 16, 64)
 
 
 class ARTransformerDecoder(nn.Module):
-    """FaceFormer's decoder shape: one transformer decoder layer, autoregressive over frames."""
+    """FaceFormer's decoder (BIWI size) and its predict() loop, in face-parameter space: one
+    transformer decoder layer (d=128, 4 heads, FFN 256); every step adds the periodic positional
+    encoding to the whole prefix, self-attends under the ALiBi-style biased causal mask, cross-attends
+    to all 2T audio features under the alignment mask (frame i sees features 2i, 2i+1), maps every
+    output of the prefix to the parameters and feeds the last one back through the motion embedding
+    plus the style embedding. Masks are sliced from ones built once (FaceFormer rebuilds the
+    alignment mask per step in a Python loop; left out, in the baseline's favour)."""
 
-    def __init__(self, feat: int, params: int = 53, d: int = 128):
+    def __init__(self, feat: int, params: int = 53, d: int = 128, heads: int = 4, period: int = 25):
         super().__init__()
         self.audio = nn.Linear(feat, d)
         self.motion_in = nn.Linear(params, d)
-        self.layer = nn.TransformerDecoder(nn.TransformerDecoderLayer(d, 4, 2 * d, batch_first=True), 1)
+        self.style = nn.Parameter(torch.randn(1, 1, d) * 0.1)  # one speaker's one-hot embedding
+        self.layer = nn.TransformerDecoder(nn.TransformerDecoderLayer(d, heads, 2 * d, batch_first=True), 1)
         self.out = nn.Linear(d, params)
-        self.params = params
+        self.heads, self.period = heads, period
+        pos = torch.arange(period)[:, None] * torch.exp(torch.arange(0, d, 2) * (-math.log(10000.0) / d))
+        self.register_buffer("ppe", torch.stack([pos.sin(), pos.cos()], -1).reshape(period, d))
+
+    def masks(self, t: int, s: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Biased causal mask (heads, t, t) and alignment mask (t, s), True = masked."""
+        i = torch.arange(t)
+        slopes = 2.0 ** (-8.0 * torch.arange(1, self.heads + 1) / self.heads)  # ALiBi slopes
+        bias = -slopes[:, None, None] * torch.div(i[:, None] - i[None], self.period, rounding_mode="floor")
+        causal = torch.where(i[None] <= i[:, None], bias, torch.tensor(float("-inf")))
+        return causal, (torch.arange(s)[None] // 2 != i[:, None])
 
     @torch.no_grad()
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
         """feats (1, 2T, F) -> (1, T, D), one frame at a time."""
         t = feats.shape[1] // 2
-        mem = self.audio(feats[:, ::2])  # (1, T, d)
-        out = torch.zeros(1, 1, self.params)
+        mem = self.audio(feats)  # (1, 2T, d)
+        tgt_mask, mem_mask = self.masks(t, mem.shape[1])
+        ppe = self.ppe.repeat(-(-t // self.period), 1)
+        emb = self.style
         for i in range(t):
-            x = self.motion_in(out)  # the whole prefix again, as FaceFormer's predict() does
-            mask = nn.Transformer.generate_square_subsequent_mask(x.shape[1])
-            y = self.layer(x, mem[:, : i + 1], tgt_mask=mask)
-            out = torch.cat([out, self.out(y[:, -1:])], 1)
-        return out[:, 1:]
+            x = emb + ppe[: i + 1]
+            y = self.layer(x, mem, tgt_mask=tgt_mask[:, : i + 1, : i + 1], memory_mask=mem_mask[: i + 1])
+            motion = self.out(y)  # the whole prefix, as FaceFormer's vertice_map_r
+            emb = torch.cat([emb, self.motion_in(motion[:, -1:]) + self.style], 1)
+        return motion
 
 
 def untrained() -> tuple[EDE, EMG]:

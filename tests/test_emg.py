@@ -68,22 +68,34 @@ def test_sampling_is_seeded_and_any_length():
         assert a.shape == (t, 53) and np.array_equal(a, b) and not np.array_equal(a, d)
 
 
-def test_shift_conv_matches_conv1d():
-    from talkface_cli.models.emg import ShiftConv1d
+def test_fast_convs_match_torch():
+    """The matrix-product convolutions equal PyTorch's, with gradients, and the cached weight
+    layout used without gradients follows in-place weight updates."""
+    from talkface_cli.models.emg import PatchConv1d, PatchConvTranspose1d, ShiftConv1d
 
     torch.manual_seed(0)
-    cases = ((3, 1, 7, 2), (3, 4, 25, 1), (3, 8, 5, 2), (1, 1, 9, 1), (1, 1, 9, 3), (3, 2, 3000, 2))
-    for kernel, dilation, length, batch in cases:  # the last takes nn.Conv1d's path
-        pad = dilation * (kernel - 1) // 2
-        ref = torch.nn.Conv1d(12, 20, kernel, dilation=dilation, padding=pad)
-        fast = ShiftConv1d(12, 20, kernel, dilation=dilation, padding=pad)
+    cases = [  # (reference, fast, input shape); the last shift case takes nn.Conv1d's path
+        (torch.nn.Conv1d(12, 20, k, dilation=d, padding=d * (k - 1) // 2), ShiftConv1d, (b, 12, n))
+        for k, d, n, b in ((3, 1, 7, 2), (3, 4, 25, 1), (3, 8, 5, 2), (1, 1, 9, 1), (1, 1, 9, 3), (3, 2, 3000, 2))
+    ]
+    cases += [(torch.nn.Conv1d(12, 20, 8, stride=8), PatchConv1d, (2, 12, 43)),
+              (torch.nn.Conv1d(12, 20, 2, stride=2), PatchConv1d, (1, 12, 16)),
+              (torch.nn.ConvTranspose1d(12, 20, 4, stride=4), PatchConvTranspose1d, (2, 12, 9))]  # fmt: skip
+    for ref, kind, shape in cases:
+        fast = kind(ref.in_channels, ref.out_channels, ref.kernel_size, stride=ref.stride,
+                    padding=ref.padding, dilation=ref.dilation)  # fmt: skip
         fast.load_state_dict(ref.state_dict())
-        x = torch.randn(batch, 12, length, requires_grad=True)
+        x = torch.randn(shape, requires_grad=True)
         y = fast(x)
-        assert torch.allclose(y, ref(x), atol=1e-5)
+        assert y.shape == ref(x).shape and torch.allclose(y, ref(x), atol=1e-5)
         (gx,) = torch.autograd.grad(y.sum(), x)
         (gr,) = torch.autograd.grad(ref(x).sum(), x)
         assert torch.allclose(gx, gr, atol=1e-5)
+        with torch.no_grad():
+            fast(x)  # caches the weight layout
+            fast.weight.mul_(-2.0)
+            ref.weight.mul_(-2.0)
+            assert torch.allclose(fast(x), ref(x), atol=1e-4)
 
 
 def test_speaker_ids():

@@ -29,7 +29,7 @@ def speaker_condition(emg: EMG, speaker: str | None) -> torch.Tensor:
     )
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def generate(
     emg: EMG,
     content: np.ndarray,
@@ -40,7 +40,8 @@ def generate(
     seed: int = 0,
 ) -> np.ndarray:
     """content (2T, Dc), emotion (2T, We), speaker (1,) or (1, S) -> parameters (T, D)."""
-    emg.eval()
+    if emg.training:
+        emg.eval()
     dev = next(emg.parameters()).device
     q = emg.cfg.stride
     padded = -(-frames // q) * q

@@ -65,10 +65,43 @@ class ShiftConv1d(nn.Conv1d):
         if p:
             x = nn.functional.pad(x, (p, p))
         cols = x if k == 1 else torch.cat([x[:, :, j * d : j * d + n] for j in range(k)], 1)  # (B, k C, L')
-        w = self.weight[:, :, 0] if k == 1 else self.weight.permute(0, 2, 1).reshape(self.out_channels, -1)
+        w = cached_weight(self, lambda w: w[:, :, 0] if k == 1 else w.permute(0, 2, 1).reshape(len(w), -1))
         if len(x) == 1:  # one sequence: a single fused matrix product (O, k C) @ (k C, L') + bias
             return torch.addmm(self.bias[:, None], w, cols[0])[None]
         return torch.matmul(w, cols) + self.bias[:, None]
+
+
+class PatchConv1d(nn.Conv1d):
+    """Conv1d with stride = kernel (non-overlapping patches) as one matrix product; same parameters
+    and result as nn.Conv1d, without its fixed cost on short inputs."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, L) -> (B, O, L // k)."""
+        k, (b, c, n) = self.kernel_size[0], x.shape
+        cols = x[:, :, : n // k * k].reshape(b, c, n // k, k).transpose(2, 3).reshape(b, c * k, n // k)
+        return torch.matmul(cached_weight(self, lambda w: w.reshape(len(w), -1)), cols) + self.bias[:, None]
+
+
+class PatchConvTranspose1d(nn.ConvTranspose1d):
+    """ConvTranspose1d with stride = kernel as one matrix product (same parameters and result)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, L) -> (B, O, L k)."""
+        k, (b, _, n) = self.kernel_size[0], x.shape
+        y = torch.matmul(cached_weight(self, lambda w: w.reshape(len(w), -1).T), x)  # (B, O k, L)
+        return y.reshape(b, -1, k, n).transpose(2, 3).reshape(b, -1, n * k) + self.bias[:, None]
+
+
+def cached_weight(conv: nn.Module, layout) -> torch.Tensor:
+    """`layout(conv.weight)`, kept between calls while no gradient is needed and the weight is
+    unchanged (same storage and version), so inference does not copy every weight on every call."""
+    w = conv.weight
+    if torch.is_grad_enabled():
+        return layout(w)
+    key = (w.data_ptr(), w._version)
+    if getattr(conv, "_layout", (None,))[0] != key:
+        conv._layout = (key, layout(w))
+    return conv._layout[1]
 
 
 class CondWaveNet(nn.Module):
@@ -146,12 +179,12 @@ class EMG(nn.Module):
         h, c, q = cfg.hidden, cfg.cond, cfg.stride
         self.content_proj = ShiftConv1d(cfg.content_dim, c, 1)
         self.emotion_proj = ShiftConv1d(cfg.emotion_dim, c, 1)
-        self.down = nn.ModuleDict({k: nn.Conv1d(c, c, 2 * q, stride=2 * q) for k in ("enc", "prior", "dec")})
+        self.down = nn.ModuleDict({k: PatchConv1d(c, c, 2 * q, stride=2 * q) for k in ("enc", "prior", "dec")})
         if cfg.frame_layers:  # deviation: lips need frame-rate detail that T/4 latents lose (DESIGN.md)
-            self.down["frame"] = nn.Conv1d(c, c, 2, stride=2)
+            self.down["frame"] = PatchConv1d(c, c, 2, stride=2)
             self.frame = CondWaveNet(h, c, cfg.frame_layers)
         self.speaker = nn.Embedding(max(1, len(cfg.speakers)), c)
-        self.enc_in = nn.Sequential(nn.Conv1d(cfg.params, h, q, stride=q), nn.ReLU(), ChannelNorm(h))
+        self.enc_in = nn.Sequential(PatchConv1d(cfg.params, h, q, stride=q), nn.ReLU(), ChannelNorm(h))
         self.enc = CondWaveNet(h, c, cfg.layers)
         self.enc_out = ShiftConv1d(h, 2 * cfg.latent, 1)
         self.flows = nn.ModuleList(
@@ -159,17 +192,17 @@ class EMG(nn.Module):
         )
         self.dec_in = ShiftConv1d(cfg.latent, h, 1)
         self.dec = CondWaveNet(h, c, cfg.layers)
-        self.dec_up = nn.Sequential(nn.ConvTranspose1d(h, h, q, stride=q), nn.ReLU(), ChannelNorm(h))
+        self.dec_up = nn.Sequential(PatchConvTranspose1d(h, h, q, stride=q), nn.ReLU(), ChannelNorm(h))
         self.dec_out = ShiftConv1d(h, cfg.params, 1)
 
     def conditions(
-        self, content: torch.Tensor, emotion: torch.Tensor, speaker: torch.Tensor | None
+        self, content: torch.Tensor, emotion: torch.Tensor, speaker: torch.Tensor | None, encoder: bool = True
     ) -> dict[str, torch.Tensor]:
         """content (B, 2T, Dc), emotion (B, 2T, We), speaker (B,) ids or (B, S) weights over the
         speakers (an unseen speaker: uniform) -> per module (B, cond, T/q) (`frame`: (B, cond, T));
-        T a multiple of q."""
+        T a multiple of q; `encoder` False leaves out the encoder's (sampling does not use it)."""
         g = self.content_proj(content.transpose(1, 2)) + self.emotion_proj(emotion.transpose(1, 2))
-        out = {k: d(g) for k, d in self.down.items()}
+        out = {k: d(g) for k, d in self.down.items() if encoder or k != "enc"}
         if self.cfg.speaker_conditioning and speaker is not None:
             s = self.speaker(speaker) if speaker.ndim == 1 else speaker @ self.speaker.weight
             for k in ("dec", "frame"):
@@ -228,7 +261,7 @@ class EMG(nn.Module):
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """content (B, 2T, Dc), emotion (B, 2T, We) with T a multiple of q -> parameters (B, T, D)."""
-        g = self.conditions(content, emotion, speaker)
+        g = self.conditions(content, emotion, speaker, encoder=False)
         shape = (content.shape[0], self.cfg.latent, content.shape[1] // (2 * self.cfg.stride))
         eps = torch.randn(shape, generator=generator, device="cpu").to(content.device) * temperature
         return self.decode(self.prior_sample(eps, g), g)
