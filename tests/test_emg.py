@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 from typer.testing import CliRunner
 
@@ -189,12 +190,15 @@ def test_animate_bad_input(use_chain, tmp_path):
 
     bad = tmp_path / "noise.wav"
     bad.write_bytes(b"RIFF1234WAVEjunk")
+    short = tmp_path / "short.wav"
+    sf.write(short, np.zeros(800, np.float32), 16000)  # 50 ms
     out = ["--out", str(tmp_path / "x.npz")]
     for args, needle in [
         (["animate", str(tmp_path / "missing.wav"), *out], "no such file"),
         (["animate", str(bad), *out], str(bad)),
         (["animate", str(bad), *out, "--emotion", "bored"], "bored"),
         (["animate", str(bad), *out, "--model", "emg/nope"], "emg/nope"),
+        (["animate", str(short), *out], f"{short}: 50 ms of speech"),
     ]:
         res = subprocess.run(
             [sys.executable, "-m", "talkface_cli", *args],

@@ -103,7 +103,7 @@ def animate(
     elif emotion_from is not None:
         embs = [anim.reference_emotion(emotion_from)]
     audio = load_audio(speech)
-    seq = anim(audio, embs, speaker, temperature, seed)
+    seq = anim(audio, embs, speaker, temperature, seed, str(speech))
     _finish(anim, seq, speech, name, out, render, started, json_out)
 
 
@@ -135,5 +135,5 @@ def swap_emotion(
     started = time.perf_counter()  # the real-time factor times the animation, not loading the models
     audio = load_audio(content)
     embs = [anim.reference_emotion(r) for r in references]
-    seq = anim(audio, embs, speaker, temperature, seed)
+    seq = anim(audio, embs, speaker, temperature, seed, str(content))
     _finish(anim, seq, content, name, out, render, started, json_out)

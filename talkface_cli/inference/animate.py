@@ -85,12 +85,13 @@ class Animator:
         speaker: str | None = None,
         temperature: float = 0.5,
         seed: int = 0,
+        source: str = "the speech",
     ) -> ParamSequence:
         """(N,) 16 kHz speech -> parameters at 25 fps. `emotions`: embeddings to blend over time
-        (default: the speech's own, per 10 s chunk)."""
+        (default: the speech's own, per 10 s chunk); `source` names the speech in errors."""
         frames = max(1, round(len(audio) / 640))
         if frames < 2:
-            raise TalkfaceError("the speech is shorter than two video frames (80 ms)")
+            raise TalkfaceError(f"{source}: {len(audio) / 16:.0f} ms of speech, shorter than two video frames (80 ms)")
         embs = emotions if emotions else list(speech_emotion(self.ede, audio))
         params = generate(
             self.emg,
