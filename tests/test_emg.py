@@ -77,7 +77,14 @@ def test_fast_convs_match_torch():
     torch.manual_seed(0)
     cases = [  # (reference, fast, input shape); the last shift case takes nn.Conv1d's path
         (torch.nn.Conv1d(12, 20, k, dilation=d, padding=d * (k - 1) // 2), ShiftConv1d, (b, 12, n))
-        for k, d, n, b in ((3, 1, 7, 2), (3, 4, 25, 1), (3, 8, 5, 2), (1, 1, 9, 1), (1, 1, 9, 3), (3, 2, 3000, 2))
+        for k, d, n, b in (
+            (3, 1, 7, 2),
+            (3, 4, 25, 1),
+            (3, 8, 5, 2),
+            (1, 1, 9, 1),
+            (1, 1, 9, 3),
+            (3, 2, 3000, 2),
+        )
     ]
     cases += [(torch.nn.Conv1d(12, 20, 8, stride=8), PatchConv1d, (2, 12, 43)),
               (torch.nn.Conv1d(12, 20, 2, stride=2), PatchConv1d, (1, 12, 16)),

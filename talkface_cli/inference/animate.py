@@ -91,7 +91,9 @@ class Animator:
         (default: the speech's own, per 10 s chunk); `source` names the speech in errors."""
         frames = max(1, round(len(audio) / 640))
         if frames < 2:
-            raise TalkfaceError(f"{source}: {len(audio) / 16:.0f} ms of speech, shorter than two video frames (80 ms)")
+            raise TalkfaceError(
+                f"{source}: {len(audio) / 16:.0f} ms of speech, shorter than two video frames (80 ms)"
+            )
         embs = emotions if emotions else list(speech_emotion(self.ede, audio))
         params = generate(
             self.emg,

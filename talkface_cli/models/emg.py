@@ -179,7 +179,9 @@ class EMG(nn.Module):
         h, c, q = cfg.hidden, cfg.cond, cfg.stride
         self.content_proj = ShiftConv1d(cfg.content_dim, c, 1)
         self.emotion_proj = ShiftConv1d(cfg.emotion_dim, c, 1)
-        self.down = nn.ModuleDict({k: PatchConv1d(c, c, 2 * q, stride=2 * q) for k in ("enc", "prior", "dec")})
+        self.down = nn.ModuleDict(
+            {k: PatchConv1d(c, c, 2 * q, stride=2 * q) for k in ("enc", "prior", "dec")}
+        )
         if cfg.frame_layers:  # deviation: lips need frame-rate detail that T/4 latents lose (DESIGN.md)
             self.down["frame"] = PatchConv1d(c, c, 2, stride=2)
             self.frame = CondWaveNet(h, c, cfg.frame_layers)
