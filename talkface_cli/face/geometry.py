@@ -35,8 +35,11 @@ def apply_pose(verts: torch.Tensor, pose: torch.Tensor, center: torch.Tensor) ->
 
 def face_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     """Area-weighted (unnormalised) face normals: verts (..., V, 3), faces (F, 3) -> (..., F, 3)."""
-    a, b, c = verts[..., faces[:, 0], :], verts[..., faces[:, 1], :], verts[..., faces[:, 2], :]
-    return torch.cross(b - a, c - a, dim=-1)
+    # index_select and a written-out cross product: on CPU at (40, 16k, 3) (the EMG's emotion-loss
+    # renders) advanced indexing is ~6x and torch.cross ~3.5x slower
+    a, b, c = verts.index_select(-2, faces.reshape(-1)).unflatten(-2, (-1, 3)).unbind(-2)  # (..., F, 3)
+    (u1, u2, u3), (v1, v2, v3) = (b - a).unbind(-1), (c - a).unbind(-1)
+    return torch.stack([u2 * v3 - u3 * v2, u3 * v1 - u1 * v3, u1 * v2 - u2 * v1], -1)
 
 
 def vertex_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
