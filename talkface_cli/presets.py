@@ -64,12 +64,14 @@ def sync_paper() -> SyncStage:
     )
 
 
-@register_preset("emg", "tiny", "WaveNets of 6 layers x 64 channels, 3 flows; 48-frame windows, batch 16")
+@register_preset(
+    "emg", "tiny", "WaveNets of 6 layers x 64 channels, 3 flows; 48-frame windows, batch 16, 4000 steps"
+)
 def emg_tiny() -> EMGStage:
     return EMGStage(
         model=EMGConfig(hidden=64, layers=6, flows=3),
         window=48,
-        train=TrainConfig(steps=1000, batch_size=16, lr=2e-3, warmup_steps=20, schedule="cosine",
+        train=TrainConfig(steps=4000, batch_size=16, lr=3e-3, warmup_steps=20, schedule="cosine",
                           grad_clip=1.0, log_every=10, val_every=0, ckpt_every=100),
     )  # fmt: skip
 
