@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 # fewer EDE and EMG steps than the tiny presets, so the demo fits in 15 minutes on 2 CPU cores
-EDE_STEPS, EMG_STEPS = 400, 800
+EDE_STEPS, EMG_STEPS = 400, 600
 
 
 def run(cmd: list[str], home: Path) -> None:
