@@ -106,6 +106,35 @@ def test_fast_convs_match_torch():
             assert torch.allclose(fast(x), ref(x), atol=1e-4)
 
 
+@pytest.mark.parametrize(
+    "cfg",
+    [CFG, EMGConfig(params=53, content_dim=80, emotion_dim=16, speakers=["a", "b"], hidden=16, layers=6,
+                    flows=3, frame_layers=0, speaker_conditioning=False)],
+)  # fmt: skip
+def test_fast_sampler_matches_the_model(cfg):
+    """animate's time-major sampler gives EMG.sample's output for one sequence: lengths where every
+    dilation fits, where the widest reach past the ends, and one latent step; a speaker id and an
+    unseen speaker; and it follows in-place weight updates (a training step between validations)."""
+    from talkface_cli.models.emg_fast import fast_sample
+
+    torch.manual_seed(0)
+    m = EMG(cfg).eval()
+    for p in m.parameters():  # away from the zero-initialised coupling outputs
+        p.data.add_(0.05 * torch.randn_like(p))
+    for t in (4, 12, 64, 200):
+        _, content, emotion = _inputs(t, 1)
+        for spk in (torch.tensor([1]), torch.full((1, 2), 0.5)):
+            ref = m.sample(content, emotion, spk, 0.8, torch.Generator().manual_seed(t))[0]
+            with torch.inference_mode():
+                fast = fast_sample(m, content[0], emotion[0], spk, 0.8, torch.Generator().manual_seed(t))
+            assert fast.shape == (t, 53) and torch.allclose(fast, ref, atol=1e-5), t
+    with torch.no_grad():
+        m.dec_out.bias.add_(1.0)
+    with torch.inference_mode():
+        moved = fast_sample(m, content[0], emotion[0], spk, 0.8, torch.Generator().manual_seed(t))
+    assert torch.allclose(moved, ref + 1.0, atol=1e-5)
+
+
 def test_speaker_ids():
     from talkface_cli.errors import TalkfaceError
     from talkface_cli.inference.generate import speaker_condition

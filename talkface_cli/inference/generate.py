@@ -9,6 +9,7 @@ import torch
 
 from ..errors import TalkfaceError
 from ..models.emg import EMG
+from ..models.emg_fast import fast_sample
 
 
 def speaker_condition(emg: EMG, speaker: str | None) -> torch.Tensor:
@@ -46,8 +47,8 @@ def generate(
     q = emg.cfg.stride
     padded = -(-frames // q) * q
     grow = lambda x: np.concatenate([x, np.repeat(x[-1:], 2 * padded - len(x), 0)])  # noqa: E731
-    c = torch.from_numpy(grow(content[: 2 * frames]).astype(np.float32))[None].to(dev)
-    e = torch.from_numpy(grow(emotion[: 2 * frames]).astype(np.float32))[None].to(dev)
+    c = torch.from_numpy(grow(content[: 2 * frames]).astype(np.float32)).to(dev)
+    e = torch.from_numpy(grow(emotion[: 2 * frames]).astype(np.float32)).to(dev)
     gen = torch.Generator().manual_seed(seed)
-    out = emg.sample(c, e, speaker.to(dev), temperature, gen)
-    return out[0, :frames].float().cpu().numpy()
+    out = fast_sample(emg, c, e, speaker.to(dev), temperature, gen)  # = emg.sample, one sequence
+    return out[:frames].float().cpu().numpy()

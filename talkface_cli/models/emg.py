@@ -50,9 +50,9 @@ class EMGConfig:
 class ShiftConv1d(nn.Conv1d):
     """A stride-1 Conv1d computed as one matrix product over the k shifted copies of its input
     (same parameters and result as nn.Conv1d). On short inputs PyTorch's CPU convolution pays a
-    large fixed cost (and for dilated kernels on one sequence a slow per-element path); animate
-    works on one short sequence, so the EMG's stride-1 convolutions are these. Long inputs keep the
-    library convolution (faster at that size)."""
+    large fixed cost (and for dilated kernels on one sequence a slow per-element path); the EMG
+    trains on short windows, so its stride-1 convolutions are these (animate samples through
+    emg_fast, which reads the same weights). Long inputs keep the library convolution."""
 
     LONG = 1 << 16  # input elements above which nn.Conv1d is used
 
