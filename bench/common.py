@@ -23,6 +23,16 @@ def timed(fn: Callable[[], object], repeat: int = 1) -> float:
     return best
 
 
+def mean_over(fn: Callable[[], object], seconds: float) -> float:
+    """Mean wall time per call of back-to-back calls of `fn` over a window of `seconds` (at least
+    one call), in seconds."""
+    calls, start = 0, time.perf_counter()
+    while not calls or time.perf_counter() - start < seconds:
+        fn()
+        calls += 1
+    return (time.perf_counter() - start) / calls
+
+
 def publish(name: str, title: str, rows: list[dict]) -> None:
     RESULTS.mkdir(exist_ok=True)
     report(title, list(rows[0]), [list(r.values()) for r in rows], RESULTS / f"{name}.json")
