@@ -8,7 +8,8 @@ multiplies only the rows it reads and adds into the output rows in place (zero p
 is left out; taps whose dilation reaches past the sequence are skipped). The dilated convolutions'
 biases are folded into the condition projection's, the speaker embedding into the decoder's
 condition bias, the three flows' condition projections are one product, and the skip outputs of
-all layers are one product at the end."""
+all layers are one product at the end, with the linear map that follows the net (a coupling's
+shift / log-scale projection, the decoder's output projection) folded into it."""
 
 from __future__ import annotations
 
@@ -52,7 +53,8 @@ class WaveNetLayout:
     centre: torch.Tensor  # 1/2 as a tensor (a Python number would be wrapped on every call)
 
     @classmethod
-    def of(cls, net: CondWaveNet) -> WaveNetLayout:
+    def of(cls, net: CondWaveNet, out: tuple[torch.Tensor, torch.Tensor] | None = None) -> WaveNetLayout:
+        """`out`: a linear map (H, O), (O,) that follows the net, folded into its skip weights."""
         h, last, dev = net.hidden, len(net.dilated) - 1, net.cond.weight.device
         half = torch.ones(2 * h, device=dev)
         half[:h] = 2.0  # doubles the tanh half of a gate's columns
@@ -64,6 +66,8 @@ class WaveNetLayout:
         res = [(w[:, :h].contiguous(), b[:h]) for w, b in rs[:last]]
         skip_w = torch.cat([w[:, h:] for w, _ in rs[:last]] + [rs[last][0]]).contiguous()
         skip_b = sum(b[h:] for _, b in rs[:last]) + rs[last][1]
+        if out is not None:
+            skip_w, skip_b = skip_w @ out[0], skip_b @ out[0] + out[1]
         dilations = [c.dilation[0] for c in net.dilated]
         return cls(cond_w, cond_b, taps, dilations, res, skip_w, skip_b, torch.tensor(0.5, device=dev))
 
@@ -72,7 +76,7 @@ class WaveNetLayout:
         return torch.addmm(self.cond_b, g, self.cond_w)
 
     def __call__(self, x: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
-        """x (L, H), `gates(g)` -> skip sum (L, H), as CondWaveNet.forward(x, g)."""
+        """x (L, H), `gates(g)` -> skip sum (L, H) (then `out`: (L, O)), as CondWaveNet.forward(x, g)."""
         n, h = x.shape
         gates = gates.split(2 * h, 1)  # layers x (L, 2H)
         z = []  # gated outputs, layers x (L, H)
@@ -97,20 +101,17 @@ class WaveNetLayout:
 class CouplingLayout:
     half: int
     pre: tuple[torch.Tensor, torch.Tensor]
-    net: WaveNetLayout
-    post: tuple[torch.Tensor, torch.Tensor]
+    net: WaveNetLayout  # with the output projection to (shift, log-scale) folded in
 
     @classmethod
     def of(cls, f: Coupling) -> CouplingLayout:
-        return cls(f.half, linear(f.pre), WaveNetLayout.of(f.net), linear(f.post))
+        return cls(f.half, linear(f.pre), WaveNetLayout.of(f.net, out=linear(f.post)))
 
     def reverse(self, z: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
         """Inverse of Coupling.forward on rows: (L, latent), `net.gates(g)` -> (L, latent)."""
         z = z.flip(1)
         za, zb = z[:, : self.half], z[:, self.half :]
-        m, logs = torch.addmm(
-            self.post[1], self.net(torch.addmm(self.pre[1], za, self.pre[0]), gates), self.post[0]
-        ).chunk(2, 1)
+        m, logs = self.net(torch.addmm(self.pre[1], za, self.pre[0]), gates).chunk(2, 1)
         zb.sub_(m).mul_(logs.tanh_().neg_().exp_())
         return z
 
@@ -143,7 +144,8 @@ class FastSampler:
             up.bias.repeat(cfg.stride),
         )
         self.norm = norm.normalized_shape, norm.weight.detach().clone(), norm.bias.detach().clone(), norm.eps
-        self.frame = WaveNetLayout.of(emg.frame) if cfg.frame_layers else None
+        # out(h + frame(h)) = out(h) + frame-with-out-folded(h)
+        self.frame = WaveNetLayout.of(emg.frame, out=self.dec_out) if cfg.frame_layers else None
 
     def weights_key(self) -> tuple:
         """Every parameter's version (bumped by optimiser steps, loading and any in-place change)
@@ -181,7 +183,7 @@ class FastSampler:
         h = nn.functional.layer_norm(h, *self.norm)
         if self.frame is not None:
             gf = torch.addmm(self.frame_down[1] + s, g.reshape(n * self.q, -1), self.frame_down[0])
-            h = h + self.frame(h, self.frame.gates(gf))
+            return torch.addmm(self.frame(h, self.frame.gates(gf)), h, self.dec_out[0])
         return torch.addmm(self.dec_out[1], h, self.dec_out[0])
 
 
