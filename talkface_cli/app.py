@@ -55,6 +55,12 @@ def main() -> None:
     except typer.Abort:
         error("aborted")
         sys.exit(1)
+    except typer.TyperException as e:  # usage: missing argument, unknown option, bad value, no args
+        if hasattr(e, "show"):
+            e.show()  # Typer's usage line and one "Error: ..." line
+        else:
+            error(str(e))
+        sys.exit(getattr(e, "exit_code", 2))
     except KeyboardInterrupt:
         error("interrupted")
         sys.exit(130)

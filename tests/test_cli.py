@@ -41,3 +41,14 @@ def test_every_help_has_an_example(name):
 def test_console_script_runs():
     out = subprocess.run([sys.executable, "-m", "talkface_cli", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "swap-emotion" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [(["animate"], "Missing argument 'speech'"), (["animate", "x.wav", "--bogus"], "No such option: --bogus"),
+     (["animate", "x.wav", "--temperature", "hot"], "Invalid value for '--temperature'")],
+)  # fmt: skip
+def test_usage_errors_are_one_message_not_a_traceback(args, message):
+    """Through the console entry point (not CliRunner, which runs Typer standalone)."""
+    out = subprocess.run([sys.executable, "-m", "talkface_cli", *args], capture_output=True, text=True)
+    assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
