@@ -47,8 +47,8 @@ def _finish(
 ) -> None:  # noqa: ANN001
     if out.suffix != ".npz":
         raise TalkfaceError(f"--out {out}: parameter sequences are written as .npz")
+    elapsed = time.perf_counter() - started  # before the (fsync'd) write, whose time is the disk's
     seq.save(out)
-    elapsed = time.perf_counter() - started
     summary = {
         "speech": str(speech),
         "model": model,
