@@ -46,7 +46,8 @@ def test_console_script_runs():
 @pytest.mark.parametrize(
     "args, message",
     [(["animate"], "Missing argument 'speech'"), (["animate", "x.wav", "--bogus"], "No such option: --bogus"),
-     (["animate", "x.wav", "--temperature", "hot"], "Invalid value for '--temperature'")],
+     (["animate", "x.wav", "--temperature", "hot"], "Invalid value for '--temperature'"),
+     (["animate", "x.wav", "--temperature", "-1"], "greater than or equal to 0")],
 )  # fmt: skip
 def test_usage_errors_are_one_message_not_a_traceback(args, message):
     """Through the console entry point (not CliRunner, which runs Typer standalone)."""

@@ -235,6 +235,10 @@ def test_animate_bad_input(use_chain, tmp_path):
         (["animate", str(bad), *out, "--emotion", "bored"], "bored"),
         (["animate", str(bad), *out, "--model", "emg/nope"], "emg/nope"),
         (["animate", str(short), *out], f"{short}: 50 ms of speech"),
+        (
+            ["swap-emotion", str(short), str(tmp_path / "gone.mp4"), *out],
+            f"{tmp_path / 'gone.mp4'}: no such file",
+        ),
     ]:
         res = subprocess.run(
             [sys.executable, "-m", "talkface_cli", *args],

@@ -23,7 +23,7 @@ SpeakerOpt = typer.Option(
     None, "--speaker", help="training speaker id (default: the average of all speakers)"
 )
 TemperatureOpt = typer.Option(
-    0.5, "--temperature", help="scale of the prior noise (0: the most likely motion)"
+    0.5, "--temperature", min=0.0, help="scale of the prior noise (0: the most likely motion)"
 )
 SeedOpt = typer.Option(0, "--seed", help="random seed (same seed, same output)")
 JsonOpt = typer.Option(None, "--json", help="also write the summary as JSON to this file")

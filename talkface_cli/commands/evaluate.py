@@ -34,7 +34,9 @@ def command(
     swaps: bool = typer.Option(
         False, "--swaps", help="also swap each clip's emotion for another clip's and score the swaps"
     ),
-    temperature: float = typer.Option(0.5, "--temperature", help="sampling temperature of the models"),
+    temperature: float = typer.Option(
+        0.5, "--temperature", min=0.0, help="sampling temperature of the models"
+    ),
     seed: int = typer.Option(0, "--seed", help="random seed of the models' sampling"),
     device: str = DeviceOpt,
 ) -> None:
