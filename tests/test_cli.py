@@ -53,3 +53,23 @@ def test_usage_errors_are_one_message_not_a_traceback(args, message):
     """Through the console entry point (not CliRunner, which runs Typer standalone)."""
     out = subprocess.run([sys.executable, "-m", "talkface_cli", *args], capture_output=True, text=True)
     assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_eval_refuses_an_unknown_split(tmp_path):
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "talkface_cli",
+            "eval",
+            "--emg",
+            "emg/x",
+            "--data",
+            str(tmp_path),
+            "--split",
+            "tset",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 1 and out.stderr.strip() == "error: --split tset: not one of train, val, test"

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from ..device import resolve_device
+from ..errors import TalkfaceError
 from ..fsutil import atomic_write_bytes, atomic_write_json
 from ..ui import console
 from .common import DeviceOpt
@@ -46,9 +47,12 @@ def command(
 
     Example: talkface eval --emg emg/synth --data data/synth --split test --examples 2
     """
+    from ..data.store import SPLITS
     from ..eval.run import evaluate
     from ..eval.tables import markdown, rich_tables
 
+    if split not in SPLITS:
+        raise TalkfaceError(f"--split {split}: not one of {', '.join(SPLITS)}")
     dev = resolve_device(device)
     report = evaluate(
         emg, data, split, dev, syncnet, emotion_features, temperature, seed, limit or None, swaps
