@@ -33,11 +33,16 @@ def apply_pose(verts: torch.Tensor, pose: torch.Tensor, center: torch.Tensor) ->
     return (verts - center) @ rot.transpose(1, 2) + center + pose[:, None, 3:]
 
 
+def corners(values: torch.Tensor, faces: torch.Tensor, dim: int) -> torch.Tensor:
+    """Per-vertex values along `dim` (size V) -> each face's three corners: faces (F, 3) turn that
+    dimension into (F, 3). index_select: on CPU ~6x faster than advanced indexing at (40, 16k, 3)."""
+    return values.index_select(dim, faces.reshape(-1)).unflatten(dim, (-1, 3))
+
+
 def face_normals(verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
     """Area-weighted (unnormalised) face normals: verts (..., V, 3), faces (F, 3) -> (..., F, 3)."""
-    # index_select and a written-out cross product: on CPU at (40, 16k, 3) (the EMG's emotion-loss
-    # renders) advanced indexing is ~6x and torch.cross ~3.5x slower
-    a, b, c = verts.index_select(-2, faces.reshape(-1)).unflatten(-2, (-1, 3)).unbind(-2)  # (..., F, 3)
+    # a written-out cross product: torch.cross is ~3.5x slower on CPU at the emotion-loss renders
+    a, b, c = corners(verts, faces, -2).unbind(-2)  # (..., F, 3) each
     (u1, u2, u3), (v1, v2, v3) = (b - a).unbind(-1), (c - a).unbind(-1)
     return torch.stack([u2 * v3 - u3 * v2, u3 * v1 - u1 * v3, u1 * v2 - u2 * v1], -1)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from ..face.geometry import vertex_normals
+from ..face.geometry import corners, vertex_normals
 from .camera import OrthoCamera
 
 AMBIENT, DIFFUSE = 0.25, 0.75
@@ -28,8 +28,7 @@ def rasterize(pix: torch.Tensor, depth: torch.Tensor, faces: torch.Tensor, size:
     """
     with torch.no_grad():
         b_count = pix.shape[0]
-        tri = pix.index_select(1, faces.reshape(-1)).unflatten(1, (-1, 3))  # (B, F, 3, 2)
-        tdepth = depth.index_select(1, faces.reshape(-1)).unflatten(1, (-1, 3))  # (B, F, 3)
+        tri, tdepth = corners(pix, faces, 1), corners(depth, faces, 1)  # (B, F, 3, 2), (B, F, 3)
         e1, e2 = tri[:, :, 1] - tri[:, :, 0], tri[:, :, 2] - tri[:, :, 0]
         area = e1[..., 0] * e2[..., 1] - e1[..., 1] * e2[..., 0]  # (B, F); < 0: facing the camera
         tmin, tmax = tri.amin(2), tri.amax(2)  # bounding boxes (B, F, 2)
