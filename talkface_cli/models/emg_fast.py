@@ -59,8 +59,8 @@ class WaveNetLayout:
         half = torch.ones(2 * h, device=dev)
         half[:h] = 2.0  # doubles the tanh half of a gate's columns
         cond_w, cond_b = linear(net.cond)
-        cond_b += torch.cat([c.bias for c in net.dilated])
-        cond_w, cond_b = cond_w * half.repeat(len(net.dilated)), cond_b * half.repeat(len(net.dilated))
+        every = half.repeat(len(net.dilated))  # (layers 2H,)
+        cond_w, cond_b = cond_w * every, (cond_b + torch.cat([c.bias for c in net.dilated])) * every
         taps = [[(w.T * half).contiguous() for w in c.weight.unbind(2)] for c in net.dilated]  # k x (H, 2H)
         rs = [(2 * w, b) for w, b in map(linear, net.res_skip)]  # (H, 2H) or (H, H) for the last layer
         res = [(w[:, :h].contiguous(), b[:h]) for w, b in rs[:last]]
