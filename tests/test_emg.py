@@ -139,11 +139,16 @@ def test_speaker_ids():
     from talkface_cli.errors import TalkfaceError
     from talkface_cli.inference.generate import speaker_condition
 
-    m = EMG(EMGConfig(speakers=["01", "02", "s3"], hidden=8, layers=1, flows=1, emotion_dim=4))
+    names = ["01", "02", "s3", "M007", "W007"]
+    m = EMG(EMGConfig(speakers=names, hidden=8, layers=1, flows=1, emotion_dim=4))
     assert speaker_condition(m, "2").tolist() == [1] and speaker_condition(m, "s3").tolist() == [2]
-    assert torch.allclose(speaker_condition(m, None), torch.full((1, 3), 1 / 3))
+    assert speaker_condition(m, "3").tolist() == [2] and speaker_condition(m, "03").tolist() == [2]
+    assert speaker_condition(m, "W007").tolist() == [4]
+    assert torch.allclose(speaker_condition(m, None), torch.full((1, 5), 1 / 5))
     with pytest.raises(TalkfaceError, match="not a training speaker"):
         speaker_condition(m, "9")
+    with pytest.raises(TalkfaceError, match="several training speakers carry that number .M007, W007"):
+        speaker_condition(m, "7")
 
 
 def test_emotion_track_blends():

@@ -1,4 +1,5 @@
-"""Load any wav/flac (or the audio of a video) as 16 kHz mono float32; write wav."""
+"""Load any audio file (wav/flac/ogg/mp3 through libsndfile, anything else such as m4a through the
+bundled ffmpeg, and the audio of a video) as 16 kHz mono float32; write wav."""
 
 from __future__ import annotations
 
@@ -27,11 +28,11 @@ def load_audio(path: Path, sr: int = SAMPLE_RATE) -> np.ndarray:
     if not path.is_file():
         raise TalkfaceError(f"{path}: no such file")
     if path.suffix.lower() in VIDEO_SUFFIXES:
-        return _decode_with_ffmpeg(path, sr)
+        return _decode_with_ffmpeg(path, sr, "no audio track could be decoded")
     try:
         data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError) as e:
-        raise TalkfaceError(f"{path}: not a readable audio file ({e})") from None
+    except (sf.LibsndfileError, RuntimeError):  # a format libsndfile lacks: m4a/aac, wma, ...
+        return _decode_with_ffmpeg(path, sr, "not a readable audio file")
     if len(data) == 0:
         raise TalkfaceError(f"{path}: the audio is empty")
     mono = data.mean(axis=1)
@@ -40,7 +41,7 @@ def load_audio(path: Path, sr: int = SAMPLE_RATE) -> np.ndarray:
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 
-def _decode_with_ffmpeg(path: Path, sr: int) -> np.ndarray:
+def _decode_with_ffmpeg(path: Path, sr: int, failure: str) -> np.ndarray:
     cmd = [
         ffmpeg_exe(),
         "-v",
@@ -59,9 +60,7 @@ def _decode_with_ffmpeg(path: Path, sr: int) -> np.ndarray:
     out = subprocess.run(cmd, capture_output=True)
     if out.returncode != 0 or not out.stdout:
         why = out.stderr.decode(errors="replace").strip().splitlines()
-        raise TalkfaceError(
-            f"{path}: no audio track could be decoded ({why[-1] if why else 'no audio stream'})"
-        )
+        raise TalkfaceError(f"{path}: {failure} ({why[-1] if why else 'no audio stream'})")
     return np.frombuffer(out.stdout, dtype="<f4").copy()
 
 

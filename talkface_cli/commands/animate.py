@@ -20,7 +20,9 @@ ModelOpt = typer.Option(None, "--model", help="trained EMG (registry name; defau
 OutOpt = typer.Option(..., "--out", "-o", help="output parameter sequence (.npz, with the speech inside)")
 RenderOpt = typer.Option(None, "--render", help="also render an MP4 with the speech to this path")
 SpeakerOpt = typer.Option(
-    None, "--speaker", help="training speaker id (default: the average of all speakers)"
+    None,
+    "--speaker",
+    help="training speaker: a name (s03) or its number (3); default: the average of all speakers",
 )
 TemperatureOpt = typer.Option(
     0.5, "--temperature", min=0.0, help="scale of the prior noise (0: the most likely motion)"

@@ -13,21 +13,33 @@ from ..models.emg_fast import fast_sample
 
 
 def speaker_condition(emg: EMG, speaker: str | None) -> torch.Tensor:
-    """A training speaker's id (name or index) -> (1,) index; None -> uniform weights (1, S) over
-    all speakers (an unseen speaker averages the speaker embeddings)."""
+    """A training speaker's id -> (1,) index; None -> uniform weights (1, S) over all speakers (an
+    unseen speaker averages the speaker embeddings). The id is a name ("s03", "Actor_03", "M003")
+    or, when only one name carries that number, just the number ("3")."""
     names = list(emg.cfg.speakers)
     if speaker is None or not emg.cfg.speaker_conditioning:
         return torch.full((1, max(1, len(names))), 1.0 / max(1, len(names)))
     if speaker in names:
         return torch.tensor([names.index(speaker)])
-    padded = {n.lstrip("0") or "0": i for i, n in enumerate(names)}
-    key = speaker.lstrip("0") or "0"
-    if key in padded:
-        return torch.tensor([padded[key]])
+    if speaker.isdigit():
+        hits = [i for i, n in enumerate(names) if _number(n) == int(speaker)]
+        if len(hits) == 1:
+            return torch.tensor(hits)
+        if hits:
+            raise TalkfaceError(
+                f"--speaker {speaker}: several training speakers carry that number "
+                f"({', '.join(names[i] for i in hits)}); give the whole name"
+            )
     raise TalkfaceError(
         f"--speaker {speaker}: not a training speaker of this model ({', '.join(names[:12])}"
         f"{' ...' if len(names) > 12 else ''}); leave it out for an unseen speaker"
     )
+
+
+def _number(name: str) -> int | None:
+    """The number a speaker name ends in: "s03" -> 3, "Actor_12" -> 12, "M003" -> 3, "bob" -> None."""
+    digits = name[len(name.rstrip("0123456789")) :]
+    return int(digits) if digits else None
 
 
 @torch.inference_mode()
