@@ -54,6 +54,14 @@ def test_real_ravdess_video_is_tracked_and_fitted(ravdess_video, shared):
     assert speaker["clips"] == 4 and len(speaker["shape"]) == 8  # one shape for the speaker
 
 
+def test_loading_the_trackers_keeps_stderr_clean(capfd):
+    from talkface_cli.track.runtime import DETECTOR, LANDMARKER, interpreter
+
+    capfd.readouterr()
+    interpreter(DETECTOR), interpreter(LANDMARKER, threads=2)
+    assert capfd.readouterr().err == ""  # LiteRT's XNNPACK banner is held back
+
+
 def test_ravdess_audio_720_clips_exact_labels_and_lengths(shared, tmp_path):
     root = shared / "data/ravdess/Audio_Speech_16k"
     s = run_recipe(
