@@ -34,3 +34,10 @@ def test_unreadable_audio_is_one_line_naming_the_file(tmp_path):
         load_audio(junk)
     with pytest.raises(TalkfaceError, match=r"gone\.m4a: no such file"):
         load_audio(tmp_path / "gone.m4a")
+    silent_film = tmp_path / "film.mp4"
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=duration=1:size=64x64", str(silent_film)],
+        check=True,
+    )
+    with pytest.raises(TalkfaceError, match=r"film\.mp4: the file has no audio track$"):
+        load_audio(silent_film)

@@ -59,8 +59,11 @@ def _decode_with_ffmpeg(path: Path, sr: int, failure: str) -> np.ndarray:
     ]
     out = subprocess.run(cmd, capture_output=True)
     if out.returncode != 0 or not out.stdout:
-        why = out.stderr.decode(errors="replace").strip().splitlines()
-        raise TalkfaceError(f"{path}: {failure} ({why[-1] if why else 'no audio stream'})")
+        log = out.stderr.decode(errors="replace")
+        if not out.stdout and ("does not contain any stream" in log or out.returncode == 0):
+            raise TalkfaceError(f"{path}: the file has no audio track")
+        why = log.strip().splitlines()
+        raise TalkfaceError(f"{path}: {failure} ({why[-1] if why else 'ffmpeg failed'})")
     return np.frombuffer(out.stdout, dtype="<f4").copy()
 
 
