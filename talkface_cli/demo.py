@@ -101,6 +101,8 @@ def main() -> None:
     print(f"\ndemo done in {(time.perf_counter() - started) / 60:.1f} min; videos:")
     for v in videos:
         print(f"  {v}")
+    print("your own speech with the demo's models:")
+    print(f"  {tf[0]} --home {home} animate speech.wav --out face.npz --render face.mp4")
 
 
 if __name__ == "__main__":

@@ -32,9 +32,13 @@ JsonOpt = typer.Option(None, "--json", help="also write the summary as JSON to t
 
 
 def default_model() -> str:
-    entries = [e for e in Registry().list() if not isinstance(e, tuple) and e.ref.kind == "emg"]
+    reg = Registry()
+    entries = [e for e in reg.list() if not isinstance(e, tuple) and e.ref.kind == "emg"]
     if not entries:
-        raise TalkfaceError("no emg model in the registry: train one (talkface train-emg) or run `make demo`")
+        raise TalkfaceError(
+            f"no emg model in the registry at {reg.home}: train one (talkface train-emg), or use the demo's "
+            "with `talkface --home demo-output/home ...` after `make demo`"
+        )
     return str(max(entries, key=lambda e: e.meta.get("created", "")).ref)
 
 
