@@ -171,6 +171,23 @@ def test_training_lowers_the_loss(use_chain):
     assert metrics["emg"]["lve_mm"] > 0 and metrics["emg"]["lve_mean_face_mm"] > 0
 
 
+def test_emotion_labels_as_users_type_them():
+    from talkface_cli.errors import TalkfaceError
+    from talkface_cli.inference.emotion import emotion_name
+
+    ravdess = ["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"]
+    typed = {"happy": "happy", "Happy": "happy", " SAD ": "sad", "fear": "fearful", "surprise": "surprised",
+             "disgusted": "disgust", "anger": None, "joy": None, "sa": None}  # fmt: skip
+    for label, want in typed.items():
+        if want is None:
+            with pytest.raises(TalkfaceError, match=f"--emotion {label}: not in this EDE's emotions"):
+                emotion_name(label, ravdess)
+        else:
+            assert emotion_name(label, ravdess) == want, label
+    with pytest.raises(TalkfaceError):  # ambiguous: both begin with "sur"
+        emotion_name("sur", ["surprised", "surly"])
+
+
 def test_label_intensity_interpolates(use_chain):
     from talkface_cli.inference.emotion import label_emotion
     from talkface_cli.registry import Registry

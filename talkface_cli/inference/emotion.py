@@ -42,12 +42,26 @@ def pooled(embs: np.ndarray) -> np.ndarray:
     return m / max(1e-12, float(np.linalg.norm(m)))
 
 
+def emotion_name(label: str, emotions: list[str]) -> str:
+    """A user's label -> one of the EDE's emotions: exact, else ignoring case, else the one emotion
+    that it shortens or lengthens ("Happy" -> happy, "fear" -> fearful, "disgusted" -> disgust)."""
+    low = label.strip().lower()
+    for match in (
+        lambda e: e == label,
+        lambda e: e.lower() == low,
+        lambda e: len(low) >= 3 and (e.lower().startswith(low) or low.startswith(e.lower())),
+    ):
+        hits = [e for e in emotions if match(e)]
+        if len(hits) == 1:
+            return hits[0]
+    raise TalkfaceError(f"--emotion {label}: not in this EDE's emotions ({', '.join(emotions)})")
+
+
 def label_emotion(ede: EDE, label: str, intensity: float = 1.0) -> np.ndarray:
     """A label's centroid, interpolated from neutral by `intensity` in [0, 1] (EavaNet): uses the
     label's strongest intensity centroid where saved. -> (W,)"""
     emotions, levels = list(ede.cfg.emotions), list(ede.cfg.intensities)
-    if label not in emotions:
-        raise TalkfaceError(f"--emotion {label}: not in this EDE's emotions ({', '.join(emotions)})")
+    label = emotion_name(label, emotions)
     if not 0.0 <= intensity <= 1.0:
         raise TalkfaceError(f"--intensity {intensity}: must lie in 0..1")
     strong = sorted(lv for lv in levels if lv.split("/")[0] == label)
