@@ -7,8 +7,10 @@ ARKit shapes, scaled by intensity and by the speaker's expressiveness). Lips fol
 synthesiser's own phoneme timing: each phoneme's viseme target (jaw and mouth shapes) held over
 its interval at 100 Hz, smoothed with a 25 ms Gaussian (coarticulation), sampled at 25 fps; over
 the central half of each bilabial /p b m/ every lip-parting shape (emotion offsets too) is
-scaled to 3%, so the lips meet. Blinks at random (mean every 3 s), small head
-motion, and a speaker style: how wide the speaker opens the mouth, voice, pitch and rate.
+scaled to 3%, so the lips meet. As in a recording, each utterance sits between 0.1-0.6 s of
+silence (mouth at rest, the expression held) over a noise floor of -90 to -50 dBFS. Blinks at
+random (mean every 3 s), small head motion, and a speaker style: how wide the speaker opens the
+mouth, voice, pitch and rate.
 Everything is seeded; each speaker's speech is made in a fresh process in a fixed order, so two
 runs with one seed give identical stores whatever --jobs is.
 """
@@ -255,6 +257,21 @@ def face_sequence(
     return np.clip(params, 0, 1).astype(np.float32), pose
 
 
+def in_silence(
+    audio: np.ndarray, phonemes: list[tuple[str, float]], rng: np.random.Generator
+) -> tuple[np.ndarray, list[tuple[str, float]]]:
+    """Speech (N,) at 16 kHz between 0.1-0.6 s of silence on each side, all over a noise floor of
+    -90 to -50 dBFS; phoneme times shifted, with a pause before and after. -> (N', ), phonemes"""
+    lead, tail = (int(rng.uniform(0.1, 0.6) * 16000) for _ in range(2))
+    floor = 10 ** (rng.uniform(-90, -50) / 20)
+    out = np.concatenate([np.zeros(lead, np.float32), audio, np.zeros(tail, np.float32)])
+    out = (out + rng.normal(0, floor, len(out))).astype(np.float32)
+    shifted = (
+        [("_", 0.0)] + [(p, t + lead / 16000) for p, t in phonemes] + [("_", (lead + len(audio)) / 16000)]
+    )
+    return out, shifted
+
+
 class Synthetic:
     name = "synthetic"
     how = __doc__.split("\n\n", 1)[1].replace("\n", " ")
@@ -309,12 +326,13 @@ class Synthetic:
         for spec, audio, ph in zip(specs, audios, phonemes):
             if is_written(out, spec["id"]):
                 continue
-            frames = max(1, round(len(audio) / HOP))
-            audio = np.pad(audio, (0, max(0, frames * HOP - len(audio))))[: frames * HOP]
             rng = np.random.default_rng(
                 [opts.seed, int(hashlib.sha1(spec["id"].encode()).hexdigest()[:8], 16)]
             )
-            params, pose = face_sequence(spk, spec, [(p, float(t)) for p, t in ph], frames, names, rng)
+            audio, ph = in_silence(audio, [(p, float(t)) for p, t in ph], rng)
+            frames = max(1, round(len(audio) / HOP))
+            audio = np.pad(audio, (0, max(0, frames * HOP - len(audio))))[: frames * HOP]
+            params, pose = face_sequence(spk, spec, ph, frames, names, rng)
             record = {
                 "id": spec["id"],
                 "source": f"espeak-ng:{spk.voice}",

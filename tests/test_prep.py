@@ -99,12 +99,18 @@ def test_synthetic_is_deterministic_and_lips_follow_phonemes(tmp_path):
         if f.name != "prep.json":  # holds a time stamp and the --jobs used
             assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes(), f
     model = ICTFace()
-    bilabial, vowel = [], []
+    bilabial, vowel, pause = [], [], []
     for r in read_manifest(tmp_path / "a"):
         clip = load_clip(tmp_path / "a", r["id"])
         lmk = model.landmarks_of(torch.as_tensor(clip["params"])).numpy()
         gap = np.linalg.norm(lmk[:, 62] - lmk[:, 66], axis=1) * 1000  # inner-lip gap, mm
         ph = json.loads(str(clip["phonemes"]))
+        onset, offset = ph[1][1], ph[-1][1]  # speech sits between silences, as in a recording
+        assert 0.1 <= onset <= 0.65 and 0.08 <= r["frames"] / 25 - offset <= 0.62, r["id"]
+        quiet = np.concatenate([clip["audio"][: int(onset * 16000)], clip["audio"][int(offset * 16000) :]])
+        assert 0 < np.sqrt(np.mean(quiet**2)) < 0.01 < np.sqrt(np.mean(clip["audio"] ** 2))  # a noise floor
+        if r["emotion"] == "neutral":  # mouth at rest before and after (75 ms of coarticulation aside)
+            pause += [*gap[: int(onset * 25) - 2], *gap[int(offset * 25) + 3 :]]
         ends = [t for _, t in ph[1:]] + [r["frames"] / 25]
         for (p, start), end in zip(ph, ends):
             frame = min(int((start + end) / 2 * 25), r["frames"] - 1)
@@ -115,6 +121,7 @@ def test_synthetic_is_deterministic_and_lips_follow_phonemes(tmp_path):
     assert len(bilabial) > 20 and len(vowel) > 20
     assert np.median(bilabial) < 2.0 and np.percentile(bilabial, 90) < 4.0  # lips shut on /p b m/
     assert np.median(vowel) > 8.0  # and open on open vowels
+    assert len(pause) > 10 and max(pause) < 1.0  # and shut in the silences around the speech
 
 
 def _bad_inputs(folder: Path, shared: Path) -> None:
