@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -76,11 +77,33 @@ def _run_one(recipe: Recipe, job: Job, out: Path, opts: PrepOptions) -> dict | N
         return {"id": job.id, "source": job.source, "error": f"{type(e).__name__}: {e}", "traceback": tb}
 
 
+def check_resumable(out: Path, recipe: Recipe, opts: PrepOptions) -> None:
+    """A store grows or resumes only under the recipe and the options that made its clips (the face
+    model; a recipe's `content_options`, e.g. the synthetic corpus's seed): written clips are
+    skipped, so clips made otherwise would mix silently with them. Split options may change."""
+    path = out / "prep.json"
+    if not path.is_file():
+        return
+    made = json.loads(path.read_text())
+    if made.get("recipe") != recipe.name:
+        raise TalkfaceError(
+            f"{out}: a store made by `prep {made.get('recipe')}`; give `prep {recipe.name}` another --out"
+        )
+    was = made.get("options", {})
+    for key in ("face_model", *getattr(recipe, "content_options", ())):
+        if key in was and was[key] != getattr(opts, key):
+            raise TalkfaceError(
+                f"{out}: made with --{key.replace('_', '-')} {was[key]}, not {getattr(opts, key)}; "
+                "use the same to resume or grow it, or another --out"
+            )
+
+
 def run_recipe(
     recipe: Recipe, root: Path | None, out: Path, opts: PrepOptions, args: dict | None = None
 ) -> PrepSummary:
     """discover -> process in parallel (skipping written clips) -> manifest + splits -> validate."""
     out = Path(out)
+    check_resumable(out, recipe, opts)
     out.mkdir(parents=True, exist_ok=True)
     jobs, errors = recipe.discover(Path(root) if root is not None else out, opts)
     pending = [j for j in jobs if not j.done(out)]

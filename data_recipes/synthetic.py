@@ -274,6 +274,7 @@ def in_silence(
 
 class Synthetic:
     name = "synthetic"
+    content_options = ("seed",)  # the seed makes the data, not only the split
     how = __doc__.split("\n\n", 1)[1].replace("\n", " ")
 
     def discover(self, root: Path, opts: PrepOptions) -> tuple[list[Job], list[dict]]:

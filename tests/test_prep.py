@@ -21,6 +21,7 @@ from data_recipes.synthetic import Synthetic, viseme_of
 from talkface_cli.app import app
 from talkface_cli.audio.io import ffmpeg_exe
 from talkface_cli.data.store import HOP, load_clip, read_manifest, validate
+from talkface_cli.errors import TalkfaceError
 from talkface_cli.face.ict import ICTFace
 from talkface_cli.track.fit import jaw_opening, loudness_db
 from talkface_cli.track.video import open_video
@@ -248,6 +249,24 @@ def test_killed_prep_resumes_without_redoing_clips(shared, tmp_path):
     assert summary["skipped"] >= len(before) - 1  # a clip torn by the kill is redone, nothing else
     after = {p.name: p.stat().st_mtime_ns for p in (out / "clips").glob("*.npz")}
     assert sum(after[k] == v for k, v in before.items()) >= len(before) - 1
+
+
+def test_a_store_resumes_only_under_the_options_that_made_it(tmp_path):
+    out = tmp_path / "synth"
+    prep = lambda *more: runner.invoke(  # noqa: E731
+        app, ["prep", "synthetic", "--out", str(out), "--speakers", "1", "--sentences", "1", *more]
+    )
+    assert prep().exit_code == 0
+    again = prep("--split-by", "speaker")  # a new split of the same clips is fine
+    assert again.exit_code == 0 and "15 " in again.output
+    other_seed = prep("--seed", "1")  # other data: refused (a one-line TalkfaceError), not mixed in
+    assert isinstance(other_seed.exception, TalkfaceError)
+    assert str(other_seed.exception).endswith(
+        "synth: made with --seed 0, not 1; use the same to resume or grow it, or another --out"
+    )
+    other_recipe = runner.invoke(app, ["prep", "ravdess", str(tmp_path), "--out", str(out)])
+    assert "synth: a store made by `prep synthetic`" in str(other_recipe.exception)
+    assert len(read_manifest(out)) == 15
 
 
 def test_import_emoca_and_etf(tmp_path):
