@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -29,8 +30,25 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         raise
 
 
+def finite(obj: object) -> object:
+    """`obj` with every NaN or infinite float replaced by None (JSON null), in nested dicts and lists."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    return obj
+
+
+def json_text(obj: object, indent: int | None = 2, sort_keys: bool = True) -> str:
+    """Standard JSON for scripts: an undefined metric (NaN, e.g. a spread over one clip) is null,
+    not Python's bare NaN, which jq and most JSON parsers refuse."""
+    return json.dumps(finite(obj), indent=indent, sort_keys=sort_keys, allow_nan=False)
+
+
 def atomic_write_json(path: Path, obj: object) -> None:
-    atomic_write_bytes(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+    atomic_write_bytes(path, (json_text(obj) + "\n").encode())
 
 
 @contextlib.contextmanager

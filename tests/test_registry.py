@@ -46,6 +46,23 @@ def test_round_trip_is_exact_and_cached(talkface_home):
     assert a is b and not a.training
 
 
+def _strict(text: str):
+    """json.loads that refuses NaN and Infinity, as jq and most parsers outside Python do."""
+    return json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+
+
+def test_undefined_metrics_are_written_as_null(tmp_path):
+    # a spread over one held-out clip is NaN; Python's json would write a bare NaN
+    reg = Registry()
+    entry = reg.save(
+        "sync/nan", _model().state_dict(), config={}, meta={"metrics": {"sep": float("nan"), "a": 1.0}}
+    )
+    meta = _strict((entry.path / "meta.json").read_text())
+    assert meta["metrics"] == {"sep": None, "a": 1.0}
+    res = runner.invoke(app, ["models", "show", "sync/nan", "--json", "-"])
+    assert res.exit_code == 0 and _strict(res.output)["meta"]["metrics"]["sep"] is None
+
+
 def test_save_refuses_to_replace_without_overwrite():
     reg = Registry()
     _save(reg)

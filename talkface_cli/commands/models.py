@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from ..fsutil import atomic_write_json
+from ..fsutil import atomic_write_json, json_text
 from ..registry import Entry, Registry
 from ..ui import console, table
 
@@ -48,7 +48,7 @@ def _emit_json(obj: object, target: Path | None) -> None:
     if target is None:
         return
     if str(target) == "-":
-        print(json.dumps(obj, indent=2))
+        print(json_text(obj, sort_keys=False))
     else:
         atomic_write_json(target, obj)
 

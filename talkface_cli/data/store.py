@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import TalkfaceError
-from ..fsutil import atomic_write_bytes, atomic_write_json
+from ..fsutil import atomic_write_bytes, atomic_write_json, json_text
 
 FPS, SAMPLE_RATE = 25, 16000
 HOP = SAMPLE_RATE // FPS  # 640 audio samples per video frame
@@ -128,8 +128,10 @@ def assemble_manifest(root: Path) -> list[dict]:
 
 def write_manifest(root: Path, records: list[dict]) -> Path:
     lines = "".join(
-        json.dumps(
-            {k: r.get(k) for k in FIELDS} | {k: v for k, v in r.items() if k not in FIELDS}, sort_keys=False
+        json_text(
+            {k: r.get(k) for k in FIELDS} | {k: v for k, v in r.items() if k not in FIELDS},
+            indent=None,
+            sort_keys=False,
         )
         + "\n"
         for r in records

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from ..data.renders import cached_renders
 from ..errors import TalkfaceError
 from ..eval import emotion_space as es
 from ..face.load import load_face_model
+from ..fsutil import json_text
 from ..models.ede import EDE, EDEStage
 from ..registry import Entry
 from ..ui import progress
@@ -229,7 +229,7 @@ def train_ede(
         dev = next(model.parameters()).device
         report = task.report(model, dev)
         tr, he = report.pop("_embeddings")
-        files = {"report.json": json.dumps(report, indent=2).encode()}
+        files = {"report.json": json_text(report, sort_keys=False).encode()}
         pts, emo, lvl, mod = [], [], [], []
         for m in ("audio", "video"):
             src, clips = (he, task.held) if he is not None else (tr, task.train)

@@ -11,7 +11,6 @@ embedding.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ from ..data.datasets import Clip, data_hash, load_clips, random_start
 from ..data.renders import cached_renders, face_camera, visible_faces
 from ..errors import TalkfaceError
 from ..face.load import load_face_model
+from ..fsutil import json_text
 from ..inference.emotion import pooled, speech_emotion
 from ..models.emg import EMG, EMGStage
 from ..models.sync import AUDIO_FRAMES, VIDEO_FRAMES
@@ -205,7 +205,7 @@ def train_emg(
         report = task.validate(model, next(model.parameters()).device)
         final = dataclasses.replace(cfg, model=task.model_cfg())
         more = {"metrics": report, "mean_params": task.mean_params.tolist()}
-        return to_dict(final), more, {"report.json": json.dumps(report, indent=2).encode()}
+        return to_dict(final), more, {"report.json": json_text(report, sort_keys=False).encode()}
 
     meta = {
         "data_manifest_hash": data_hash(stores),

@@ -26,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ..config import TrainConfig
 from ..errors import TalkfaceError
-from ..fsutil import atomic_write_json
+from ..fsutil import atomic_write_json, json_text
 from ..ui import progress
 from . import distributed as dist_util
 from .state_io import load_state, save_state
@@ -201,7 +201,7 @@ def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
 
 def _append(path: Path, row: dict) -> None:
     with open(path, "a") as f:
-        f.write(json.dumps(row) + "\n")
+        f.write(json_text(row, indent=None, sort_keys=False) + "\n")
         f.flush()
         os.fsync(f.fileno())
 

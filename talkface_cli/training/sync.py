@@ -8,7 +8,6 @@ another clip. Drawn from torch's global generator, so resumed runs are exact.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from ..config import to_dict
 from ..data.datasets import Clip, data_hash, load_clips
 from ..eval.sync import MAX_OFFSET, delay, sync_stats
 from ..face.load import load_face_model
+from ..fsutil import json_text
 from ..models.sync import AUDIO_FRAMES, VIDEO_FRAMES, SyncExpert, SyncStage, sync_bce
 from ..registry import Entry
 from ..ui import progress
@@ -163,7 +163,11 @@ def train_sync(
             "held_out_clips": len(task.held),
         }
         final = dataclasses.replace(cfg, model=task._model_cfg())
-        return to_dict(final), {"metrics": report}, {"report.json": json.dumps(report, indent=2).encode()}
+        return (
+            to_dict(final),
+            {"metrics": report},
+            {"report.json": json_text(report, sort_keys=False).encode()},
+        )
 
     meta = {"data_manifest_hash": data_hash(stores), "data": [str(s) for s in stores]}
     _, entry = train_and_publish(
