@@ -78,16 +78,22 @@ def _run_one(recipe: Recipe, job: Job, out: Path, opts: PrepOptions) -> dict | N
 
 
 def check_resumable(out: Path, recipe: Recipe, opts: PrepOptions) -> None:
-    """A store grows or resumes only under the recipe and the options that made its clips (the face
-    model; a recipe's `content_options`, e.g. the synthetic corpus's seed): written clips are
-    skipped, so clips made otherwise would mix silently with them. Split options may change."""
+    """A store grows or resumes only under the recipe, recipe version and options that made its clips
+    (the face model; a recipe's `content_options`, e.g. the synthetic corpus's seed): written clips
+    are skipped, so clips made otherwise would mix silently with them. Split options may change."""
     path = out / "prep.json"
-    if not path.is_file():
+    if not path.is_file() or not any((out / "clips").glob("*.npz")):
         return
     made = json.loads(path.read_text())
     if made.get("recipe") != recipe.name:
         raise TalkfaceError(
             f"{out}: a store made by `prep {made.get('recipe')}`; give `prep {recipe.name}` another --out"
+        )
+    was, now = made.get("recipe_version", 1), version_of(recipe)
+    if was != now:
+        raise TalkfaceError(
+            f"{out}: made by version {was} of the {recipe.name} recipe, whose clips differ from this "
+            f"talkface's version {now}; give another --out (or remove the old store yourself)"
         )
     was = made.get("options", {})
     for key in ("face_model", *getattr(recipe, "content_options", ())):
@@ -98,6 +104,30 @@ def check_resumable(out: Path, recipe: Recipe, opts: PrepOptions) -> None:
             )
 
 
+def version_of(recipe: Recipe) -> int:
+    """A recipe's `version`: raised whenever the clips it writes for the same input change."""
+    return int(getattr(recipe, "version", 1))
+
+
+def stamp(out: Path, recipe: Recipe, root: Path | None, opts: PrepOptions, args: dict | None, **done) -> None:
+    """prep.json: how the store was made. Written before the first clip (`finished` null), so an
+    interrupted run resumes only as it was begun; written again with the counts when complete."""
+    atomic_write_json(
+        out / "prep.json",
+        {
+            "recipe": recipe.name,
+            "recipe_version": version_of(recipe),
+            "source_root": str(root) if root is not None else None,
+            "talkface_version": __version__,
+            "finished": None,
+            "options": asdict(opts),
+            "args": args or {},
+            "how": getattr(recipe, "how", ""),
+            **done,
+        },
+    )
+
+
 def run_recipe(
     recipe: Recipe, root: Path | None, out: Path, opts: PrepOptions, args: dict | None = None
 ) -> PrepSummary:
@@ -106,6 +136,7 @@ def run_recipe(
     check_resumable(out, recipe, opts)
     out.mkdir(parents=True, exist_ok=True)
     jobs, errors = recipe.discover(Path(root) if root is not None else out, opts)
+    stamp(out, recipe, root, opts, args)
     pending = [j for j in jobs if not j.done(out)]
     with progress() as bar:
         task = bar.add_task(
@@ -134,20 +165,8 @@ def run_recipe(
     errors = sorted(errors, key=lambda e: e["source"])
     failed_ids = {e["id"] for e in errors}
     atomic_write_json(out / "errors.json", errors)
-    atomic_write_json(
-        out / "prep.json",
-        {
-            "recipe": recipe.name,
-            "source_root": str(root) if root is not None else None,
-            "talkface_version": __version__,
-            "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            "options": asdict(opts),
-            "args": args or {},
-            "how": getattr(recipe, "how", ""),
-            "clips": len(records),
-            "errors": len(errors),
-        },
-    )
+    finished = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    stamp(out, recipe, root, opts, args, finished=finished, clips=len(records), errors=len(errors))
     problems = validate(out)
     written = sum(1 for j in pending if j.id not in failed_ids and j.done(out))
     return PrepSummary(

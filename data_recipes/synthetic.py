@@ -274,6 +274,7 @@ def in_silence(
 
 class Synthetic:
     name = "synthetic"
+    version = 2  # 2: utterances padded with silence over a noise floor
     content_options = ("seed",)  # the seed makes the data, not only the split
     how = __doc__.split("\n\n", 1)[1].replace("\n", " ")
 

@@ -229,6 +229,8 @@ def test_killed_prep_resumes_without_redoing_clips(shared, tmp_path):
     proc.wait()
     before = {p.name: p.stat().st_mtime_ns for p in (out / "clips").glob("*.npz")}
     assert 150 <= len(before) < 720 and not (out / "manifest.jsonl").exists()
+    begun = json.loads((out / "prep.json").read_text())  # stamped before the first clip
+    assert begun["finished"] is None and begun["recipe"] == "ravdess" and begun["options"]["jobs"] == 1
     res = runner.invoke(
         app,
         [
@@ -266,6 +268,11 @@ def test_a_store_resumes_only_under_the_options_that_made_it(tmp_path):
     )
     other_recipe = runner.invoke(app, ["prep", "ravdess", str(tmp_path), "--out", str(out)])
     assert "synth: a store made by `prep synthetic`" in str(other_recipe.exception)
+    made = json.loads((out / "prep.json").read_text())
+    assert made["recipe_version"] == 2 and made["finished"] and made["clips"] == 15
+    (out / "prep.json").write_text(json.dumps(made | {"recipe_version": 1}))  # an older talkface's store
+    old = prep()
+    assert "synth: made by version 1 of the synthetic recipe" in str(old.exception)
     assert len(read_manifest(out)) == 15
 
 
