@@ -86,9 +86,9 @@ def untrained() -> tuple[EDE, EMG]:
 
 def main() -> None:
     ede, emg = untrained()
-    from talkface_cli.audio.features import LogMel, encode
+    from talkface_cli.audio.features import content_encoder, encode
 
-    logmel = LogMel()
+    logmel = content_encoder()  # what animate uses: level-normalised log-mel
     ar = ARTransformerDecoder(80).eval()
     spk = speaker_condition(emg, None)
     rows = []
@@ -144,12 +144,14 @@ def main() -> None:
 def five_minutes() -> None:
     """Animate 300 s end to end in this process and print its peak resident memory in KiB."""
     ede, emg = untrained()
-    from talkface_cli.audio.features import LogMel, encode
+    from talkface_cli.audio.features import content_encoder, encode
 
     t = 300 * 25
     audio = (0.1 * np.random.default_rng(0).normal(size=t * 640)).astype(np.float32)
-    out = generate(emg, encode(LogMel(), audio, t), emotion_track(list(speech_emotion(ede, audio)), t),
-                   speaker_condition(emg, None), t)  # fmt: skip
+    content = encode(content_encoder(), audio, t)
+    out = generate(
+        emg, content, emotion_track(list(speech_emotion(ede, audio)), t), speaker_condition(emg, None), t
+    )
     assert out.shape == (t, 53)
     status = Path("/proc/self/status")  # VmHWM: this process's peak resident size since exec, KiB
     if status.exists():

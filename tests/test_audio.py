@@ -41,3 +41,22 @@ def test_unreadable_audio_is_one_line_naming_the_file(tmp_path):
     )
     with pytest.raises(TalkfaceError, match=r"film\.mp4: the file has no audio track$"):
         load_audio(silent_film)
+
+
+def test_content_features_do_not_move_with_the_recording_gain(shared):
+    import torch
+
+    from talkface_cli.audio.features import active_level_db, content_encoder, encode
+
+    # active level: the speech's, whatever the share of silence around it
+    tone = 0.1 * np.sin(2 * np.pi * 220 * np.arange(16000) / 16000)
+    for pad in (0, 16000, 64000):
+        x = torch.from_numpy(np.concatenate([np.zeros(pad), tone, np.zeros(pad)])).float()
+        assert abs(float(active_level_db(x)) - 20 * np.log10(0.1 / np.sqrt(2))) < 0.1, pad
+    flac = sorted((shared / "data/ravdess/Audio_Speech_16k/Actor_09").glob("*.flac"))[19]
+    speech = load_audio(flac)  # active level -28 dBFS (RAVDESS's median is -40)
+    level, legacy = content_encoder(), content_encoder("logmel")
+    for gain in (0.1, 10.0):  # -20 dB, +20 dB
+        assert np.abs(encode(level, speech * gain) - encode(level, speech)).max() < 1e-3, gain
+        assert np.abs(encode(legacy, speech * gain) - encode(legacy, speech)).mean() > 1.0, gain
+    assert level.key != legacy.key  # their cached features never mix

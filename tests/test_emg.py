@@ -240,6 +240,29 @@ def test_animate_and_swap_cli(use_chain, tmp_path, shared):
     )
 
 
+def test_animate_says_when_speech_is_far_from_the_emotion_models_level(use_chain, tmp_path):
+    from talkface_cli.audio.io import write_wav
+    from talkface_cli.data.store import load_clip, read_manifest
+    from talkface_cli.registry import Registry
+
+    _, store, _ = use_chain
+    lo, hi = Registry().read("ede/t").meta["speech_level_dbfs"]  # its training speech, 5-95%
+    assert -40 < lo < hi < 0
+    rec = next(r for r in read_manifest(store) if r["split"] == "test")
+    speech = load_clip(store, rec["id"])["audio"]
+    write_wav(tmp_path / "usual.wav", speech)
+    write_wav(tmp_path / "quiet.wav", speech * 10 ** (-40 / 20))  # 40 dB down
+    usual = _run("animate", tmp_path / "usual.wav", "--out", tmp_path / "u.npz")
+    assert usual.exit_code == 0 and "note:" not in usual.output, usual.output
+    quiet = _run("animate", tmp_path / "quiet.wav", "--out", tmp_path / "q.npz")
+    assert quiet.exit_code == 0 and "quiet.wav: speech at" in quiet.output, quiet.output
+    assert f"trained on {lo:.0f} to {hi:.0f} dBFS" in quiet.output
+    label = _run("animate", tmp_path / "quiet.wav", "--out", tmp_path / "l.npz", "--emotion", "angry")
+    assert label.exit_code == 0 and "note:" not in label.output  # the EDE did not read this speech
+    swap = _run("swap-emotion", tmp_path / "usual.wav", tmp_path / "quiet.wav", "--out", tmp_path / "s.npz")
+    assert swap.exit_code == 0 and swap.output.count("note:") == 1 and "quiet.wav: speech at" in swap.output
+
+
 def test_animate_bad_input(use_chain, tmp_path):
     """Through the console script: one line naming the file or value, non-zero exit, no output."""
     import os

@@ -5,7 +5,12 @@
   `local_files_only` is set). HuBERT gives about 49.9 frames/s; they are linearly interpolated
   to exactly 2T frames for T video frames, as the paper does.
 - log-mel: the fallback when no HuBERT weights are given: 80 log-mel bands, 25 ms windows,
-  20 ms hop (50 Hz), computed with torch.stft and a Slaney-style mel filterbank of our own.
+  20 ms hop (50 Hz), computed with torch.stft and a Slaney-style mel filterbank of our own. As
+  content features (`logmel-level`, the default) the input is first brought to one active speech
+  level, as HuBERT normalises its input: log-mel values move with the recording gain, and a model
+  trained on the corpus's level moved its lips half as much for RAVDESS, recorded 20 dB quieter.
+  `logmel` (no level step) is what models trained before that read, and what the EDE's log-mel
+  front reads (loudness is a cue of emotion there).
 Features are cached as `<store>/features/<encoder key>/<clip id>.npy`, so training never
 recomputes them; the key names the encoder and its weights.
 """
@@ -67,6 +72,44 @@ class LogMel(torch.nn.Module):
         return to_frames(mel, frames)
 
 
+LEVEL_DB = -18.0  # active speech level content audio is brought to (the synthetic corpus's median)
+MAX_GAIN_DB = 45.0  # at most this much louder (RAVDESS files reach -60 dBFS; digital silence stays silent)
+
+
+def active_level_db(audio: torch.Tensor, span: float = 30.0) -> torch.Tensor:
+    """Active speech level of (N,) audio in dBFS: the mean power of the 20 ms frames within `span`
+    dB of the loudest (its 99th percentile, so a click does not set it), as in ITU-T P.56's
+    active level but with a fixed threshold below the peak instead of its adaptive one."""
+    n = max(1, len(audio) // HOP)
+    x = torch.nn.functional.pad(audio, (0, max(0, n * HOP - len(audio))))[: n * HOP]
+    power = x.reshape(n, HOP).double().pow(2).mean(1) + 1e-12  # (n,)
+    db = 10 * power.log10()
+    active = db >= torch.quantile(db, 0.99) - span
+    return 10 * power[active].mean().log10()
+
+
+def level_range(audios: list[np.ndarray]) -> list[float]:
+    """[5th, 95th] percentile of the active speech levels (dBFS) of some clips' audio."""
+    levels = [float(active_level_db(torch.from_numpy(np.asarray(a, np.float32)))) for a in audios]
+    return [round(float(v), 1) for v in np.percentile(levels, [5, 95])]
+
+
+def level_normalised(audio: torch.Tensor) -> torch.Tensor:
+    """(N,) audio scaled to an active level of LEVEL_DB (gain at most +MAX_GAIN_DB)."""
+    gain_db = (LEVEL_DB - active_level_db(audio)).clamp(max=MAX_GAIN_DB)
+    return audio * (10 ** (gain_db / 20)).to(audio.dtype)
+
+
+class LevelLogMel(LogMel):
+    """Content features: LogMel of the input brought to one active speech level, so the
+    recording gain does not move the lips."""
+
+    key = "logmel80-level"
+
+    def forward(self, audio: torch.Tensor, frames: int) -> torch.Tensor:
+        return super().forward(level_normalised(audio), frames)
+
+
 class Hubert(torch.nn.Module):
     """Hidden states of a local HuBERT at 50 Hz: (N,) audio -> (2T, hidden size)."""
 
@@ -100,9 +143,15 @@ class Hubert(torch.nn.Module):
         return to_frames(hidden[0], frames)
 
 
-def content_encoder(hubert: str | Path | None = None, layer: int = -1) -> torch.nn.Module:
-    """HuBERT when a local model is given, else the log-mel front end."""
-    return Hubert(hubert, layer) if hubert else LogMel()
+CONTENT_DEFAULT = "logmel-level"
+LOGMEL = {"logmel-level": LevelLogMel, "logmel": LogMel}  # the log-mel content encoders by name
+
+
+def content_encoder(source: str | Path | None = None, layer: int = -1) -> torch.nn.Module:
+    """The content encoder a model was trained with: `logmel-level` (the default, also for None),
+    `logmel` (no level step: models trained before it), else a local HuBERT folder or cached id."""
+    source = source or CONTENT_DEFAULT
+    return LOGMEL[source]() if source in LOGMEL else Hubert(source, layer)
 
 
 @torch.no_grad()
@@ -155,7 +204,9 @@ def precompute(store: Path, encoder: torch.nn.Module, disable_progress: bool = F
         "rate_hz": RATE,
         "clips": len(records),
         "computed": done,
-        "kind": "hubert" if isinstance(encoder, Hubert) else "log-mel (no HuBERT weights given)",
+        "kind": "hubert"
+        if isinstance(encoder, Hubert)
+        else f"log-mel{', levelled' if isinstance(encoder, LevelLogMel) else ''} (no HuBERT weights given)",
     }
     atomic_write_json(folder / "encoder.json", info)
     return info

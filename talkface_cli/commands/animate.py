@@ -13,7 +13,7 @@ from ..audio.io import load_audio
 from ..device import resolve_device
 from ..errors import TalkfaceError
 from ..registry import Registry
-from ..ui import report
+from ..ui import console, report
 from .common import DeviceOpt
 
 ModelOpt = typer.Option(None, "--model", help="trained EMG (registry name; default: the newest emg entry)")
@@ -69,6 +69,8 @@ def _finish(
 
         render_mp4(animator.face, [seq], render, seq.audio)
         summary["mp4"] = str(render)
+    for note in animator.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
     report("animate", list(summary), [list(summary.values())], json_out)
 
 

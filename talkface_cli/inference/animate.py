@@ -8,13 +8,13 @@ speaker embeddings for an unseen speaker.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..audio.features import content_encoder, encode
+from ..audio.features import active_level_db, content_encoder, encode
 from ..audio.io import VIDEO_SUFFIXES, load_audio
 from ..errors import TalkfaceError
 from ..face.base import FaceModel
@@ -26,6 +26,7 @@ from ..registry import Registry
 from .emotion import emotion_track, label_emotion, motion_emotion, pooled, speech_emotion
 from .generate import generate, speaker_condition
 
+LEVEL_MARGIN = 6.0  # dB outside the EDE's training levels before animate says so
 CONTENT_CHUNK = 30 * 16000  # samples of audio per content-encoder pass (30 s; 1 s context each side)
 
 
@@ -35,6 +36,8 @@ class Animator:
     ede: EDE
     face: FaceModel
     encoder: torch.nn.Module
+    ede_levels: list[float] | None = None  # active speech levels the EDE was trained on (5-95%)
+    notes: list[str] = field(default_factory=list)  # for the user, printed by the command
 
     @classmethod
     def load(
@@ -46,9 +49,11 @@ class Animator:
             raise TalkfaceError(f"--model {name}: an emg/NAME entry is needed, not {entry.ref.kind}")
         emg = reg.load_model(name, device)
         ede = reg.load_model(entry.meta["ede"], device)
-        encoder = content_encoder(None if emg.cfg.content == "logmel" else emg.cfg.content).to(device)
+        encoder = content_encoder(emg.cfg.content).to(device)
         face = load_face_model(emg.cfg.face_model, ict=ict, flame=flame)
-        return cls(emg, ede, face, encoder)
+        heard = ede.cfg.front == "logmel" and not ede.cfg.level  # hears the absolute level
+        levels = reg.read(entry.meta["ede"]).meta.get("speech_level_dbfs") if heard else None
+        return cls(emg, ede, face, encoder, levels)
 
     def content(self, audio: np.ndarray, frames: int) -> np.ndarray:
         """(N,) -> (2T, Dc), in 30 s pieces (with 1 s of context each side) so memory stays bounded."""
@@ -69,7 +74,7 @@ class Animator:
         is tracked, fitted and rendered, and goes through the video branch."""
         path = Path(path)
         if path.suffix.lower() not in VIDEO_SUFFIXES:
-            return pooled(speech_emotion(self.ede, load_audio(path)))
+            return pooled(self.speech_emotion(load_audio(path), str(path)))
         from ..track.fit import fit_landmarks
         from ..track.mediapipe import MESH_TO_IBUG68
         from ..track.video import track_video
@@ -94,7 +99,7 @@ class Animator:
             raise TalkfaceError(
                 f"{source}: {len(audio) / 16:.0f} ms of speech, shorter than two video frames (80 ms)"
             )
-        embs = emotions if emotions else list(speech_emotion(self.ede, audio))
+        embs = emotions if emotions else list(self.speech_emotion(audio, source))
         params = generate(
             self.emg,
             self.content(audio, frames),
@@ -110,6 +115,20 @@ class Animator:
             self.face.kind,
             audio=audio.astype(np.float32),
         )
+
+    def speech_emotion(self, audio: np.ndarray, source: str) -> np.ndarray:
+        """The EDE's emotion features of speech (2T', W); a note when the speech is far louder or
+        quieter than the EDE's training speech (a log-mel EDE takes loudness for emotion)."""
+        if self.ede_levels is not None:
+            lo, hi = self.ede_levels
+            level = float(active_level_db(torch.from_numpy(np.asarray(audio, np.float32))))
+            if not lo - LEVEL_MARGIN <= level <= hi + LEVEL_MARGIN:
+                self.notes.append(
+                    f"{source}: speech at {level:.0f} dBFS, the emotion model was trained on {lo:.0f} to "
+                    f"{hi:.0f} dBFS and takes loudness for emotion; the emotion it reads may be off "
+                    "(--emotion LABEL sets one)"
+                )
+        return speech_emotion(self.ede, audio)
 
     def label(self, emotion: str, intensity: float) -> np.ndarray:
         return label_emotion(self.ede, emotion, intensity)

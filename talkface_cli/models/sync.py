@@ -24,7 +24,9 @@ class SyncConfig:
     content_dim: int = opt(
         80, "width D of the content features (80 log-mel, 1024 HuBERT large; set by training)"
     )
-    content: str = opt("logmel", "content encoder: logmel, or the local HuBERT folder (set by training)")
+    content: str = opt(
+        "logmel-level", "content encoder: logmel-level, logmel or a local HuBERT folder (set by training)"
+    )
     hidden: int = opt(512, "channels of the convolution stacks")
     width: int = opt(512, "embedding width")
     layers: int = opt(4, "Conv1d + BatchNorm + ReLU layers per encoder")

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..audio.features import level_range
 from ..config import to_dict
 from ..data.datasets import Clip, data_hash, load_clips, random_start, window
 from ..data.renders import cached_renders
@@ -244,7 +245,13 @@ def train_ede(
         final = dataclasses.replace(
             cfg, model=dataclasses.replace(cfg.model, emotions=task.emotions, intensities=task.levels)
         )
-        return to_dict(final), {"metrics": report, "emotions": task.emotions}, files
+        # what `animate` compares new speech with: the log-mel front hears the recording level
+        levels = level_range([c.audio for c in task.train])
+        return (
+            to_dict(final),
+            {"metrics": report, "emotions": task.emotions, "speech_level_dbfs": levels},
+            files,
+        )
 
     meta = {"data_manifest_hash": data_hash(stores), "data": [str(s) for s in stores]}
     result, entry = train_and_publish(

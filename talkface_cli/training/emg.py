@@ -41,7 +41,7 @@ class EMGTask:
         self.ede = reg.load_model(ede, "cpu").eval().requires_grad_(False)
         self.sync = reg.load_model(sync, "cpu").eval().requires_grad_(False)
         self.content_source = self.sync.cfg.content
-        encoder = content_encoder(None if self.content_source == "logmel" else self.content_source)
+        encoder = content_encoder(self.content_source)
         clips = load_clips(stores, None, need_face=True)
         kinds = {c.face_model for c in clips}
         if len(kinds) > 1:

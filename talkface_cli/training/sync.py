@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..audio.features import cached_features, content_encoder, encode
+from ..audio.features import CONTENT_DEFAULT, cached_features, content_encoder, encode
 from ..config import to_dict
 from ..data.datasets import Clip, data_hash, load_clips
 from ..eval.sync import MAX_OFFSET, delay, sync_stats
@@ -33,10 +33,10 @@ def clip_lips(clip: Clip) -> torch.Tensor:
 
 
 class SyncTask:
-    def __init__(self, cfg: SyncStage, stores: list[Path], content: str = "logmel"):
+    def __init__(self, cfg: SyncStage, stores: list[Path], content: str = CONTENT_DEFAULT):
         self.cfg = cfg
         self.content_source = content
-        self.encoder = content_encoder(None if content == "logmel" else content)
+        self.encoder = content_encoder(content)
         self.train = [c for c in load_clips(stores, ("train",), need_face=True) if c.frames > VIDEO_FRAMES]
         self.held = [
             c
@@ -147,7 +147,7 @@ def train_sync(
     cfg: SyncStage,
     stores: list[Path],
     name: str,
-    content: str = "logmel",
+    content: str = CONTENT_DEFAULT,
     run_dir: Path | None = None,
     resume: bool = False,
     device: str | None = None,
