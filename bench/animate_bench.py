@@ -88,18 +88,18 @@ def main() -> None:
     ede, emg = untrained()
     from talkface_cli.audio.features import content_encoder, encode
 
-    logmel = content_encoder()  # what animate uses: level-normalised log-mel
+    encoder = content_encoder()  # what animate uses: level-normalised log-mel
     ar = ARTransformerDecoder(80).eval()
     spk = speaker_condition(emg, None)
     rows = []
     for secs in SECONDS:
         t = secs * 25
         audio = (0.1 * np.random.default_rng(secs).normal(size=t * 640)).astype(np.float32)
-        content = encode(logmel, audio, t)
+        content = encode(encoder, audio, t)
         emotion = emotion_track([speech_emotion(ede, audio).mean(0)], t)
 
         def end_to_end(a=audio, n=t):
-            generate(emg, encode(logmel, a, n), emotion_track(list(speech_emotion(ede, a)), n), spk, n)
+            generate(emg, encode(encoder, a, n), emotion_track(list(speech_emotion(ede, a)), n), spk, n)
 
         # This is a shared machine whose speed drifts. In each round the AR decoder runs once and
         # then ours runs back to back for as long (at most 2 s), timed as the mean per call: both

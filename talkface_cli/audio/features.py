@@ -59,6 +59,7 @@ class LogMel(torch.nn.Module):
     """80 log-mel bands at 50 Hz: (N,) audio -> (2T, 80)."""
 
     key = "logmel80"
+    kind = "log-mel (no HuBERT weights given)"
     dim = 80
 
     def __init__(self) -> None:
@@ -105,6 +106,7 @@ class LevelLogMel(LogMel):
     recording gain does not move the lips."""
 
     key = "logmel80-level"
+    kind = "log-mel, levelled (no HuBERT weights given)"
 
     def forward(self, audio: torch.Tensor, frames: int) -> torch.Tensor:
         return super().forward(level_normalised(audio), frames)
@@ -112,6 +114,8 @@ class LevelLogMel(LogMel):
 
 class Hubert(torch.nn.Module):
     """Hidden states of a local HuBERT at 50 Hz: (N,) audio -> (2T, hidden size)."""
+
+    kind = "hubert"
 
     def __init__(self, source: str | Path, layer: int = -1):
         super().__init__()
@@ -204,9 +208,7 @@ def precompute(store: Path, encoder: torch.nn.Module, disable_progress: bool = F
         "rate_hz": RATE,
         "clips": len(records),
         "computed": done,
-        "kind": "hubert"
-        if isinstance(encoder, Hubert)
-        else f"log-mel{', levelled' if isinstance(encoder, LevelLogMel) else ''} (no HuBERT weights given)",
+        "kind": encoder.kind,
     }
     atomic_write_json(folder / "encoder.json", info)
     return info

@@ -96,13 +96,12 @@ def train_sync(
 
     Example: talkface train-sync --data data/synth --preset tiny --name sync/synth
     """
-    from ..audio.features import CONTENT_DEFAULT
     from ..training.sync import train_sync as run
 
     cfg = _config("sync", preset, overrides or [], show_config)
     if cfg is None:
         return
-    metrics, entry = run(cfg, data, name, hubert or CONTENT_DEFAULT, run_dir, resume, device)
+    metrics, entry = run(cfg, data, name, hubert, run_dir, resume, device)
     if entry is not None:
         _report(f"{name}: held-out sync accuracy ({entry.path})", metrics, json_out)
 

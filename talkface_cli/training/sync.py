@@ -33,10 +33,10 @@ def clip_lips(clip: Clip) -> torch.Tensor:
 
 
 class SyncTask:
-    def __init__(self, cfg: SyncStage, stores: list[Path], content: str = CONTENT_DEFAULT):
+    def __init__(self, cfg: SyncStage, stores: list[Path], content: str | None = None):
         self.cfg = cfg
-        self.content_source = content
-        self.encoder = content_encoder(content)
+        self.content_source = content or CONTENT_DEFAULT  # None: no HuBERT given
+        self.encoder = content_encoder(self.content_source)
         self.train = [c for c in load_clips(stores, ("train",), need_face=True) if c.frames > VIDEO_FRAMES]
         self.held = [
             c
@@ -147,7 +147,7 @@ def train_sync(
     cfg: SyncStage,
     stores: list[Path],
     name: str,
-    content: str = CONTENT_DEFAULT,
+    content: str | None = None,
     run_dir: Path | None = None,
     resume: bool = False,
     device: str | None = None,
