@@ -3,6 +3,8 @@ traceback and exits non-zero."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class TalkfaceError(Exception):
     """An error caused by the user's input or environment, shown as one line (exit code 1)."""
@@ -11,3 +13,14 @@ class TalkfaceError(Exception):
 
     def __init__(self, message: str):
         super().__init__(" ".join(str(message).split()))  # always one line
+
+
+def require_file(path: Path, what: str = "") -> Path:
+    """`path` if it is a file; else a TalkfaceError naming it (missing, or a folder); `what`, a
+    hint, ends the message."""
+    path = Path(path)
+    if path.is_dir():
+        raise TalkfaceError(f"{path}: a folder, not a file{what}")
+    if not path.is_file():
+        raise TalkfaceError(f"{path}: no such file{what}")
+    return path

@@ -34,6 +34,9 @@ def test_unreadable_audio_is_one_line_naming_the_file(tmp_path):
         load_audio(junk)
     with pytest.raises(TalkfaceError, match=r"gone\.m4a: no such file"):
         load_audio(tmp_path / "gone.m4a")
+    (tmp_path / "takes.wav").mkdir()
+    with pytest.raises(TalkfaceError, match=r"takes\.wav: a folder, not a file$"):
+        load_audio(tmp_path / "takes.wav")
     silent_film = tmp_path / "film.mp4"
     subprocess.run(
         [ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc=duration=1:size=64x64", str(silent_film)],

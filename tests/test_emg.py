@@ -261,6 +261,11 @@ def test_animate_says_when_speech_is_far_from_the_emotion_models_level(use_chain
     assert label.exit_code == 0 and "note:" not in label.output  # the EDE did not read this speech
     swap = _run("swap-emotion", tmp_path / "usual.wav", tmp_path / "quiet.wav", "--out", tmp_path / "s.npz")
     assert swap.exit_code == 0 and swap.output.count("note:") == 1 and "quiet.wav: speech at" in swap.output
+    write_wav(tmp_path / "silent.wav", np.zeros(32000, np.float32))  # one note, not a level one too
+    for emotion in ([], ["--emotion", "happy"]):
+        silent = _run("animate", tmp_path / "silent.wav", "--out", tmp_path / "z.npz", *emotion)
+        assert silent.exit_code == 0 and silent.output.count("note:") == 1, silent.output
+        assert "silent.wav: no speech heard" in silent.output
 
 
 def test_animate_bad_input(use_chain, tmp_path):

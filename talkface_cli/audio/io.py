@@ -10,7 +10,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from ..errors import TalkfaceError
+from ..errors import TalkfaceError, require_file
 
 SAMPLE_RATE = 16000
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
@@ -24,9 +24,7 @@ def ffmpeg_exe() -> str:
 
 def load_audio(path: Path, sr: int = SAMPLE_RATE) -> np.ndarray:
     """(N,) float32 mono at `sr`; stereo is averaged, other rates resampled (soxr, high quality)."""
-    path = Path(path)
-    if not path.is_file():
-        raise TalkfaceError(f"{path}: no such file")
+    path = require_file(path)
     if path.suffix.lower() in VIDEO_SUFFIXES:
         return _decode_with_ffmpeg(path, sr, "no audio track could be decoded")
     try:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import TalkfaceError
+from ..errors import TalkfaceError, require_file
 from .sync import MAX_OFFSET, SyncStats, offset_distances, stats_from_distances
 
 FRAME = 224
@@ -69,9 +69,7 @@ class OfficialSyncNet(nn.Module):
 
 def load_syncnet(path: str | Path) -> OfficialSyncNet:
     """syncnet_v2.model (a state dict of the `S` network) -> the network in eval mode."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise TalkfaceError(f"--syncnet {path}: no such file (syncnet_v2.model from joonson/syncnet_python)")
+    path = require_file(Path(path).expanduser(), " (--syncnet: syncnet_v2.model from joonson/syncnet_python)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unpickling failure is the file's fault

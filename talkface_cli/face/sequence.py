@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import TalkfaceError
+from ..errors import TalkfaceError, require_file
 from ..fsutil import atomic_write_bytes
 
 FPS = 25
@@ -55,9 +55,7 @@ class ParamSequence:
 
 def load_sequence(path: Path) -> ParamSequence:
     """Read and validate a parameter sequence; every problem is one line naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise TalkfaceError(f"{path}: no such file")
+    path = require_file(path)
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}

@@ -27,6 +27,7 @@ from .emotion import emotion_track, label_emotion, motion_emotion, pooled, speec
 from .generate import generate, speaker_condition
 
 LEVEL_MARGIN = 6.0  # dB outside the EDE's training levels before animate says so
+SILENT_DB = -70.0  # active level (dBFS) at or below which the speech is taken for silence
 CONTENT_CHUNK = 30 * 16000  # samples of audio per content-encoder pass (30 s; 1 s context each side)
 
 
@@ -99,6 +100,8 @@ class Animator:
             raise TalkfaceError(
                 f"{source}: {len(audio) / 16:.0f} ms of speech, shorter than two video frames (80 ms)"
             )
+        if emotions:
+            self.check_level(audio, source, emotion=False)
         embs = emotions if emotions else list(self.speech_emotion(audio, source))
         params = generate(
             self.emg,
@@ -117,18 +120,25 @@ class Animator:
         )
 
     def speech_emotion(self, audio: np.ndarray, source: str) -> np.ndarray:
-        """The EDE's emotion features of speech (2T', W); a note when the speech is far louder or
-        quieter than the EDE's training speech (a log-mel EDE takes loudness for emotion)."""
-        if self.ede_levels is not None:
+        """The EDE's emotion features of speech (2T', W), with `check_level`'s notes."""
+        self.check_level(audio, source, emotion=True)
+        return speech_emotion(self.ede, audio)
+
+    def check_level(self, audio: np.ndarray, source: str, emotion: bool) -> None:
+        """Notes for the user: the audio is silent; or, when the EDE reads its `emotion`, it is far
+        louder or quieter than the EDE's training speech (a log-mel EDE takes loudness for emotion)."""
+        level = float(active_level_db(torch.from_numpy(np.asarray(audio, np.float32))))
+        if level <= SILENT_DB:
+            note = f"{source}: no speech heard (active level {level:.0f} dBFS), the lips stay still"
+            self.notes.append(note)
+        elif emotion and self.ede_levels is not None:
             lo, hi = self.ede_levels
-            level = float(active_level_db(torch.from_numpy(np.asarray(audio, np.float32))))
             if not lo - LEVEL_MARGIN <= level <= hi + LEVEL_MARGIN:
                 self.notes.append(
                     f"{source}: speech at {level:.0f} dBFS, the emotion model was trained on {lo:.0f} to "
                     f"{hi:.0f} dBFS and takes loudness for emotion; the emotion it reads may be off "
                     "(--emotion LABEL sets one)"
                 )
-        return speech_emotion(self.ede, audio)
 
     def label(self, emotion: str, intensity: float) -> np.ndarray:
         return label_emotion(self.ede, emotion, intensity)

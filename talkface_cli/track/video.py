@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import TalkfaceError
+from ..errors import TalkfaceError, require_file
 from .mediapipe import FaceMeshTracker
 
 FPS = 25
@@ -29,8 +29,7 @@ class Track:
 
 def open_video(path: Path) -> tuple[cv2.VideoCapture, float, int]:
     """An opened capture, its frame rate and frame count; a clear error if it is not a video."""
-    if not Path(path).is_file():
-        raise TalkfaceError(f"{path}: no such file")
+    require_file(path)
     cap = cv2.VideoCapture(str(path))
     src_fps = cap.get(cv2.CAP_PROP_FPS) or 0.0 if cap.isOpened() else 0.0
     n_src = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if cap.isOpened() else 0
