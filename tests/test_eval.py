@@ -71,6 +71,7 @@ def test_eval_end_to_end(use_chain, tmp_path):
             str(out),
             "--examples",
             "1",
+            "--swaps",
         ],
         env={"COLUMNS": "250"},
     )
@@ -88,6 +89,11 @@ def test_eval_end_to_end(use_chain, tmp_path):
         assert name in res.output and f"| {name} | {fmt(vals['lve'])} |" in md
         assert fmt(vals["lve"]) in res.output
     assert len(report["examples"]) == 1 and (out / "examples").is_dir()
+    sw = report["swap"]  # every test clip has a clip of another emotion to take it from
+    assert sw["swaps"] == len(report["clips"]) and 0 <= sw["accuracy_pct"] <= 100
+    assert sw["lve_rise_pct"] == pytest.approx(100 * (sw["lve_swapped_mm"] / sw["lve_plain_mm"] - 1))
+    assert sw["lve_gt_emotion_shift_mm"] > 1  # the corpus's emotions move the lips by millimetres
+    assert "emotion swaps" in md and fmt(sw["lve_gt_emotion_shift_mm"]) in res.output
     assert all(h in res.output for h in ("LVE (mm, max L2)", "LVE (mm², max squared L2)", "LSE-D"))
 
 
@@ -103,3 +109,21 @@ def test_centroid_accuracies_by_hand():
     assert es.accuracy(es.nearest_centroid(z, names, cents), truth) == 0.5
     # among neutral/happy/sad/angry: the calm sample is left out, 'happy' is now right
     assert es.subset_accuracy(z, truth, names, cents, ("neutral", "happy", "sad", "angry")) == 2 / 3
+
+
+def test_emotion_means_weigh_clips_equally():
+    from pathlib import Path
+
+    from talkface_cli.data.datasets import Clip
+    from talkface_cli.eval.run import emotion_means
+
+    def clip(emotion: str, params: list[list[float]]) -> Clip:
+        return Clip(Path("."), {"emotion": emotion}, np.zeros(1), np.array(params, np.float32), None, "ict")
+
+    means = emotion_means(
+        [clip("sad", [[0, 2], [2, 2], [4, 2]]), clip("sad", [[0, 0]]), clip("happy", [[1, 1], [3, 1]])]
+    )
+    # sad: clip means (2, 2) and (0, 0) -> (1, 1), whatever their lengths; happy: (2, 1)
+    assert set(means) == {"sad", "happy"}
+    np.testing.assert_allclose(means["sad"], [1, 1])
+    np.testing.assert_allclose(means["happy"], [2, 1])
