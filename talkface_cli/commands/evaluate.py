@@ -33,7 +33,10 @@ def command(
     ),
     limit: int = typer.Option(0, "--limit", help="score only the first N clips (0: all)"),
     swaps: bool = typer.Option(
-        False, "--swaps", help="also swap each clip's emotion for another clip's and score the swaps"
+        False,
+        "--swaps",
+        help="also swap each clip's emotion for another clip's and score the swaps, beside the lip "
+        "error of the clip's own GT moved by the two emotions' mean-face difference",
     ),
     temperature: float = typer.Option(
         0.5, "--temperature", min=0.0, help="sampling temperature of the models"
