@@ -102,7 +102,9 @@ class Animator:
             )
         if emotions:
             self.check_level(audio, source, emotion=False)
-        embs = emotions if emotions else list(self.speech_emotion(audio, source))
+            embs = emotions
+        else:
+            embs = list(self.speech_emotion(audio, source))
         params = generate(
             self.emg,
             self.content(audio, frames),
