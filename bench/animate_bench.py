@@ -88,7 +88,7 @@ def main() -> None:
     ede, emg = untrained()
     from talkface_cli.audio.features import content_encoder, encode
 
-    encoder = content_encoder()  # what animate uses: level-normalised log-mel
+    encoder = content_encoder()  # what animate uses: levelled log-mel, steady noise removed
     ar = ARTransformerDecoder(80).eval()
     spk = speaker_condition(emg, None)
     rows = []

@@ -6,11 +6,13 @@
   to exactly 2T frames for T video frames, as the paper does.
 - log-mel: the fallback when no HuBERT weights are given: 80 log-mel bands, 25 ms windows,
   20 ms hop (50 Hz), computed with torch.stft and a Slaney-style mel filterbank of our own. As
-  content features (`logmel-level`, the default) the input is first brought to one active speech
+  content features (`logmel-clean`, the default) the input is first brought to one active speech
   level, as HuBERT normalises its input: log-mel values move with the recording gain, and a model
   trained on the corpus's level moved its lips half as much for RAVDESS, recorded 20 dB quieter.
-  `logmel` (no level step) is what models trained before that read, and what the EDE's log-mel
-  front reads (loudness is a cue of emotion there).
+  Then a steady noise floor measured in the pauses is subtracted: the corpus is clean, and a
+  fan or mains hum 20 dB under the speech held the mouth open in the pauses and damped the lips.
+  `logmel-level` (no noise step) and `logmel` (no level step) are what models trained before
+  read; `logmel` is also the EDE's log-mel front (loudness is a cue of emotion there).
 Features are cached as `<store>/features/<encoder key>/<clip id>.npy`, so training never
 recomputes them; the key names the encoder and its weights.
 """
@@ -67,10 +69,13 @@ class LogMel(torch.nn.Module):
         self.register_buffer("fb", mel_filterbank())
         self.register_buffer("window", torch.hann_window(400))
 
-    def forward(self, audio: torch.Tensor, frames: int) -> torch.Tensor:
+    def power(self, audio: torch.Tensor) -> torch.Tensor:
+        """(N,) audio -> (80, N/320 + 1) mel power."""
         spec = torch.stft(audio, 400, HOP, window=self.window, center=True, return_complex=True).abs() ** 2
-        mel = torch.log(self.fb @ spec + 1e-6).T  # (N/320 + 1, 80)
-        return to_frames(mel, frames)
+        return self.fb @ spec
+
+    def forward(self, audio: torch.Tensor, frames: int) -> torch.Tensor:
+        return to_frames(torch.log(self.power(audio) + 1e-6).T, frames)
 
 
 LEVEL_DB = -18.0  # active speech level content audio is brought to (the synthetic corpus's median)
@@ -112,6 +117,46 @@ class LevelLogMel(LogMel):
         return super().forward(level_normalised(audio), frames)
 
 
+PAUSE_FRAMES = 8  # a pause: at least this many 20 ms frames (160 ms; closures in speech are shorter)
+PAUSE_DB = 3.0  # ... each within this many dB of the 15th-percentile frame power
+OVER, FLOOR = 3.0, 0.01  # spectral subtraction: over-subtraction factor, floor (of the noise power)
+
+
+def runs_of(mask: torch.Tensor, length: int) -> torch.Tensor:
+    """(N,) bool -> (N,) bool: the True frames that lie in runs of at least `length`."""
+    edges = torch.diff(torch.nn.functional.pad(mask.int(), (1, 1)))
+    out = torch.zeros_like(mask)
+    for a, b in zip(torch.where(edges == 1)[0].tolist(), torch.where(edges == -1)[0].tolist()):
+        out[a:b] = b - a >= length
+    return out
+
+
+def steady_noise_removed(mel: torch.Tensor) -> torch.Tensor:
+    """(B, N) mel power -> (B, N) with a steady noise floor (fan, hiss, mains hum) taken out by
+    spectral subtraction (Berouti et al. 1979: max(P - a N, b N), a=3, b=0.01).
+    N, per band, is the mean power in the pauses (runs of >= 160 ms within 3 dB of the quietest
+    frames), capped at the band's 10th percentile over all frames, so that quiet speech taken for
+    a pause (tightly trimmed clean speech) is barely touched. Without a pause: unchanged."""
+    db = 10 * (mel.sum(0) + 1e-12).log10()  # (N,)
+    pause = runs_of(db <= torch.quantile(db, 0.15) + PAUSE_DB, PAUSE_FRAMES)
+    if not pause.any():
+        return mel
+    noise = torch.minimum(mel[:, pause].mean(1, keepdim=True), torch.quantile(mel, 0.1, dim=1, keepdim=True))
+    return torch.maximum(mel - OVER * noise, FLOOR * noise)
+
+
+class CleanLogMel(LogMel):
+    """Content features: LogMel of the input brought to one active speech level, with a steady
+    noise floor removed, so neither the gain nor a fan or hum in the recording moves the lips."""
+
+    key = "logmel80-clean"
+    kind = "log-mel, levelled, steady noise removed (no HuBERT weights given)"
+
+    def forward(self, audio: torch.Tensor, frames: int) -> torch.Tensor:
+        mel = steady_noise_removed(self.power(level_normalised(audio)))
+        return to_frames(torch.log(mel + 1e-6).T, frames)
+
+
 class Hubert(torch.nn.Module):
     """Hidden states of a local HuBERT at 50 Hz: (N,) audio -> (2T, hidden size)."""
 
@@ -147,13 +192,15 @@ class Hubert(torch.nn.Module):
         return to_frames(hidden[0], frames)
 
 
-CONTENT_DEFAULT = "logmel-level"
-LOGMEL = {"logmel-level": LevelLogMel, "logmel": LogMel}  # the log-mel content encoders by name
+CONTENT_DEFAULT = "logmel-clean"
+# the log-mel content encoders by name
+LOGMEL = {"logmel-clean": CleanLogMel, "logmel-level": LevelLogMel, "logmel": LogMel}
 
 
 def content_encoder(source: str | Path | None = None, layer: int = -1) -> torch.nn.Module:
-    """The content encoder a model was trained with: `logmel-level` (the default, also for None),
-    `logmel` (no level step: models trained before it), else a local HuBERT folder or cached id."""
+    """The content encoder a model was trained with: `logmel-clean` (the default, also for None),
+    `logmel-level` (no noise step) or `logmel` (no level step either: models trained before those),
+    else a local HuBERT folder or cached id."""
     source = source or CONTENT_DEFAULT
     return LOGMEL[source]() if source in LOGMEL else Hubert(source, layer)
 

@@ -25,7 +25,8 @@ class SyncConfig:
         80, "width D of the content features (80 log-mel, 1024 HuBERT large; set by training)"
     )
     content: str = opt(
-        "logmel-level", "content encoder: logmel-level, logmel or a local HuBERT folder (set by training)"
+        "logmel-clean",
+        "content encoder: logmel-clean, logmel-level, logmel or a local HuBERT folder (set by training)",
     )
     hidden: int = opt(512, "channels of the convolution stacks")
     width: int = opt(512, "embedding width")
