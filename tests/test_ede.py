@@ -95,6 +95,30 @@ def test_speed_perturb_keeps_the_window():
     assert np.allclose(fast, a)
 
 
+def test_tiny_front_removes_steady_noise_and_older_models_keep_theirs():
+    """The tiny preset's log-mel front subtracts a steady noise floor; a config.json written
+    before the option existed reads as without it, so saved models hear what they were trained on."""
+    import numpy as np
+
+    import talkface_cli.presets  # noqa: F401 - registers the presets
+    from talkface_cli.config import from_dict, make_config, to_dict
+    from talkface_cli.models.ede import AudioEmotionEncoder, EDEConfig
+
+    cfg = make_config("ede", "tiny").model
+    older = from_dict(EDEConfig, {k: v for k, v in to_dict(cfg).items() if k != "denoise"})
+    front, plain = AudioEmotionEncoder(cfg).logmel, AudioEmotionEncoder(older).logmel
+    assert (front.denoise, plain.denoise) == (True, False)
+    rng = np.random.default_rng(0)
+    t = torch.arange(32000) / 16000
+    syllables = (1.2 + torch.sin(2 * np.pi * 4 * t)) * (t > 0.5)  # 4 Hz loudness swings after 0.5 s of pause
+    speech = torch.from_numpy(rng.standard_normal(32000)).float() * syllables * 0.1
+    hiss = torch.from_numpy(rng.standard_normal(32000)).float() * 0.003
+    with torch.no_grad():
+        gone = (front(speech + hiss, 100) - front(speech, 100))[:20].abs().mean()
+        kept = (plain(speech + hiss, 100) - plain(speech, 100))[:20].abs().mean()
+    assert gone < 0.5 * kept  # in the pause: the hiss is mostly gone
+
+
 @pytest.fixture(scope="module")
 def synth_store(tmp_path_factory):
     from data_recipes.base import PrepOptions, run_recipe

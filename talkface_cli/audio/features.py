@@ -57,27 +57,6 @@ def to_frames(feats: torch.Tensor, frames: int) -> torch.Tensor:
     ].T
 
 
-class LogMel(torch.nn.Module):
-    """80 log-mel bands at 50 Hz: (N,) audio -> (2T, 80)."""
-
-    key = "logmel80"
-    kind = "log-mel (no HuBERT weights given)"
-    dim = 80
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.register_buffer("fb", mel_filterbank())
-        self.register_buffer("window", torch.hann_window(400))
-
-    def power(self, audio: torch.Tensor) -> torch.Tensor:
-        """(N,) audio -> (80, N/320 + 1) mel power."""
-        spec = torch.stft(audio, 400, HOP, window=self.window, center=True, return_complex=True).abs() ** 2
-        return self.fb @ spec
-
-    def forward(self, audio: torch.Tensor, frames: int) -> torch.Tensor:
-        return to_frames(torch.log(self.power(audio) + 1e-6).T, frames)
-
-
 LEVEL_DB = -18.0  # active speech level content audio is brought to (the synthetic corpus's median)
 MAX_GAIN_DB = 45.0  # at most this much louder (RAVDESS files reach -60 dBFS; digital silence stays silent)
 
@@ -106,17 +85,6 @@ def level_normalised(audio: torch.Tensor) -> torch.Tensor:
     return audio * (10 ** (gain_db / 20)).to(audio.dtype)
 
 
-class LevelLogMel(LogMel):
-    """Content features: LogMel of the input brought to one active speech level, so the
-    recording gain does not move the lips."""
-
-    key = "logmel80-level"
-    kind = "log-mel, levelled (no HuBERT weights given)"
-
-    def forward(self, audio: torch.Tensor, frames: int) -> torch.Tensor:
-        return super().forward(level_normalised(audio), frames)
-
-
 PAUSE_FRAMES = 8  # a pause: at least this many 20 ms frames (160 ms; closures in speech are shorter)
 PAUSE_DB = 3.0  # ... each within this many dB of the 15th-percentile frame power
 OVER, FLOOR = 3.0, 0.01  # spectral subtraction: over-subtraction factor, floor (of the noise power)
@@ -136,24 +104,50 @@ def steady_noise_removed(mel: torch.Tensor) -> torch.Tensor:
     spectral subtraction (Berouti et al. 1979: max(P - a N, b N), a=3, b=0.01).
     N, per band, is the mean power in the pauses (runs of >= 160 ms within 3 dB of the quietest
     frames), capped at the band's 10th percentile over all frames, so that quiet speech taken for
-    a pause (tightly trimmed clean speech) is barely touched. Without a pause: unchanged."""
+    a pause (tightly trimmed clean speech) is barely touched. Without a pause: unchanged.
+    Digital silence (zero padding of a training window) takes no part in the estimate."""
     db = 10 * (mel.sum(0) + 1e-12).log10()  # (N,)
-    pause = runs_of(db <= torch.quantile(db, 0.15) + PAUSE_DB, PAUSE_FRAMES)
+    live = db > -100.0  # white noise at -125 dBFS sums to about -100 here; digital silence to -120
+    if int(live.sum()) < PAUSE_FRAMES:
+        return mel
+    pause = runs_of(live & (db <= torch.quantile(db[live], 0.15) + PAUSE_DB), PAUSE_FRAMES)
     if not pause.any():
         return mel
-    noise = torch.minimum(mel[:, pause].mean(1, keepdim=True), torch.quantile(mel, 0.1, dim=1, keepdim=True))
+    floor = torch.quantile(mel[:, live], 0.1, dim=1, keepdim=True)
+    noise = torch.minimum(mel[:, pause].mean(1, keepdim=True), floor)  # (B, 1)
     return torch.maximum(mel - OVER * noise, FLOOR * noise)
 
 
-class CleanLogMel(LogMel):
-    """Content features: LogMel of the input brought to one active speech level, with a steady
-    noise floor removed, so neither the gain nor a fan or hum in the recording moves the lips."""
+# names the features in the cache (those already cached keep theirs); (level, denoise) -> key
+LOGMEL_KEYS = {
+    (False, False): "logmel80",
+    (True, False): "logmel80-level",
+    (True, True): "logmel80-clean",
+    (False, True): "logmel80-denoised",
+}
 
-    key = "logmel80-clean"
-    kind = "log-mel, levelled, steady noise removed (no HuBERT weights given)"
+
+class LogMel(torch.nn.Module):
+    """80 log-mel bands at 50 Hz: (N,) audio -> (2T, 80). `level`: the input is first brought to
+    one active speech level, so the recording gain does not move the features; `denoise`: a
+    steady noise floor (fan, hiss, hum) measured in the pauses is subtracted from the mel power."""
+
+    dim = 80
+
+    def __init__(self, level: bool = False, denoise: bool = False) -> None:
+        super().__init__()
+        self.level, self.denoise = level, denoise
+        self.key = LOGMEL_KEYS[level, denoise]
+        steps = [s for s, on in (("levelled", level), ("steady noise removed", denoise)) if on]
+        self.kind = f"log-mel{', ' * bool(steps)}{', '.join(steps)} (no HuBERT weights given)"
+        self.register_buffer("fb", mel_filterbank())
+        self.register_buffer("window", torch.hann_window(400))
 
     def forward(self, audio: torch.Tensor, frames: int) -> torch.Tensor:
-        mel = steady_noise_removed(self.power(level_normalised(audio)))
+        audio = level_normalised(audio) if self.level else audio
+        spec = torch.stft(audio, 400, HOP, window=self.window, center=True, return_complex=True).abs() ** 2
+        mel = self.fb @ spec  # (80, N/320 + 1)
+        mel = steady_noise_removed(mel) if self.denoise else mel
         return to_frames(torch.log(mel + 1e-6).T, frames)
 
 
@@ -193,8 +187,8 @@ class Hubert(torch.nn.Module):
 
 
 CONTENT_DEFAULT = "logmel-clean"
-# the log-mel content encoders by name
-LOGMEL = {"logmel-clean": CleanLogMel, "logmel-level": LevelLogMel, "logmel": LogMel}
+# the log-mel content encoders by name: their (level, denoise) steps
+LOGMEL = {"logmel-clean": (True, True), "logmel-level": (True, False), "logmel": (False, False)}
 
 
 def content_encoder(source: str | Path | None = None, layer: int = -1) -> torch.nn.Module:
@@ -202,7 +196,7 @@ def content_encoder(source: str | Path | None = None, layer: int = -1) -> torch.
     `logmel-level` (no noise step) or `logmel` (no level step either: models trained before those),
     else a local HuBERT folder or cached id."""
     source = source or CONTENT_DEFAULT
-    return LOGMEL[source]() if source in LOGMEL else Hubert(source, layer)
+    return LogMel(*LOGMEL[source]) if source in LOGMEL else Hubert(source, layer)
 
 
 @torch.no_grad()

@@ -41,6 +41,11 @@ class EDEConfig:
     level: bool = opt(
         False, "logmel front: bring each clip to one active speech level first (HuBERT normalises its input)"
     )
+    denoise: bool = opt(
+        False,
+        "logmel front: subtract a steady noise floor measured in the pauses, as the content features "
+        "do (off for models trained before it; the tiny preset sets it)",
+    )
     dropout: float = opt(0.1, "dropout in the audio transformer")
     video_widths: tuple = opt((64, 128, 256, 512), "ResNet-18 stage widths of the video branch")
     image_size: int = opt(128, "render size S of the video branch input (paper: 128)")
@@ -86,9 +91,9 @@ class AudioEmotionEncoder(nn.Module):
         self.front = cfg.front
         self.hubert = HubertModel(hubert_config(cfg))
         if cfg.front == "logmel":
-            from ..audio.features import LevelLogMel, LogMel
+            from ..audio.features import LogMel
 
-            self.logmel = LevelLogMel() if cfg.level else LogMel()
+            self.logmel = LogMel(cfg.level, cfg.denoise)
             self.mel_norm = cfg.mel_norm
             # a convolutional encoder of the log-mel frames in place of HuBERT's convolutional
             # waveform encoder; no per-frame normalisation (loudness is a cue of emotion)
