@@ -12,7 +12,8 @@
   Then a steady noise floor measured in the pauses is subtracted: the corpus is clean, and a
   fan or mains hum 20 dB under the speech held the mouth open in the pauses and damped the lips.
   `logmel-level` (no noise step) and `logmel` (no level step) are what models trained before
-  read; `logmel` is also the EDE's log-mel front (loudness is a cue of emotion there).
+  read. The EDE's log-mel front is the same `LogMel` without the level step (loudness is a cue of
+  emotion there); the tiny preset's has the noise step.
 Features are cached as `<store>/features/<encoder key>/<clip id>.npy`, so training never
 recomputes them; the key names the encoder and its weights.
 """
@@ -100,8 +101,8 @@ def runs_of(mask: torch.Tensor, length: int) -> torch.Tensor:
 
 
 def steady_noise_removed(mel: torch.Tensor) -> torch.Tensor:
-    """(B, N) mel power -> (B, N) with a steady noise floor (fan, hiss, mains hum) taken out by
-    spectral subtraction (Berouti et al. 1979: max(P - a N, b N), a=3, b=0.01).
+    """(M, N) mel power (bands x frames) -> (M, N) with a steady noise floor (fan, hiss, mains
+    hum) taken out by spectral subtraction (Berouti et al. 1979: max(P - a N, b N), a=3, b=0.01).
     N, per band, is the mean power in the pauses (runs of >= 160 ms within 3 dB of the quietest
     frames), capped at the band's 10th percentile over all frames, so that quiet speech taken for
     a pause (tightly trimmed clean speech) is barely touched. Without a pause: unchanged.
@@ -114,7 +115,7 @@ def steady_noise_removed(mel: torch.Tensor) -> torch.Tensor:
     if not pause.any():
         return mel
     floor = torch.quantile(mel[:, live], 0.1, dim=1, keepdim=True)
-    noise = torch.minimum(mel[:, pause].mean(1, keepdim=True), floor)  # (B, 1)
+    noise = torch.minimum(mel[:, pause].mean(1, keepdim=True), floor)  # (M, 1)
     return torch.maximum(mel - OVER * noise, FLOOR * noise)
 
 
@@ -139,7 +140,7 @@ class LogMel(torch.nn.Module):
         self.level, self.denoise = level, denoise
         self.key = LOGMEL_KEYS[level, denoise]
         steps = [s for s, on in (("levelled", level), ("steady noise removed", denoise)) if on]
-        self.kind = f"log-mel{', ' * bool(steps)}{', '.join(steps)} (no HuBERT weights given)"
+        self.kind = ", ".join(["log-mel", *steps]) + " (no HuBERT weights given)"
         self.register_buffer("fb", mel_filterbank())
         self.register_buffer("window", torch.hann_window(400))
 
