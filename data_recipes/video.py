@@ -26,9 +26,10 @@ from talkface_cli.track.video import filled, open_video, track_video
 from .base import Job, PrepOptions
 
 HOW = (
-    "video decoded at 25 fps (nearest source frame); MediaPipe BlazeFace + Face Mesh (bundled .tflite, "
-    "ai-edge-litert); gaps <= 5 frames interpolated; face model fitted to iBUG landmarks 17-67 by "
-    "batched least squares with temporal smoothness, one shape per speaker; audio 16 kHz mono"
+    "video decoded at 25 fps (the source frame nearest in time, by timestamp); MediaPipe BlazeFace + "
+    "Face Mesh (bundled .tflite, ai-edge-litert); gaps <= 5 frames interpolated; face model fitted to "
+    "iBUG landmarks 17-67 by batched least squares with temporal smoothness, one shape per speaker; "
+    "audio 16 kHz mono"
 )
 _TRACKER: FaceMeshTracker | None = None
 

@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import soundfile as sf
@@ -24,7 +25,7 @@ from talkface_cli.data.store import HOP, load_clip, read_manifest, validate
 from talkface_cli.errors import TalkfaceError
 from talkface_cli.face.ict import ICTFace
 from talkface_cli.track.fit import jaw_opening, loudness_db
-from talkface_cli.track.video import open_video
+from talkface_cli.track.video import frames_at_25fps, open_video
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +54,33 @@ def test_real_ravdess_video_is_tracked_and_fitted(ravdess_video, shared):
         assert corr >= 0.3, (r["id"], corr)
     speaker = json.loads((ravdess_video / "speakers" / "05.json").read_text())
     assert speaker["clips"] == 4 and len(speaker["shape"]) == 8  # one shape for the speaker
+
+
+def test_variable_frame_rate_video_is_sampled_by_time(shared, tmp_path):
+    """Phone and call recordings have variable frame rates: a frame is taken by its timestamp, so the
+    face stays in step with the audio (by index / average rate, 1.5 s in it was 0.8 s late)."""
+    ff, real = ffmpeg_exe(), shared / "data/ravdess/Video_Speech/Actor_05/01-01-03-01-01-02-05.mp4"
+    cfr, vfr = tmp_path / "cfr.mp4", tmp_path / "vfr.mp4"
+    lossless = ["-an", "-c:v", "libx264", "-qp", "0", "-pix_fmt", "yuv420p"]
+    keep = "select='lt(n,45)+not(mod(n,3))'"  # full rate for 1.5 s, then every third frame
+    subprocess.run(
+        [ff, "-v", "error", "-i", str(real), "-vf", "scale=160:90", *lossless, str(cfr)], check=True
+    )
+    subprocess.run(
+        [ff, "-v", "error", "-i", str(cfr), "-vf", keep, "-fps_mode", "vfr", *lossless, str(vfr)], check=True
+    )
+    cap = cv2.VideoCapture(str(cfr))
+    source = [f for ok, f in iter(cap.read, (False, None))]  # every frame of the constant-rate video
+    cap.release()
+    kept = np.array([n for n in range(len(source)) if n < 45 or n % 3 == 0])
+    cap, fps, n = open_video(vfr)
+    assert n == len(kept) and fps < 25  # the header's average rate
+    frames = list(frames_at_25fps(cap, vfr, fps, n, round(n / fps * 25)))
+    cap.release()
+    assert len(frames) == round(len(source) / 30000 * 1001 * 25)
+    for t, frame in enumerate(frames):
+        nearest = kept[np.argmin(np.abs(kept * 1001 / 30000 - t / 25))]
+        assert np.array_equal(frame, source[nearest]), t
 
 
 def test_loading_the_trackers_keeps_stderr_clean(capfd):

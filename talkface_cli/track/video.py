@@ -40,33 +40,50 @@ def open_video(path: Path) -> tuple[cv2.VideoCapture, float, int]:
 
 
 def track_video(path: Path, tracker: FaceMeshTracker | None = None) -> Track:
-    """Track every 25 fps frame of `path` (nearest source frame); gaps of <= MAX_GAP interpolated."""
+    """Track every 25 fps frame of `path` (the source frame nearest in time); gaps of <= MAX_GAP
+    interpolated."""
     path = Path(path)
     cap, src_fps, n_src = open_video(path)
     t_out = round(n_src / src_fps * FPS)
-    wanted = np.minimum(np.round(np.arange(t_out) * src_fps / FPS).astype(int), n_src - 1)
     tracker = tracker or FaceMeshTracker()
     tracker.reset()
     pts = np.zeros((t_out, 468, 3), np.float32)
     found = np.zeros(t_out, bool)
-    frame, src, size = None, -1, (0, 0)
-    for t, want in enumerate(wanted):
-        while src < want:
-            ok, img = cap.read()
-            if not ok:
-                break
-            frame, src = img, src + 1
-        if frame is None or src < want:  # the stream ended before its own frame count: truncated
-            cap.release()
-            raise TalkfaceError(f"{path}: truncated or corrupt video (decoded {src + 1} of {n_src} frames)")
-        size = (frame.shape[1], frame.shape[0])
-        p = tracker(np.ascontiguousarray(frame[:, :, ::-1]))
-        if p is not None:
-            pts[t], found[t] = p, True
-    cap.release()
+    size = (0, 0)
+    try:
+        for t, frame in enumerate(frames_at_25fps(cap, path, src_fps, n_src, t_out)):
+            size = (frame.shape[1], frame.shape[0])
+            p = tracker(np.ascontiguousarray(frame[:, :, ::-1]))
+            if p is not None:
+                pts[t], found[t] = p, True
+    finally:
+        cap.release()
     if not found.any():
         raise TalkfaceError(f"{path}: no face found in any frame")
     return Track(interpolate_gaps(pts, found), found, size, float(src_fps))
+
+
+def frames_at_25fps(cap: cv2.VideoCapture, path: Path, src_fps: float, n_src: int, t_out: int):
+    """Yield, for each output time t/25 s, the source frame nearest to it by the decoder's timestamps,
+    so a variable-frame-rate video (phone, screen or call recordings) stays in step with its audio
+    where frame index / average rate would drift."""
+    shown = nxt = None  # (seconds, frame): the last frame at or before t/25 s, and the one read ahead
+    decoded = 0
+    for t in range(t_out):
+        now = t / FPS
+        while True:
+            if nxt is None:
+                ok, img = cap.read()
+                if not ok:
+                    break
+                nxt, decoded = (cap.get(cv2.CAP_PROP_POS_MSEC) / 1000, img), decoded + 1
+            if shown is not None and nxt[0] > now:
+                break
+            shown, nxt = nxt, None
+        # The stream ended early: fewer frames than its header says, and none near this time.
+        if shown is None or (nxt is None and decoded < n_src and decoded < now * src_fps - 1):
+            raise TalkfaceError(f"{path}: truncated or corrupt video (decoded {decoded} of {n_src} frames)")
+        yield nxt[1] if nxt is not None and nxt[0] - now < now - shown[0] else shown[1]
 
 
 def interpolate_gaps(pts: np.ndarray, found: np.ndarray, max_gap: int = MAX_GAP) -> np.ndarray:
