@@ -136,6 +136,9 @@ def run_recipe(
     check_resumable(out, recipe, opts)
     out.mkdir(parents=True, exist_ok=True)
     jobs, errors = recipe.discover(Path(root) if root is not None else out, opts)
+    found = len(jobs)
+    jobs, twins = unique_ids(jobs)
+    errors += twins
     stamp(out, recipe, root, opts, args)
     pending = [j for j in jobs if not j.done(out)]
     with progress() as bar:
@@ -163,15 +166,32 @@ def run_recipe(
     )
     write_manifest(out, records)
     errors = sorted(errors, key=lambda e: e["source"])
-    failed_ids = {e["id"] for e in errors}
+    failed_jobs = {(e["id"], e["source"]) for e in errors}
     atomic_write_json(out / "errors.json", errors)
     finished = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     stamp(out, recipe, root, opts, args, finished=finished, clips=len(records), errors=len(errors))
     problems = validate(out)
-    written = sum(1 for j in pending if j.id not in failed_ids and j.done(out))
+    written = sum(1 for j in pending if (j.id, j.source) not in failed_jobs and j.done(out))
     return PrepSummary(
-        str(out), len(jobs), written, len(jobs) - len(pending), len(errors), len(records), problems, errors
+        str(out), found, written, len(jobs) - len(pending), len(errors), len(records), problems, errors
     )
+
+
+def unique_ids(jobs: list[Job]) -> tuple[list[Job], list[dict]]:
+    """The first job (in path order) for each clip id; a later one (the same clip twice under ROOT,
+    e.g. a 48 kHz wav and a 16 kHz flac copy) is reported instead of overwriting the first."""
+    taken: dict[str, str] = {}  # clip id -> source that writes it
+    kept, errors = [], []
+    for j in jobs:
+        ids = j.outputs or [j.id]
+        first = next((taken[c] for c in ids if c in taken), None)
+        if first is not None:
+            why = f"{j.source}: a second file for clip {j.id}, skipped (kept {first})"
+            errors.append({"id": j.id, "source": j.source, "error": why})
+            continue
+        taken.update(dict.fromkeys(ids, j.source))
+        kept.append(j)
+    return kept, errors
 
 
 def default_jobs() -> int:

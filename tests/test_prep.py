@@ -117,6 +117,27 @@ def test_ravdess_audio_720_clips_exact_labels_and_lengths(shared, tmp_path):
     assert sum(r["split"] == "test" for r in records) == 240
 
 
+def test_a_clip_found_twice_is_written_once_and_reported(shared, tmp_path):
+    """ROOT may hold the same clip twice (the 48 kHz wav and a 16 kHz flac copy): the first in path
+    order is kept, the second reported, not silently written over it."""
+    rv = shared / "data/ravdess"
+    for sub, rel in [
+        ("a", "Audio_Speech_16k/Actor_05/03-01-03-01-01-02-05.flac"),
+        ("a", "Audio_Speech_16k/Actor_05/03-01-01-01-02-01-05.flac"),
+        ("b", "Audio_Speech_48k/Actor_05/03-01-03-01-01-02-05.wav"),
+    ]:
+        (tmp_path / "in" / sub).mkdir(parents=True, exist_ok=True)
+        (tmp_path / "in" / sub / Path(rel).name).symlink_to(rv / rel)
+    s = run_recipe(Ravdess(), tmp_path / "in", tmp_path / "out", PrepOptions())
+    assert (s.discovered, s.written, s.failed, s.clips) == (3, 2, 1, 2)
+    (err,) = s.errors
+    assert (
+        err["source"].endswith("b/03-01-03-01-01-02-05.wav") and "a/03-01-03-01-01-02-05.flac" in err["error"]
+    )
+    kept = next(r for r in read_manifest(tmp_path / "out") if r["id"] == "03-01-03-01-01-02-05")
+    assert kept["source"].endswith("a/03-01-03-01-01-02-05.flac")
+
+
 def test_synthetic_is_deterministic_and_lips_follow_phonemes(tmp_path):
     opts = lambda jobs: PrepOptions(jobs=jobs, split_by="speaker", extra={"speakers": 3, "sentences": 1})  # noqa: E731
     a = run_recipe(Synthetic(), None, tmp_path / "a", opts(2))
