@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from talkface_cli.audio.io import load_audio
+from talkface_cli.audio.io import audio_delay, delayed, load_audio
 from talkface_cli.data.store import HOP, is_written, write_clip
 from talkface_cli.errors import TalkfaceError
 from talkface_cli.face.load import load_face_model
@@ -45,7 +45,10 @@ def track_clip(job: Job, out: Path, opts: PrepOptions) -> None:
     if path.is_file():
         return
     open_video(Path(job.source))[0].release()  # fail fast: not a video, or no audio
-    audio = load_audio(Path(job.labels.get("audio_source") or job.source))
+    separate = job.labels.get("audio_source")  # MEAD keeps the sound in its own file
+    audio = load_audio(Path(separate or job.source))
+    if not separate:  # the video's own sound, put on the picture's clock
+        audio = delayed(audio, audio_delay(Path(job.source)))
     _TRACKER = _TRACKER or FaceMeshTracker()
     track = track_video(Path(job.source), _TRACKER)
     usable = filled(track.found)

@@ -17,10 +17,11 @@ import torch
 from typer.testing import CliRunner
 
 from data_recipes.base import PrepOptions, run_recipe
+from data_recipes.folder import Folder
 from data_recipes.ravdess import Ravdess, parse_name
 from data_recipes.synthetic import Synthetic, viseme_of
 from talkface_cli.app import app
-from talkface_cli.audio.io import ffmpeg_exe
+from talkface_cli.audio.io import audio_delay, ffmpeg_exe, load_audio
 from talkface_cli.data.store import HOP, load_clip, read_manifest, validate
 from talkface_cli.errors import TalkfaceError
 from talkface_cli.face.ict import ICTFace
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def ravdess_video(tmp_path_factory, shared) -> Path:
     out = tmp_path_factory.mktemp("rv") / "store"
     s = run_recipe(Ravdess(), shared / "data/ravdess/Video_Speech", out, PrepOptions(jobs=2))
-    assert s.failed == 0 and s.clips == 4 and not s.problems
+    assert s.failed == 0 and s.clips == 4 and not s.problems, (s.errors, s.problems)
     return out
 
 
@@ -81,6 +82,37 @@ def test_variable_frame_rate_video_is_sampled_by_time(shared, tmp_path):
     for t, frame in enumerate(frames):
         nearest = kept[np.argmin(np.abs(kept * 1001 / 30000 - t / 25))]
         assert np.array_equal(frame, source[nearest]), t
+
+
+def test_a_videos_sound_is_put_on_its_pictures_clock(shared, tmp_path):
+    """A clip cut with `-ss` after `-i` and `-c copy` starts its picture at the next keyframe, after
+    its sound; a delayed audio track starts after the picture. Prep lines them up as a player does."""
+    ff, real = ffmpeg_exe(), shared / "data/ravdess/Video_Speech/Actor_05/01-01-03-01-01-02-05.mp4"
+    late, cut = tmp_path / "late" / "late.mp4", tmp_path / "cut" / "cut.mp4"
+    late.parent.mkdir(), cut.parent.mkdir()
+    for args in (
+        ["-i", real, "-itsoffset", "0.4", "-i", real, "-map", "0:v", "-map", "1:a", "-c", "copy", late],
+        ["-i", real, "-ss", "1.3", "-t", "1.5", "-c", "copy", cut],
+    ):
+        subprocess.run([ff, "-v", "error", *map(str, args)], check=True)
+    assert audio_delay(late) == pytest.approx(0.4, abs=1e-3) and audio_delay(real) == 0
+    # Where the cut's first frame and its sound start in the original (by matching frames and samples).
+    cap = cv2.VideoCapture(str(real))
+    frames = [f for ok, f in iter(cap.read, (False, None))]
+    cap.release()
+    cap = cv2.VideoCapture(str(cut))
+    first = cap.read()[1]
+    cap.release()
+    picture = np.argmin([np.abs(f.astype(np.float32) - first).mean() for f in frames]) * 1001 / 30000
+    whole, sound = load_audio(real), load_audio(cut)
+    sound_at = np.argmax(np.correlate(whole, sound[:4000], "valid")) / 16000
+    assert picture - sound_at > 0.2  # the picture starts well after the sound
+    assert audio_delay(cut) == pytest.approx(sound_at - picture, abs=2e-3)
+    s = run_recipe(Folder(), cut.parent, tmp_path / "store", PrepOptions())
+    assert s.written == 1, s.errors
+    audio = load_clip(tmp_path / "store", "cut")["audio"]
+    start = round(picture * 16000)
+    assert np.corrcoef(audio[:8000], whole[start : start + 8000])[0, 1] > 0.99  # the sound under the face
 
 
 def test_loading_the_trackers_keeps_stderr_clean(capfd):

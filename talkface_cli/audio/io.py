@@ -3,6 +3,7 @@ bundled ffmpeg, and the audio of a video) as 16 kHz mono float32; write wav."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from ..errors import TalkfaceError, require_file
 
 SAMPLE_RATE = 16000
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
+# showinfo's line for the first decoded frame: "[Parsed_ashowinfo_0 @ 0x..] n:0 pts:19200 pts_time:0.4 ..."
+_FIRST_FRAME = re.compile(r"showinfo_\d+ @ [^\]]*\]\s+n:\s*0\s+pts:\s*-?\d+\s+pts_time:(-?[0-9.e+-]+)")
 
 
 def ffmpeg_exe() -> str:
@@ -63,6 +66,36 @@ def _decode_with_ffmpeg(path: Path, sr: int, failure: str) -> np.ndarray:
         why = log.strip().splitlines()
         raise TalkfaceError(f"{path}: {failure} ({why[-1] if why else 'ffmpeg failed'})")
     return np.frombuffer(out.stdout, dtype="<f4").copy()
+
+
+def audio_delay(video: Path) -> float:
+    """Seconds by which a video's sound starts after its picture (negative: before), read from the
+    first decoded frame of each on the container's clock, as a player would line them up. Frame
+    timestamps count from the picture's start and decoded audio from its own, so the audio of a
+    tracked video is shifted by this: a clip cut with `-ss` after `-i` and `-c copy` starts its
+    picture at the next keyframe, up to seconds after its sound."""
+    return _first_frame_time(video, "a") - _first_frame_time(video, "v")
+
+
+def _first_frame_time(video: Path, stream: str) -> float:
+    """pts_time of the first decoded frame of the first `stream` ("v" or "a"), without renumbering
+    timestamps (one stream per ffmpeg run, so no other thread's log line can interleave)."""
+    info = "showinfo" if stream == "v" else "ashowinfo"
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-copyts", "-i", str(video), "-map", f"0:{stream}:0"]
+    cmd += [f"-frames:{stream}", "1", f"-{stream}f", info, "-f", "null", "-"]
+    log = subprocess.run(cmd, capture_output=True).stderr.decode(errors="replace")
+    found = _FIRST_FRAME.search(log)
+    if found is None:
+        what = "picture" if stream == "v" else "sound"
+        raise TalkfaceError(f"{video}: could not read when its {what} starts")
+    return float(found.group(1))
+
+
+def delayed(audio: np.ndarray, seconds: float, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """(N,) -> audio that starts `seconds` later: silence put before it, or its start cut off when
+    negative."""
+    n = round(seconds * sr)
+    return np.concatenate([np.zeros(n, audio.dtype), audio]) if n >= 0 else audio[-n:]
 
 
 def write_wav(path: Path, audio: np.ndarray, sr: int = SAMPLE_RATE) -> None:
