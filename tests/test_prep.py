@@ -26,7 +26,8 @@ from talkface_cli.data.store import HOP, load_clip, read_manifest, validate
 from talkface_cli.errors import TalkfaceError
 from talkface_cli.face.ict import ICTFace
 from talkface_cli.track.fit import jaw_opening, loudness_db
-from talkface_cli.track.video import frames_at_25fps, open_video
+from talkface_cli.track.mediapipe import MESH_TO_IBUG68, FaceMeshTracker
+from talkface_cli.track.video import frames_at_25fps, open_video, track_video
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,6 +114,32 @@ def test_a_videos_sound_is_put_on_its_pictures_clock(shared, tmp_path):
     audio = load_clip(tmp_path / "store", "cut")["audio"]
     start = round(picture * 16000)
     assert np.corrcoef(audio[:8000], whole[start : start + 8000])[0, 1] > 0.99  # the sound under the face
+
+
+def test_a_small_face_in_a_wide_shot_is_tracked(shared, ravdess_video, tmp_path):
+    """A face 87 px wide in a 1080p frame is too small for the whole-frame detector (128 px input);
+    a tile finds it, and its mouth moves as the full-size face's does."""
+    ff, real = ffmpeg_exe(), shared / "data/ravdess/Video_Speech/Actor_05/01-01-03-01-01-02-05.mp4"
+    wide = tmp_path / "wide.mp4"
+    small = "scale=320:180,pad=1920:1080:800:300:color=gray"  # the RAVDESS frame at 1/4 in a wide shot
+    subprocess.run(
+        [ff, "-v", "error", "-i", str(real), "-t", "2", "-vf", small, "-an", str(wide)], check=True
+    )
+    cap = cv2.VideoCapture(str(wide))
+    first = np.ascontiguousarray(cap.read()[1][:, :, ::-1])
+    cap.release()
+    tracker = FaceMeshTracker()
+    assert tracker._detect_in(first, 0, -420, 1920) is None  # the whole frame: missed
+    track = track_video(wide, tracker)
+    assert track.found.all()
+
+    def mouth(lmk68: np.ndarray) -> np.ndarray:  # (T,) inner-lip gap / inter-ocular distance
+        return np.linalg.norm(lmk68[:, 62] - lmk68[:, 66], axis=1) / np.linalg.norm(
+            lmk68[:, 36] - lmk68[:, 45], axis=1
+        )
+
+    full = np.load(ravdess_video / "tracks" / "01-01-03-01-01-02-05.npz")["lmk68"][: len(track.found), :, :2]
+    assert np.corrcoef(mouth(track.landmarks[:, MESH_TO_IBUG68, :2]), mouth(full))[0, 1] > 0.95
 
 
 def test_loading_the_trackers_keeps_stderr_clean(capfd):

@@ -1,10 +1,11 @@
 """MediaPipe face detection (BlazeFace short range) and Face Mesh landmarks, decoded in numpy.
 
-Detection: 128x128 letterboxed input in [-1, 1], 896 SSD anchors (strides 8, 16, 16, 16; fixed
-size), boxes and 6 keypoints decoded with scale 128, sigmoid scores. Landmarks: the face region is
-cropped square, 1.5x its box, rotated so the eyes are level, to 192x192 in [0, 1]; the model gives
-468 (x, y, z) points in crop pixels and a face-presence logit. Tracking reuses the last frame's
-landmarks as the next region, as MediaPipe's graph does, and re-detects when presence drops.
+Detection: 128x128 letterboxed input in [-1, 1] (then tiles, when the whole frame shows no face),
+896 SSD anchors (strides 8, 16, 16, 16; fixed size), boxes and 6 keypoints decoded with scale 128,
+sigmoid scores. Landmarks: the face region is cropped square, 1.5x its box, rotated so the eyes are
+level, to 192x192 in [0, 1]; the model gives 468 (x, y, z) points in crop pixels and a
+face-presence logit. Tracking reuses the last frame's landmarks as the next region, as MediaPipe's
+graph does, and re-detects when presence drops.
 """
 
 from __future__ import annotations
@@ -54,14 +55,35 @@ class FaceMeshTracker:
         self.roi = None
 
     def detect(self, rgb: np.ndarray) -> tuple[float, float, float, float] | None:
-        """The most confident face as an ROI (cx, cy, size, angle), or None."""
+        """The most confident face as an ROI (cx, cy, size, angle), or None. The whole frame first,
+        then, if no face is found, overlapping tiles of 1/2 and 1/4 of its side: the short-range
+        detector sees a 128-pixel image and misses faces under ~7% of the frame's width (a 1080p
+        wide shot), which a tile enlarges. Tiles are cut from the frame scaled once per size."""
         h, w = rgb.shape[:2]
         side = max(h, w)
-        pad = np.zeros((side, side, 3), np.uint8)
-        oy, ox = (side - h) // 2, (side - w) // 2
-        pad[oy : oy + h, ox : ox + w] = rgb
-        x = cv2.resize(pad, (128, 128), interpolation=cv2.INTER_AREA).astype(np.float32) / 127.5 - 1.0
-        self.det.set_tensor(self.det.get_input_details()[0]["index"], x[None])
+        whole = self._detect_in(rgb, -((side - w) // 2), -((side - h) // 2), side)
+        if whole is not None:
+            return whole[1]
+        for tile in (side // 2, side // 4):
+            if tile < 128:
+                break
+            f = 128 / tile
+            small = cv2.resize(rgb, (round(w * f), round(h * f)), interpolation=cv2.INTER_AREA)
+            found = [self._detect_in(small, x, y, 128) for x, y in tile_origins(*small.shape[1::-1], 128)]
+            found = [roi for roi in found if roi is not None]
+            if found:
+                cx, cy, size, angle = max(found)[1]
+                return cx / f, cy / f, size / f, angle
+        return None
+
+    def _detect_in(self, rgb: np.ndarray, x0: int, y0: int, side: int):  # noqa: ANN202
+        """(score, ROI in image pixels) of the best face in the square at (x0, y0), or None."""
+        x = square_crop(rgb, x0, y0, side)
+        if side != 128:
+            x = cv2.resize(x, (128, 128), interpolation=cv2.INTER_AREA)
+        self.det.set_tensor(
+            self.det.get_input_details()[0]["index"], (x.astype(np.float32) / 127.5 - 1.0)[None]
+        )
         self.det.invoke()
         outs = {d["name"]: self.det.get_tensor(d["index"])[0] for d in self.det.get_output_details()}
         raw, logits = outs["regressors"], outs["classificators"][:, 0]
@@ -72,9 +94,9 @@ class FaceMeshTracker:
         r = raw[best] / 128.0
         cx, cy = r[0] + ANCHORS[best, 0], r[1] + ANCHORS[best, 1]
         bw, bh = r[2], r[3]
-        eyes = (r[4:8].reshape(2, 2) + ANCHORS[best]) * side - (ox, oy)
+        eyes = (r[4:8].reshape(2, 2) + ANCHORS[best]) * side + (x0, y0)
         angle = -math.atan2(-(eyes[1, 1] - eyes[0, 1]), eyes[1, 0] - eyes[0, 0])
-        return (cx * side - ox, cy * side - oy, max(bw, bh) * side * 1.5, angle)
+        return float(scores[best]), (cx * side + x0, cy * side + y0, max(bw, bh) * side * 1.5, angle)
 
     def _landmarks(self, rgb: np.ndarray, roi) -> tuple[np.ndarray, float]:  # noqa: ANN001
         cx, cy, size, angle = roi
@@ -106,6 +128,28 @@ class FaceMeshTracker:
                 return pts
             self.roi = None  # lost: detect again (once)
         return None
+
+
+def tile_origins(w: int, h: int, tile: int) -> list[tuple[int, int]]:
+    """Top-left corners of square tiles of side `tile` covering a w x h frame, overlapping by half
+    a tile; along a side shorter than the tile, one tile centred on it (zero-padded)."""
+
+    def starts(n: int) -> list[int]:
+        if n <= tile:
+            return [-((tile - n) // 2)]
+        k = math.ceil((n - tile) / (tile / 2)) + 1
+        return [round(v) for v in np.linspace(0, n - tile, k)]
+
+    return [(x, y) for y in starts(h) for x in starts(w)]
+
+
+def square_crop(rgb: np.ndarray, x0: int, y0: int, side: int) -> np.ndarray:
+    """(side, side, 3) the square at (x0, y0) of `rgb`, black where it leaves the frame."""
+    h, w = rgb.shape[:2]
+    out = np.zeros((side, side, 3), rgb.dtype)
+    xa, ya, xb, yb = max(x0, 0), max(y0, 0), min(x0 + side, w), min(y0 + side, h)
+    out[ya - y0 : yb - y0, xa - x0 : xb - x0] = rgb[ya:yb, xa:xb]
+    return out
 
 
 def roi_from_landmarks(pts: np.ndarray) -> tuple[float, float, float, float]:
