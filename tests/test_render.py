@@ -3,6 +3,8 @@ differentiable renderer's gradients and silhouette against pyrender."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -97,6 +99,25 @@ def test_audio_from_file_overrides_and_is_trimmed(ict, tmp_path):
     render_files([tmp_path / "a.npz"], tmp_path / "a.mp4", audio=tmp_path / "long.wav", size=64)
     info = probe(tmp_path / "a.mp4")
     assert info["frames"] == 25 and abs(info["audio_samples"] - 16000) <= 640
+
+
+def test_a_tracked_head_is_framed_in_the_video(ict, tmp_path):
+    """A tracked clip's pose holds where the face sat in its source frame; the MP4 frames the face
+    about its mean position and keeps its motion (a wide shot's face used to leave the picture)."""
+    seq = _jaw_sequence(ict, tmp_path / "plain.npz", frames=10, audio=False)
+    pose = np.zeros((10, 6), np.float32)
+    pose[:, 3] = np.linspace(-0.01, 0.01, 10)  # the head moves 2 cm sideways
+    dataclasses.replace(seq, pose=pose).save(tmp_path / "moving.npz")
+    pose[:, 4] = 0.22  # and sits 22 cm above the centre, as a face high in a wide shot
+    dataclasses.replace(seq, pose=pose).save(tmp_path / "high.npz")
+    for name in ("moving", "high"):
+        render_files([tmp_path / f"{name}.npz"], tmp_path / f"{name}.mp4", size=128)
+    moving, high = _frames(tmp_path / "moving.mp4"), _frames(tmp_path / "high.mp4")
+    assert max(np.abs(a.astype(int) - b).mean() for a, b in zip(moving, high)) < 1
+    face = [(np.abs(f.astype(int) - f[2, 2]).sum(-1) > 30) for f in (high[0], high[5], high[-1])]
+    assert face[1][40:90, 40:90].mean() > 0.9  # the face fills the centre
+    xs = [np.nonzero(m)[1].mean() for m in face]
+    assert xs[2] - xs[0] > 5  # and moves sideways (about 15 px)
 
 
 def test_compare_side_by_side_and_meshes(ict, tmp_path):

@@ -6,6 +6,7 @@ through a pipe into ffmpeg, which encodes on another core while the next frame r
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from pathlib import Path
@@ -42,8 +43,21 @@ def sequence_vertices(model: FaceModel, seq: ParamSequence, start: int, stop: in
         return model(p, shape, pose)
 
 
+def centred(seq: ParamSequence) -> ParamSequence:
+    """`seq` with its head translation taken about its mean, for a view framed on the face. A
+    tracked clip's pose says where the face sat in its source frame (0.2 m off centre in a wide
+    shot, out of the picture); the head's motion is kept. Mesh exports keep the pose as it is."""
+    if seq.pose is None:
+        return seq
+    pose = seq.pose.copy()  # (T, 6): axis-angle, translation
+    pose[:, 3:] -= pose[:, 3:].mean(0)
+    return dataclasses.replace(seq, pose=pose)
+
+
 def _frames(model: FaceModel, seqs: list[ParamSequence], size: int, msaa: int, labels: list[str] | None):
-    """Yield RGB frames (size, size * len(seqs), 3): the sequences side by side, shorter ones held."""
+    """Yield RGB frames (size, size * len(seqs), 3): the sequences side by side, shorter ones held,
+    each head centred on its mean position."""
+    seqs = [centred(s) for s in seqs]
     frame_ref = model.template[: getattr(model, "face_area", model.num_vertices)].numpy()
     renderer = MeshRenderer(model.template.numpy(), model.faces.numpy(), size, frame=frame_ref, msaa=msaa)
     total = max(s.num_frames for s in seqs)
