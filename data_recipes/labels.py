@@ -9,6 +9,15 @@ from pathlib import Path
 from talkface_cli.errors import TalkfaceError
 
 COLUMNS = ("path", "speaker", "emotion", "intensity", "statement")
+# Other corpora's words for RAVDESS's emotion names (MEAD's folders, noun forms): one class each.
+SYNONYMS = {
+    "happiness": "happy",
+    "anger": "angry",
+    "sadness": "sad",
+    "fear": "fearful",
+    "disgusted": "disgust",
+    "surprise": "surprised",
+}
 MEDIA = {
     ".wav": "audio",
     ".flac": "audio",
@@ -37,7 +46,9 @@ def read_labels(path: Path) -> dict[str, dict]:
         )
     out = {}
     for i, r in enumerate(rows, 2):
-        labels = {k: (r.get(k) or None) for k in COLUMNS[1:]}
+        labels = {k: (r.get(k) or "").strip() or None for k in COLUMNS[1:]}
+        if labels["emotion"] is not None:
+            labels["emotion"] = emotion_name(labels["emotion"])
         if labels["intensity"] is not None:
             try:
                 labels["intensity"] = int(labels["intensity"])
@@ -47,6 +58,13 @@ def read_labels(path: Path) -> dict[str, dict]:
                 ) from None
         out[r["path"].strip()] = labels
     return out
+
+
+def emotion_name(label: str) -> str:
+    """One spelling per emotion, so stores and `--emotion` agree: lower case, RAVDESS's names
+    ('Happiness' -> 'happy', 'fear' -> 'fearful'); other labels (e.g. 'contempt') kept."""
+    label = label.strip().lower()
+    return SYNONYMS.get(label, label)
 
 
 def clip_id(root: Path, path: Path) -> str:

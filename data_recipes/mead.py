@@ -13,9 +13,8 @@ from pathlib import Path
 from talkface_cli.errors import TalkfaceError
 
 from .base import Job, PrepOptions
+from .labels import emotion_name
 from .video import HOW, fit_speakers, track_clip
-
-RENAME = {"disgusted": "disgust", "fear": "fearful"}
 
 
 class Mead:
@@ -41,7 +40,7 @@ class Mead:
             labels = {
                 "corpus": "mead",
                 "speaker": speaker_dir.name,
-                "emotion": RENAME.get(emotion, emotion),
+                "emotion": emotion_name(emotion),
                 "intensity": intensity,
                 "statement": None,
                 "view": view,

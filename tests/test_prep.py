@@ -424,7 +424,7 @@ def test_folder_with_labels_and_mead_hdtf_layouts(shared, tmp_path):
     (tmp_path / "f/a/talk.mp4").symlink_to(real)
     (tmp_path / "f/a/say.flac").symlink_to(wav)
     (tmp_path / "labels.csv").write_text(
-        "path,speaker,emotion,intensity\na/talk.mp4,anna,happy,1\na/say.flac,bob,,\n"
+        "path,speaker,emotion,intensity\na/talk.mp4,anna, Happiness,1\na/say.flac,bob,,\n"
     )
     res = runner.invoke(
         app,
@@ -442,13 +442,13 @@ def test_folder_with_labels_and_mead_hdtf_layouts(shared, tmp_path):
     recs = {r["id"]: r for r in read_manifest(tmp_path / "s")}
     assert recs["a__talk"]["speaker"] == "anna" and recs["a__talk"]["emotion"] == "happy"
     assert recs["a__talk"]["face_model"] == "ict" and recs["a__say"]["face_model"] is None
-    mead = tmp_path / "mead/M003/video/front/happy/level_2"
+    mead = tmp_path / "mead/M003/video/front/fear/level_2"
     mead.mkdir(parents=True)
     (mead / "001.mp4").symlink_to(real)
     res = runner.invoke(app, ["prep", "mead", str(tmp_path / "mead"), "--out", str(tmp_path / "m")])
     assert res.exit_code == 0, res.output
     r = read_manifest(tmp_path / "m")[0]
-    assert (r["speaker"], r["emotion"], r["intensity"]) == ("M003", "happy", 2)
+    assert (r["speaker"], r["emotion"], r["intensity"]) == ("M003", "fearful", 2)  # RAVDESS's names
     (tmp_path / "hdtf").mkdir()
     (tmp_path / "hdtf/WRA_Someone_001.mp4").symlink_to(real)
     res = runner.invoke(app, ["prep", "hdtf", str(tmp_path / "hdtf"), "--out", str(tmp_path / "h")])
