@@ -1,7 +1,8 @@
 """HDTF (high-definition talking faces): `talkface prep hdtf ROOT`.
 
-Every video under ROOT is one clip; the speaker is its name without the trailing `_NNN` index
-(e.g. WRA_AdamSchiff_000 -> WRA_AdamSchiff). HDTF has no emotion labels: emotion stays empty.
+Every video under ROOT (mp4, or the webm/mkv a downloader may give) is one clip; the speaker is
+its name without the trailing `_NNN` index (e.g. WRA_AdamSchiff_000 -> WRA_AdamSchiff). HDTF has
+no emotion labels: emotion stays empty.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from talkface_cli.audio.io import VIDEO_SUFFIXES
 from talkface_cli.errors import TalkfaceError
 
 from .base import Job, PrepOptions
@@ -24,12 +26,12 @@ class Hdtf:
         if not root.is_dir():
             raise TalkfaceError(f"{root}: no such folder")
         jobs = []
-        for path in sorted(root.rglob("*.mp4")):
+        for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file()):
             speaker = re.sub(r"_\d+$", "", path.stem)
             labels = default_labels("hdtf", path, speaker)
             jobs.append(Job(clip_id(root, path), str(path), labels, "video"))
         if not jobs:
-            raise TalkfaceError(f"{root}: no .mp4 videos found")
+            raise TalkfaceError(f"{root}: no videos ({', '.join(sorted(VIDEO_SUFFIXES))}) found")
         return jobs, []
 
     def process(self, job: Job, out: Path, opts: PrepOptions) -> None:
