@@ -29,7 +29,7 @@ HOW = (
     "video decoded at 25 fps (the source frame nearest in time, by timestamp); MediaPipe BlazeFace + "
     "Face Mesh (bundled .tflite, ai-edge-litert); gaps <= 5 frames interpolated; face model fitted to "
     "iBUG landmarks 17-67 by batched least squares with temporal smoothness, one shape per speaker; "
-    "audio 16 kHz mono"
+    "audio 16 kHz mono, shifted onto the picture's clock by the streams' start times"
 )
 _TRACKER: FaceMeshTracker | None = None
 
