@@ -464,10 +464,10 @@ def test_features_are_cached_and_hubert_is_local_only(tmp_path):
     run_recipe(Synthetic(), None, tmp_path / "s", PrepOptions(extra={"speakers": 1, "sentences": 1}))
     res = runner.invoke(app, ["prep", "features", str(tmp_path / "s")])
     assert res.exit_code == 0, res.output
-    feats = sorted((tmp_path / "s/features/logmel80-clean").glob("*.npy"))
+    feats = sorted((tmp_path / "s/features/logmel80-clean-hp").glob("*.npy"))
     r = read_manifest(tmp_path / "s")[0]
     assert len(feats) == 15 and np.load(feats[0]).shape[1] == 80
-    assert np.load(tmp_path / f"s/features/logmel80-clean/{r['id']}.npy").shape[0] == 2 * r["frames"]
+    assert np.load(tmp_path / f"s/features/logmel80-clean-hp/{r['id']}.npy").shape[0] == 2 * r["frames"]
     stamp = feats[0].stat().st_mtime_ns
     runner.invoke(app, ["prep", "features", str(tmp_path / "s")])
     assert feats[0].stat().st_mtime_ns == stamp  # not recomputed
