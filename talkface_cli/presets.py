@@ -12,13 +12,13 @@ from .models.sync import SyncConfig, SyncStage
 @register_preset(
     "ede",
     "tiny",
-    "pooling conv log-mel front (steady noise removed) + 2-layer HuBERT transformer (W=128), "
+    "pooling conv log-mel front (rumble and steady noise removed) + 2-layer HuBERT transformer (W=128), "
     "narrow ResNet-18 on 64px renders",
 )
 def ede_tiny() -> EDEStage:
     return EDEStage(
-        model=EDEConfig(width=128, front="logmel", denoise=True, layers=2, heads=4, ffn=256, conv_pos=16,
-                        dropout=0.1, front_layers=4, front_width=128, front_pool=3,
+        model=EDEConfig(width=128, front="logmel", denoise=True, highpass=True, layers=2, heads=4, ffn=256,
+                        conv_pos=16, dropout=0.1, front_layers=4, front_width=128, front_pool=3,
                         video_widths=(16, 32, 64, 128), image_size=64, video_stride=5),
         window=80,
         speed_perturb=0.1,

@@ -96,8 +96,9 @@ def test_speed_perturb_keeps_the_window():
 
 
 def test_tiny_front_removes_steady_noise_and_older_models_keep_theirs():
-    """The tiny preset's log-mel front subtracts a steady noise floor; a config.json written
-    before the option existed reads as without it, so saved models hear what they were trained on."""
+    """The tiny preset's log-mel front subtracts a steady noise floor and removes what lies below
+    30 Hz; a config.json written before those options existed reads as without them, so saved
+    models hear what they were trained on."""
     import numpy as np
 
     import talkface_cli.presets  # noqa: F401 - registers the presets
@@ -105,9 +106,9 @@ def test_tiny_front_removes_steady_noise_and_older_models_keep_theirs():
     from talkface_cli.models.ede import AudioEmotionEncoder, EDEConfig
 
     cfg = make_config("ede", "tiny").model
-    older = from_dict(EDEConfig, {k: v for k, v in to_dict(cfg).items() if k != "denoise"})
+    older = from_dict(EDEConfig, {k: v for k, v in to_dict(cfg).items() if k not in ("denoise", "highpass")})
     front, plain = AudioEmotionEncoder(cfg).logmel, AudioEmotionEncoder(older).logmel
-    assert (front.denoise, plain.denoise) == (True, False)
+    assert (front.denoise, front.highpass, plain.denoise, plain.highpass) == (True, True, False, False)
     rng = np.random.default_rng(0)
     t = torch.arange(32000) / 16000
     syllables = (1.2 + torch.sin(2 * np.pi * 4 * t)) * (t > 0.5)  # 4 Hz loudness swings after 0.5 s of pause

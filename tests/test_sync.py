@@ -90,4 +90,4 @@ def test_trained_expert_scores_true_pairs_higher(use_chain):
     assert entry.meta["metrics"]["sync_accuracy"] > 0.5  # above chance after 60 tiny steps
     assert {"offset_recovery", "lse_d_ground_truth", "lse_d_shifted"} <= set(metrics["sync"])
     expert = Registry().load_model("sync/t", "cpu")
-    assert expert.cfg.content == "logmel-clean" and expert.cfg.content_dim == 80
+    assert expert.cfg.content == "logmel-clean-hp" and expert.cfg.content_dim == 80

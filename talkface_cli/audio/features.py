@@ -11,9 +11,12 @@
   trained on the corpus's level moved its lips half as much for RAVDESS, recorded 20 dB quieter.
   Then a steady noise floor measured in the pauses is subtracted: the corpus is clean, and a
   fan or mains hum 20 dB under the speech held the mouth open in the pauses and damped the lips.
+  Before all that, what lies below 30 Hz is taken out (`logmel-clean-hp`, the default): no voice
+  is there, a DC offset counted as speech in the level, and the synthetic corpus's espeak audio
+  has one that grows with its volume, a cue real speech lacks. `logmel-clean` (no rumble step),
   `logmel-level` (no noise step) and `logmel` (no level step) are what models trained before
   read. The EDE's log-mel front is the same `LogMel` without the level step (loudness is a cue of
-  emotion there); the tiny preset's has the noise step.
+  emotion there); the tiny preset's has the rumble and noise steps.
 Features are cached as `<store>/features/<encoder key>/<clip id>.npy`, so training never
 recomputes them; the key names the encoder and its weights.
 """
@@ -142,35 +145,43 @@ def steady_noise_removed(mel: torch.Tensor) -> torch.Tensor:
     return torch.maximum(mel - OVER * noise, FLOOR * noise)
 
 
-# names the features in the cache; (level, denoise) -> key. "-hp": rumble removed first (the
-# features cached before it, under the names without "-hp", are not read again)
+# names the features in the cache (those already cached keep theirs); (level, denoise) -> key,
+# "-hp" appended when the rumble is removed first
 LOGMEL_KEYS = {
-    (False, False): "logmel80-hp",
-    (True, False): "logmel80-level-hp",
-    (True, True): "logmel80-clean-hp",
-    (False, True): "logmel80-denoised-hp",
+    (False, False): "logmel80",
+    (True, False): "logmel80-level",
+    (True, True): "logmel80-clean",
+    (False, True): "logmel80-denoised",
 }
 
 
 class LogMel(torch.nn.Module):
-    """80 log-mel bands at 50 Hz: (N,) audio -> (2T, 80), what lies below 30 Hz removed first
-    (`rumble_removed`). `level`: the input is then brought to one active speech level, so the
-    recording gain does not move the features; `denoise`: a steady noise floor (fan, hiss, hum)
+    """80 log-mel bands at 50 Hz: (N,) audio -> (2T, 80). `highpass`: what lies below 30 Hz (a DC
+    offset, rumble) is removed first; `level`: the input is brought to one active speech level, so
+    the recording gain does not move the features; `denoise`: a steady noise floor (fan, hiss, hum)
     measured in the pauses is subtracted from the mel power."""
 
     dim = 80
 
-    def __init__(self, level: bool = False, denoise: bool = False) -> None:
+    def __init__(self, level: bool = False, denoise: bool = False, highpass: bool = False) -> None:
         super().__init__()
-        self.level, self.denoise = level, denoise
-        self.key = LOGMEL_KEYS[level, denoise]
-        steps = [s for s, on in (("levelled", level), ("steady noise removed", denoise)) if on]
+        self.level, self.denoise, self.highpass = level, denoise, highpass
+        self.key = LOGMEL_KEYS[level, denoise] + ("-hp" if highpass else "")
+        steps = [
+            s
+            for s, on in (
+                ("rumble removed", highpass),
+                ("levelled", level),
+                ("steady noise removed", denoise),
+            )
+            if on
+        ]
         self.kind = ", ".join(["log-mel", *steps]) + " (no HuBERT weights given)"
         self.register_buffer("fb", mel_filterbank())
         self.register_buffer("window", torch.hann_window(400))
 
     def forward(self, audio: torch.Tensor, frames: int) -> torch.Tensor:
-        audio = rumble_removed(audio)
+        audio = rumble_removed(audio) if self.highpass else audio
         audio = level_normalised(audio) if self.level else audio
         spec = torch.stft(audio, 400, HOP, window=self.window, center=True, return_complex=True).abs() ** 2
         mel = self.fb @ spec  # (80, N/320 + 1)
@@ -213,15 +224,20 @@ class Hubert(torch.nn.Module):
         return to_frames(hidden[0], frames)
 
 
-CONTENT_DEFAULT = "logmel-clean"
-# the log-mel content encoders by name: their (level, denoise) steps
-LOGMEL = {"logmel-clean": (True, True), "logmel-level": (True, False), "logmel": (False, False)}
+CONTENT_DEFAULT = "logmel-clean-hp"
+# the log-mel content encoders by name: their (level, denoise, highpass) steps
+LOGMEL = {
+    "logmel-clean-hp": (True, True, True),
+    "logmel-clean": (True, True, False),
+    "logmel-level": (True, False, False),
+    "logmel": (False, False, False),
+}
 
 
 def content_encoder(source: str | Path | None = None, layer: int = -1) -> torch.nn.Module:
-    """The content encoder a model was trained with: `logmel-clean` (the default, also for None),
-    `logmel-level` (no noise step) or `logmel` (no level step either: models trained before those),
-    else a local HuBERT folder or cached id."""
+    """The content encoder a model was trained with: `logmel-clean-hp` (the default, also for None),
+    `logmel-clean` (no rumble step), `logmel-level` (no noise step either) or `logmel` (no level
+    step either: models trained before those), else a local HuBERT folder or cached id."""
     source = source or CONTENT_DEFAULT
     return LogMel(*LOGMEL[source]) if source in LOGMEL else Hubert(source, layer)
 

@@ -46,6 +46,11 @@ class EDEConfig:
         "logmel front: subtract a steady noise floor measured in the pauses, as the content features "
         "do (off for models trained before it; the tiny preset sets it)",
     )
+    highpass: bool = opt(
+        False,
+        "logmel front: remove what lies below 30 Hz first (a DC offset, rumble), as the content "
+        "features do (off for models trained before it; the tiny preset sets it)",
+    )
     dropout: float = opt(0.1, "dropout in the audio transformer")
     video_widths: tuple = opt((64, 128, 256, 512), "ResNet-18 stage widths of the video branch")
     image_size: int = opt(128, "render size S of the video branch input (paper: 128)")
@@ -93,7 +98,7 @@ class AudioEmotionEncoder(nn.Module):
         if cfg.front == "logmel":
             from ..audio.features import LogMel
 
-            self.logmel = LogMel(cfg.level, cfg.denoise)
+            self.logmel = LogMel(cfg.level, cfg.denoise, cfg.highpass)
             self.mel_norm = cfg.mel_norm
             # a convolutional encoder of the log-mel frames in place of HuBERT's convolutional
             # waveform encoder; no per-frame normalisation (loudness is a cue of emotion)

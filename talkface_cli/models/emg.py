@@ -32,8 +32,9 @@ class EMGConfig:
     face_model: str = opt("ict", "face model the parameters belong to (set by training)")
     content_dim: int = opt(80, "content feature width Dc (set by training)")
     content: str = opt(
-        "logmel-clean",
-        "content encoder: logmel-clean, logmel-level, logmel or a local HuBERT folder (set by training)",
+        "logmel-clean-hp",
+        "content encoder: logmel-clean-hp, logmel-clean, logmel-level, logmel or a local HuBERT folder "
+        "(set by training)",
     )
     emotion_dim: int = opt(1024, "EDE emotion feature width We (set by training)")
     speakers: list = opt([], "speaker ids of the training split, in embedding order (set by training)")

@@ -25,8 +25,9 @@ class SyncConfig:
         80, "width D of the content features (80 log-mel, 1024 HuBERT large; set by training)"
     )
     content: str = opt(
-        "logmel-clean",
-        "content encoder: logmel-clean, logmel-level, logmel or a local HuBERT folder (set by training)",
+        "logmel-clean-hp",
+        "content encoder: logmel-clean-hp, logmel-clean, logmel-level, logmel or a local HuBERT folder "
+        "(set by training)",
     )
     hidden: int = opt(512, "channels of the convolution stacks")
     width: int = opt(512, "embedding width")
