@@ -100,10 +100,13 @@ def active_level_db(audio: torch.Tensor, span: float = 30.0) -> torch.Tensor:
 
 def level_range(audios: list[np.ndarray]) -> list[float]:
     """[5th, 95th] percentile of the active speech levels (dBFS) of some clips' audio."""
-    levels = [
-        float(active_level_db(rumble_removed(torch.from_numpy(np.asarray(a, np.float32))))) for a in audios
-    ]
-    return [round(float(v), 1) for v in np.percentile(levels, [5, 95])]
+    return [round(float(v), 1) for v in np.percentile([speech_level_db(a) for a in audios], [5, 95])]
+
+
+def speech_level_db(audio: np.ndarray) -> float:
+    """Active speech level (dBFS) of (N,) audio, what lies below 30 Hz left out (a DC offset is no
+    speech): what `animate` compares with the levels an EDE was trained on."""
+    return float(active_level_db(rumble_removed(torch.from_numpy(np.asarray(audio, np.float32)))))
 
 
 def level_normalised(audio: torch.Tensor) -> torch.Tensor:

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..audio.features import active_level_db, content_encoder, encode, rumble_removed
+from ..audio.features import content_encoder, encode, speech_level_db
 from ..audio.io import VIDEO_SUFFIXES, load_audio
 from ..errors import TalkfaceError
 from ..face.base import FaceModel
@@ -129,7 +129,7 @@ class Animator:
     def check_level(self, audio: np.ndarray, source: str, emotion: bool) -> None:
         """Notes for the user: the audio is silent; or, when the EDE reads its `emotion`, it is far
         louder or quieter than the EDE's training speech (a log-mel EDE takes loudness for emotion)."""
-        level = float(active_level_db(rumble_removed(torch.from_numpy(np.asarray(audio, np.float32)))))
+        level = speech_level_db(audio)
         if level <= SILENT_DB:
             note = f"{source}: no speech heard (active level {level:.0f} dBFS), the lips stay still"
             self.notes.append(note)
