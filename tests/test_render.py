@@ -175,6 +175,23 @@ def test_bad_inputs_are_one_line_errors(ict, tmp_path):
     assert res.exit_code != 0
 
 
+def test_an_encoder_that_quits_is_a_one_line_error(ict, tmp_path, monkeypatch):
+    """ffmpeg stopping early (a full disk) breaks the frame pipe; its last log line is the error
+    and no partial video is left behind."""
+    import talkface_cli.render.video as video
+
+    fake = tmp_path / "ffmpeg"
+    fake.write_text("#!/bin/sh\necho 'out.mp4: No space left on device' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(video, "ffmpeg_exe", lambda: str(fake))
+    _jaw_sequence(ict, tmp_path / "a.npz", frames=40)
+    with pytest.raises(TalkfaceError, match="ffmpeg failed \\(out.mp4: No space left on device\\)"):
+        render_files([tmp_path / "a.npz"], tmp_path / "v" / "out.mp4", size=256)
+    assert list((tmp_path / "v").iterdir()) == []
+    with pytest.raises(TalkfaceError, match="out.gif: videos are written as .mp4"):
+        render_files([tmp_path / "a.npz"], tmp_path / "out.gif", size=64)
+
+
 def test_differentiable_renderer_gradcheck_on_small_mesh():
     v, f = uv_sphere(6, 10, radius=0.1)
     verts = torch.tensor(v[None], dtype=torch.float64, requires_grad=True)

@@ -48,11 +48,19 @@ def peak_memory_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
+def check_outputs(out: Path, render: Path | None) -> None:
+    """Refuse output names that could not be written, before any work is done."""
+    if out.suffix != ".npz":
+        raise TalkfaceError(f"--out {out}: parameter sequences are written as .npz")
+    if render is not None:
+        from ..render.video import check_video_out
+
+        check_video_out(render)
+
+
 def _finish(
     animator, seq, speech: Path, model: str, out: Path, render: Path | None, started: float, json_out
 ) -> None:  # noqa: ANN001
-    if out.suffix != ".npz":
-        raise TalkfaceError(f"--out {out}: parameter sequences are written as .npz")
     elapsed = time.perf_counter() - started  # before the (fsync'd) write, whose time is the disk's
     seq.save(out)
     summary = {
@@ -102,6 +110,7 @@ def animate(
 
     if emotion_from is not None and emotion is not None:
         raise TalkfaceError("give either --emotion-from or --emotion, not both")
+    check_outputs(out, render)
     name = model or default_model()
     anim = Animator.load(name, resolve_device(device))
     started = time.perf_counter()  # the real-time factor times the animation, not loading the models
@@ -138,6 +147,7 @@ def swap_emotion(
     """
     from ..inference.animate import Animator
 
+    check_outputs(out, render)
     name = model or default_model()
     anim = Animator.load(name, resolve_device(device))
     started = time.perf_counter()  # the real-time factor times the animation, not loading the models

@@ -27,6 +27,15 @@ from ..ui import progress
 from .scene import MeshRenderer
 
 CHUNK = 128  # frames of vertices computed at once (bounded memory for long sequences)
+VIDEO_OUT = (".mp4", ".mov", ".mkv", ".m4v")  # containers that take H.264 + AAC
+
+
+def check_video_out(out: Path) -> Path:
+    """`out` if its container takes H.264 + AAC, else a one-line error; commands call it before
+    they start work, so a typo does not cost a long run."""
+    if Path(out).suffix.lower() not in VIDEO_OUT:
+        raise TalkfaceError(f"{out}: videos are written as {', '.join(VIDEO_OUT)} (H.264 video, AAC audio)")
+    return Path(out)
 
 
 def sequence_vertices(model: FaceModel, seq: ParamSequence, start: int, stop: int) -> torch.Tensor:
@@ -107,11 +116,11 @@ def render_mp4(
     """Render one or more sequences side by side into `out` (written under a temporary name)."""
     if size < 16 or size % 2:
         raise TalkfaceError(f"--size {size}: use an even number of pixels >= 16")
-    out = Path(out)
+    out = check_video_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     total = max(s.num_frames for s in seqs)
     duration = total / FPS
-    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp{out.suffix or '.mp4'}")
+    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp{out.suffix}")
     with tempfile.TemporaryDirectory() as td:
         video = ffmpeg.input(
             "pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{size * len(seqs)}x{size}", r=FPS
@@ -141,14 +150,18 @@ def render_mp4(
             .run_async(pipe_stdin=True, pipe_stderr=True, cmd=ffmpeg_exe())
         )
         try:
-            with progress() as bar:
-                job = bar.add_task(f"render {out.name}", total=total, unit="frame")
-                for frame in _frames(model, seqs, size, msaa, labels):
-                    proc.stdin.write(frame.tobytes())
-                    bar.advance(job)
-            proc.stdin.close()
+            stopped = False
+            try:
+                with progress() as bar:
+                    job = bar.add_task(f"render {out.name}", total=total, unit="frame")
+                    for frame in _frames(model, seqs, size, msaa, labels):
+                        proc.stdin.write(frame.tobytes())
+                        bar.advance(job)
+                proc.stdin.close()
+            except BrokenPipeError:  # ffmpeg quit early (a full disk, say): its log says why, below
+                stopped = True
             err = proc.stderr.read().decode(errors="replace")
-            if proc.wait() != 0:
+            if proc.wait() != 0 or stopped:
                 raise TalkfaceError(
                     f"{out}: ffmpeg failed ({err.strip().splitlines()[-1] if err.strip() else 'no message'})"
                 )
