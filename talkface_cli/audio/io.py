@@ -3,6 +3,7 @@ bundled ffmpeg, and the audio of a video) as 16 kHz mono float32; write wav."""
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 from pathlib import Path
@@ -26,46 +27,49 @@ def ffmpeg_exe() -> str:
 
 
 def load_audio(path: Path, sr: int = SAMPLE_RATE) -> np.ndarray:
-    """(N,) float32 mono at `sr`; stereo is averaged, other rates resampled (soxr, high quality)."""
+    """(N,) float32 mono at `sr` (channels mixed by `to_mono`), other rates resampled (soxr, high
+    quality)."""
     path = require_file(path)
     if path.suffix.lower() in VIDEO_SUFFIXES:
-        return _decode_with_ffmpeg(path, sr, "no audio track could be decoded")
-    try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError):  # a format libsndfile lacks: m4a/aac, wma, ...
-        return _decode_with_ffmpeg(path, sr, "not a readable audio file")
+        data, rate = _decode_with_ffmpeg(path, sr, "no audio track could be decoded")
+    else:
+        try:
+            data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError):  # a format libsndfile lacks: m4a/aac, wma, ...
+            data, rate = _decode_with_ffmpeg(path, sr, "not a readable audio file")
     if len(data) == 0:
         raise TalkfaceError(f"{path}: the audio is empty")
-    mono = data.mean(axis=1)
+    mono = to_mono(data)
     if rate != sr:
         mono = soxr.resample(mono, rate, sr, quality="HQ").astype(np.float32)
     return np.ascontiguousarray(mono, dtype=np.float32)
 
 
-def _decode_with_ffmpeg(path: Path, sr: int, failure: str) -> np.ndarray:
-    cmd = [
-        ffmpeg_exe(),
-        "-v",
-        "error",
-        "-i",
-        str(path),
-        "-vn",
-        "-ac",
-        "1",
-        "-ar",
-        str(sr),
-        "-f",
-        "f32le",
-        "-",
-    ]
-    out = subprocess.run(cmd, capture_output=True)
+def to_mono(data: np.ndarray) -> np.ndarray:
+    """(N, C) -> (N,): the mean of the channels that carry sound. A channel 20 dB under the loudest
+    (a camera's unused second input) is left out rather than halving the level; channels that
+    cancel when added (one wired with inverted polarity: the plain mean of such a stereo file is
+    silence) give way to the loudest one."""
+    power = np.square(data, dtype=np.float64).mean(axis=0)  # (C,)
+    live = power >= 0.01 * power.max()
+    mix = data[:, live].mean(axis=1)
+    if np.square(mix, dtype=np.float64).mean() < 0.25 * power[live].mean():  # lost over 6 dB
+        return data[:, int(power.argmax())]
+    return mix
+
+
+def _decode_with_ffmpeg(path: Path, sr: int, failure: str) -> tuple[np.ndarray, int]:
+    """(N, C) float32 at `sr` and `sr`, every channel as it is (ffmpeg's own down- and up-mixes
+    change the level by 3 dB), as a WAV stream read by libsndfile."""
+    cmd = [ffmpeg_exe(), "-v", "error", "-i", str(path), "-vn", "-ar", str(sr)]
+    out = subprocess.run([*cmd, "-c:a", "pcm_f32le", "-f", "wav", "-"], capture_output=True)
     if out.returncode != 0 or not out.stdout:
         log = out.stderr.decode(errors="replace")
         if not out.stdout and ("does not contain any stream" in log or out.returncode == 0):
             raise TalkfaceError(f"{path}: the file has no audio track")
         why = log.strip().splitlines()
         raise TalkfaceError(f"{path}: {failure} ({why[-1] if why else 'ffmpeg failed'})")
-    return np.frombuffer(out.stdout, dtype="<f4").copy()
+    return sf.read(io.BytesIO(out.stdout), dtype="float32", always_2d=True)
 
 
 def audio_delay(video: Path) -> float:
