@@ -17,6 +17,16 @@ from talkface_cli.errors import TalkfaceError
 from talkface_cli.fsutil import atomic_write_json
 from talkface_cli.ui import progress
 
+ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.xz", ".7z", ".rar")
+
+
+def nothing_found(root: Path, what: str) -> TalkfaceError:
+    """The error for a ROOT that holds none of a corpus's files. Corpora come packed (RAVDESS as
+    zips, MEAD as video.tar / audio.tar per speaker): archives found there are named."""
+    packed = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.name.lower().endswith(ARCHIVES))
+    hint = f"; unpack its archives first ({', '.join(packed[:3])}{', ...' if len(packed) > 3 else ''})"
+    return TalkfaceError(f"{root}: no {what} found{hint if packed else ''}")
+
 
 @dataclass
 class PrepOptions:
@@ -134,8 +144,8 @@ def run_recipe(
     """discover -> process in parallel (skipping written clips) -> manifest + splits -> validate."""
     out = Path(out)
     check_resumable(out, recipe, opts)
-    out.mkdir(parents=True, exist_ok=True)
     jobs, errors = recipe.discover(Path(root) if root is not None else out, opts)
+    out.mkdir(parents=True, exist_ok=True)  # after discovery: a wrong ROOT leaves no empty store behind
     found = len(jobs)
     jobs, twins = unique_ids(jobs)
     errors += twins

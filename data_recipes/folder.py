@@ -13,7 +13,7 @@ from pathlib import Path
 from talkface_cli.errors import TalkfaceError
 
 from .audio import audio_clip
-from .base import Job, PrepOptions
+from .base import Job, PrepOptions, nothing_found
 from .labels import MEDIA, clip_id, default_labels, read_labels
 from .video import HOW, fit_speakers, track_clip
 
@@ -51,7 +51,7 @@ class Folder:
                 labels |= {k: v for k, v in table[rel].items() if v is not None}
             jobs.append(Job(clip_id(root, path), str(path), labels, kind))
         if not jobs and not errors:
-            raise TalkfaceError(f"{root}: no video or audio files found")
+            raise nothing_found(root, "video or audio files")
         return jobs, errors
 
     def process(self, job: Job, out: Path, opts: PrepOptions) -> None:

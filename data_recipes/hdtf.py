@@ -13,7 +13,7 @@ from pathlib import Path
 from talkface_cli.audio.io import VIDEO_SUFFIXES
 from talkface_cli.errors import TalkfaceError
 
-from .base import Job, PrepOptions
+from .base import Job, PrepOptions, nothing_found
 from .labels import clip_id, default_labels
 from .video import HOW, fit_speakers, track_clip
 
@@ -31,7 +31,7 @@ class Hdtf:
             labels = default_labels("hdtf", path, speaker)
             jobs.append(Job(clip_id(root, path), str(path), labels, "video"))
         if not jobs:
-            raise TalkfaceError(f"{root}: no videos ({', '.join(sorted(VIDEO_SUFFIXES))}) found")
+            raise nothing_found(root, f"videos ({', '.join(sorted(VIDEO_SUFFIXES))})")
         return jobs, []
 
     def process(self, job: Job, out: Path, opts: PrepOptions) -> None:

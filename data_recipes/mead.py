@@ -12,7 +12,7 @@ from pathlib import Path
 
 from talkface_cli.errors import TalkfaceError
 
-from .base import Job, PrepOptions
+from .base import Job, PrepOptions, nothing_found
 from .labels import emotion_name
 from .video import HOW, fit_speakers, track_clip
 
@@ -49,9 +49,7 @@ class Mead:
                 labels["audio_source"] = str(audio)
             jobs.append(Job(f"{speaker_dir.name}_{emotion}_{level}_{path.stem}", str(path), labels, "video"))
         if not jobs and not errors:
-            raise TalkfaceError(
-                f"{root}: no MEAD videos (<speaker>/video/{view}/<emotion>/level_<k>/*.mp4) found"
-            )
+            raise nothing_found(root, f"MEAD videos (<speaker>/video/{view}/<emotion>/level_<k>/*.mp4)")
         return jobs, errors
 
     def process(self, job: Job, out: Path, opts: PrepOptions) -> None:

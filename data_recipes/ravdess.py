@@ -12,7 +12,7 @@ from pathlib import Path
 from talkface_cli.errors import TalkfaceError
 
 from .audio import audio_clip
-from .base import Job, PrepOptions
+from .base import Job, PrepOptions, nothing_found
 from .video import HOW, fit_speakers, track_clip
 
 EMOTIONS = {
@@ -74,7 +74,7 @@ class Ravdess:
                 continue  # video-only (02-) clips, or a modality that does not fit the suffix
             jobs.append(Job(path.stem, str(path), labels, "video" if wanted == "01" else "audio"))
         if not jobs and not errors:
-            raise TalkfaceError(f"{root}: no RAVDESS files (01-*.mp4, 03-*.wav, 03-*.flac) found")
+            raise nothing_found(root, "RAVDESS files (01-*.mp4, 03-*.wav, 03-*.flac)")
         return jobs, errors
 
     def process(self, job: Job, out: Path, opts: PrepOptions) -> None:

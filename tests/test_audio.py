@@ -6,7 +6,6 @@ import subprocess
 
 import numpy as np
 import pytest
-
 import soundfile as sf
 
 from talkface_cli.audio.io import ffmpeg_exe, load_audio, to_mono
