@@ -166,3 +166,25 @@ def test_a_dc_offset_or_rumble_leaves_the_features_alone(shared):
     assert np.abs(rumble_removed(torch.from_numpy(offset)).numpy() - want).max() < 1e-7
     for front in (content_encoder(), LogMel(denoise=True, highpass=True)):  # content, the tiny EDE's
         assert np.abs(encode(front, offset) - encode(front, speech)).mean() < 0.01  # measured 0.0008
+
+
+def test_long_audio_loses_its_rumble_in_pieces_as_if_whole(shared, monkeypatch):
+    """Audio longer than a piece is filtered in overlapping pieces (bounded memory for hours of
+    speech), matching scipy's whole-signal sosfiltfilt as the one-piece filter does."""
+    import scipy.signal
+    import torch
+
+    import talkface_cli.audio.features as features
+
+    monkeypatch.setattr(features, "RUMBLE_CHUNK", 40000)  # 2.5 s pieces, 1 s context either side
+    speech = np.concatenate(
+        [
+            load_audio(f)
+            for f in sorted((shared / "data/ravdess/Audio_Speech_16k/Actor_03").glob("*.flac"))[:4]
+        ]
+    )
+    wave = (speech + 0.05 + 0.02 * np.sin(2 * np.pi * 3 * np.arange(len(speech)) / 16000)).astype(np.float32)
+    assert len(wave) > 4 * 40000
+    sos = scipy.signal.butter(2, 30, "highpass", fs=16000, output="sos")
+    want = scipy.signal.sosfiltfilt(sos, wave.astype(np.float64), padlen=4000)
+    assert np.abs(features.rumble_removed(torch.from_numpy(wave)).numpy() - want).max() < 1e-7

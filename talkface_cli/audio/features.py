@@ -66,11 +66,29 @@ RUMBLE_HZ = 30.0  # below the voice (which starts near 70 Hz): a DC offset, mic 
 RUMBLE_PAD = SR // 4  # 0.25 s of reflected audio at each end: the filter's response dies out in it
 
 
+RUMBLE_CHUNK = 1 << 20  # longer audio is filtered in pieces of this many samples (65 s) ...
+RUMBLE_CONTEXT = SR  # ... each with 1 s of its neighbours either side (the response is e^-133 by then)
+
+
 def rumble_removed(audio: torch.Tensor) -> torch.Tensor:
     """(N,) audio without what lies below 30 Hz: the zero-phase response of a 2nd-order Butterworth
     high-pass run forwards and backwards (as scipy's sosfiltfilt, ends extended by odd reflection
     as there), applied in the frequency domain on the audio's device. A DC offset of 0.05 counted
-    as speech in the level and shrank the lips' motion to 0.58x; digital silence stays silent."""
+    as speech in the level and shrank the lips' motion to 0.58x; digital silence stays silent.
+    Long audio goes in overlapping pieces, so memory stays bounded (an hour's FFT in float64 took
+    2 GB)."""
+    n = len(audio)
+    if n <= RUMBLE_CHUNK + 2 * RUMBLE_CONTEXT:
+        return _rumble_removed_whole(audio)
+    out = torch.empty_like(audio)
+    for start in range(0, n, RUMBLE_CHUNK):
+        stop = min(n, start + RUMBLE_CHUNK)
+        a0, a1 = max(0, start - RUMBLE_CONTEXT), min(n, stop + RUMBLE_CONTEXT)
+        out[start:stop] = _rumble_removed_whole(audio[a0:a1])[start - a0 : stop - a0]
+    return out
+
+
+def _rumble_removed_whole(audio: torch.Tensor) -> torch.Tensor:
     n = len(audio)
     if n < 2:
         return audio
@@ -91,8 +109,9 @@ def active_level_db(audio: torch.Tensor, span: float = 30.0) -> torch.Tensor:
     dB of the loudest (its 99th percentile, so a click does not set it), as in ITU-T P.56's
     active level but with a fixed threshold below the peak instead of its adaptive one."""
     n = max(1, len(audio) // HOP)
-    x = torch.nn.functional.pad(audio, (0, max(0, n * HOP - len(audio))))[: n * HOP]
-    power = x.reshape(n, HOP).double().pow(2).mean(1) + 1e-12  # (n,)
+    x = audio[: n * HOP] if len(audio) >= HOP else torch.nn.functional.pad(audio, (0, HOP - len(audio)))
+    blocks = x.reshape(n, HOP).split(1 << 12)  # in double, 80 s at a time: an hour whole took 1 GB
+    power = torch.cat([b.double().pow(2).mean(1) for b in blocks]) + 1e-12  # (n,)
     db = 10 * power.log10()
     active = db >= torch.quantile(db, 0.99) - span
     return 10 * power[active].mean().log10()

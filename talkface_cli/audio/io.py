@@ -50,12 +50,14 @@ def to_mono(data: np.ndarray) -> np.ndarray:
     (a camera's unused second input) is left out rather than halving the level; channels that
     cancel when added (one wired with inverted polarity: the plain mean of such a stereo file is
     silence) give way to the loudest one."""
-    power = np.square(data, dtype=np.float64).mean(axis=0)  # (C,)
+    if data.shape[1] == 1:
+        return data[:, 0]
+    gram = (data.T @ data).astype(np.float64) / len(data)  # (C, C): channel powers, cross terms
+    power = np.diag(gram)
     live = power >= 0.01 * power.max()
-    mix = data[:, live].mean(axis=1)
-    if np.square(mix, dtype=np.float64).mean() < 0.25 * power[live].mean():  # lost over 6 dB
+    if gram[np.ix_(live, live)].sum() / live.sum() ** 2 < 0.25 * power[live].mean():  # lost over 6 dB
         return data[:, int(power.argmax())]
-    return mix
+    return data[:, live].mean(axis=1)
 
 
 def _decode_with_ffmpeg(path: Path, sr: int, failure: str) -> tuple[np.ndarray, int]:

@@ -118,7 +118,7 @@ class Animator:
             params.astype(np.float32),
             list(self.face.param_names),
             self.face.kind,
-            audio=audio.astype(np.float32),
+            audio=audio.astype(np.float32, copy=False),
         )
 
     def speech_emotion(self, audio: np.ndarray, source: str) -> np.ndarray:
