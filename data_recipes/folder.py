@@ -15,12 +15,13 @@ from talkface_cli.errors import TalkfaceError
 from .audio import audio_clip
 from .base import Job, PrepOptions, nothing_found
 from .labels import MEDIA, clip_id, default_labels, read_labels
-from .video import HOW, fit_speakers, track_clip
+from .video import HOW, VERSION, fit_speakers, track_clip
 
 
 class Folder:
     name = "folder"
     how = HOW
+    version = VERSION
 
     def discover(self, root: Path, opts: PrepOptions) -> tuple[list[Job], list[dict]]:
         if not root.is_dir():

@@ -14,12 +14,13 @@ from talkface_cli.errors import TalkfaceError
 
 from .base import Job, PrepOptions, nothing_found
 from .labels import emotion_name
-from .video import HOW, fit_speakers, track_clip
+from .video import HOW, VERSION, fit_speakers, track_clip
 
 
 class Mead:
     name = "mead"
     how = HOW
+    version = VERSION
 
     def discover(self, root: Path, opts: PrepOptions) -> tuple[list[Job], list[dict]]:
         if not root.is_dir():

@@ -13,7 +13,7 @@ from talkface_cli.errors import TalkfaceError
 
 from .audio import audio_clip
 from .base import Job, PrepOptions, nothing_found
-from .video import HOW, fit_speakers, track_clip
+from .video import HOW, VERSION, fit_speakers, track_clip
 
 EMOTIONS = {
     1: "neutral",
@@ -56,6 +56,7 @@ def parse_name(path: Path) -> dict:
 class Ravdess:
     name = "ravdess"
     how = HOW
+    version = VERSION
 
     def discover(self, root: Path, opts: PrepOptions) -> tuple[list[Job], list[dict]]:
         if not root.is_dir():

@@ -29,8 +29,13 @@ HOW = (
     "video decoded at 25 fps (the source frame nearest in time, by timestamp); MediaPipe BlazeFace + "
     "Face Mesh (bundled .tflite, ai-edge-litert); gaps <= 5 frames interpolated; face model fitted to "
     "iBUG landmarks 17-67 by batched least squares with temporal smoothness, one shape per speaker; "
-    "audio 16 kHz mono, shifted onto the picture's clock by the streams' start times"
+    "audio 16 kHz mono (the mean of the channels that carry sound), shifted onto the picture's clock by "
+    "the streams' start times; frames after the sound ends are left out"
 )
+# Recipes that take video (and the audio of any file) write different clips for the same input
+# since 2: sound mixed as the mean of its channels (was ffmpeg's 1/sqrt(2) sum, stereo 3 dB
+# louder), frames after the sound ends left out.
+VERSION = 2
 _TRACKER: FaceMeshTracker | None = None
 
 
@@ -51,25 +56,36 @@ def track_clip(job: Job, out: Path, opts: PrepOptions) -> None:
         audio = delayed(audio, audio_delay(Path(job.source)))
     _TRACKER = _TRACKER or FaceMeshTracker()
     track = track_video(Path(job.source), _TRACKER)
-    usable = filled(track.found)
+    frames = sound_frames(len(track.found), len(audio), job.source)
+    lmk, found = track.landmarks[:frames], track.found[:frames]
+    usable = filled(found)
     if 1 - usable.mean() > opts.max_miss:
         raise TalkfaceError(
             f"{job.source}: face found in only {usable.mean():.0%} of frames "
             f"(more than {opts.max_miss:.0%} missed)"
         )
-    frames = len(track.found)
     audio = np.pad(audio, (0, max(0, frames * HOP - len(audio))))[: frames * HOP]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     np.savez(
         tmp,
-        lmk68=track.landmarks[:, MESH_TO_IBUG68],
-        found=track.found,
+        lmk68=lmk[:, MESH_TO_IBUG68],
+        found=found,
         size=np.array(track.size),
         audio=audio.astype(np.float32),
         src_fps=track.src_fps,
     )
     tmp.replace(path)
+
+
+def sound_frames(picture: int, samples: int, source: str) -> int:
+    """How many of a video's `picture` frames to keep: those the sound reaches. A sound track that
+    ends early would pair a talking face with silence (a training pair that teaches the lips to
+    move without speech)."""
+    frames = min(picture, -(-samples // HOP))
+    if frames < 2:
+        raise TalkfaceError(f"{source}: its sound does not reach past the first frame of its picture")
+    return frames
 
 
 def fit_speakers(jobs: list[Job], out: Path, opts: PrepOptions) -> list[dict]:

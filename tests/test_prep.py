@@ -20,6 +20,7 @@ from data_recipes.base import PrepOptions, run_recipe
 from data_recipes.folder import Folder
 from data_recipes.ravdess import Ravdess, parse_name
 from data_recipes.synthetic import Synthetic, viseme_of
+from data_recipes.video import sound_frames
 from talkface_cli.app import app
 from talkface_cli.audio.io import audio_delay, ffmpeg_exe, load_audio
 from talkface_cli.data.store import HOP, load_clip, read_manifest, validate
@@ -114,6 +115,24 @@ def test_a_videos_sound_is_put_on_its_pictures_clock(shared, tmp_path):
     audio = load_clip(tmp_path / "store", "cut")["audio"]
     start = round(picture * 16000)
     assert np.corrcoef(audio[:8000], whole[start : start + 8000])[0, 1] > 0.99  # the sound under the face
+
+
+def test_a_video_whose_sound_ends_early_keeps_only_the_frames_it_reaches(shared, tmp_path):
+    """Frames past the end of the sound would pair a talking face with silence."""
+    real = shared / "data/ravdess/Video_Speech/Actor_05/01-01-03-01-01-02-05.mp4"
+    short = tmp_path / "in" / "short.mov"  # PCM sound: no encoder delay to blur the end
+    short.parent.mkdir()
+    args = ["-i", real, "-map", "0:v", "-map", "0:a", "-c:v", "copy", "-af", "atrim=0:1.5"]
+    args += ["-c:a", "pcm_s16le"]
+    subprocess.run([ffmpeg_exe(), "-v", "error", *map(str, args), str(short)], check=True)
+    s = run_recipe(Folder(), short.parent, tmp_path / "store", PrepOptions())
+    assert s.written == 1, s.errors
+    clip = load_clip(tmp_path / "store", "short")
+    assert len(clip["params"]) == 38 and len(clip["audio"]) == 38 * 640  # 1.5 s: 37.5 frames
+    assert np.abs(clip["audio"][-640:]).max() > 0.01  # the last frame still has sound under it
+    with pytest.raises(TalkfaceError, match="x.mp4: its sound does not reach past the first frame"):
+        sound_frames(81, 500, "x.mp4")
+    assert sound_frames(81, 81 * 640 - 300, "x.mp4") == 81 and sound_frames(81, 10**6, "x.mp4") == 81
 
 
 def test_a_small_face_in_a_wide_shot_is_tracked(shared, ravdess_video, tmp_path):
