@@ -220,6 +220,21 @@ def test_differentiable_renderer_directional_derivative_on_ict(ict):
     assert torch.isclose(analytic, numeric, rtol=0.05), (analytic, numeric)
 
 
+def test_a_depth_tie_goes_to_the_lowest_face_id():
+    """Two triangles sharing the diagonal of a square tie in depth at every pixel centre on it; the
+    winner must not depend on the order of parallel writes (training runs drifted apart on it)."""
+    from talkface_cli.render.diff import rasterize
+
+    pix = torch.tensor([[0.0, 0.0], [8.0, 0.0], [8.0, 8.0], [0.0, 8.0]]).expand(3, 4, 2)
+    faces = torch.tensor([[0, 2, 1], [0, 3, 2]])  # both facing the camera; face 0 where x > y
+    tri = rasterize(pix, torch.ones(3, 4), faces, 8)
+    i = torch.arange(8)
+    assert (tri[:, i, i] == 0).all()  # the diagonal: lowest id
+    rows, cols = torch.meshgrid(i, i, indexing="ij")
+    assert (tri[:, rows < cols] == 0).all() and (tri[:, rows > cols] == 1).all()
+    assert (rasterize(pix, torch.ones(3, 4), faces.flip(0), 8)[:, i, i] == 0).all()
+
+
 def test_differentiable_silhouette_matches_pyrender(ict):
     cam = frontal_camera(ict.template[: ict.face_area], 128)
     p = torch.zeros(2, 53)

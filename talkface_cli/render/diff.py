@@ -2,12 +2,12 @@
 
 Two passes. Visibility (no gradient): every front-facing triangle is tested against the pixel
 centres inside its bounding box (triangles are grouped by box size, so small triangles cost few
-tests), and a z-buffer (`scatter_reduce` amin) keeps the nearest one per pixel. Shading
-(differentiable): for each covered pixel the barycentric coordinates of its centre in the winning
-triangle are recomputed from the vertex positions and used to interpolate vertex normals, shaded
-Lambertian with a light at the camera plus ambient. Gradients reach vertex positions through the
-barycentrics and the normals; like nvdiffrast without its antialiasing pass, silhouette edges
-themselves carry no gradient.
+tests), and a z-buffer (`scatter_reduce` amin) keeps the nearest one per pixel (ties: the lowest
+face id). Shading (differentiable): for each covered pixel the barycentric coordinates of its
+centre in the winning triangle are recomputed from the vertex positions and used to interpolate
+vertex normals, shaded Lambertian with a light at the camera plus ambient. Gradients reach vertex
+positions through the barycentrics and the normals; like nvdiffrast without its antialiasing
+pass, silhouette edges themselves carry no gradient.
 """
 
 from __future__ import annotations
@@ -57,7 +57,12 @@ def rasterize(pix: torch.Tensor, depth: torch.Tensor, faces: torch.Tensor, size:
             zbuf = torch.full((b_count * size * size,), float("inf"), dtype=d.dtype, device=d.device)
             zbuf.scatter_reduce_(0, key, d, reduce="amin")
             win = d <= zbuf[key]
-            out[key[win]] = fid[win]
+            # Triangles that share an edge through a pixel centre can tie in depth there; a plain
+            # `out[key] = fid` keeps whichever of torch's parallel writes lands last. The lowest
+            # face id wins instead, as a min does not depend on the order.
+            none = faces.shape[0]
+            first = torch.full_like(out, none).scatter_reduce_(0, key[win], fid[win], reduce="amin")
+            out = torch.where(first < none, first, out)
         return out.view(b_count, size, size)
 
 
