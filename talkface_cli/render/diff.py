@@ -58,8 +58,8 @@ def rasterize(pix: torch.Tensor, depth: torch.Tensor, faces: torch.Tensor, size:
             zbuf.scatter_reduce_(0, key, d, reduce="amin")
             win = d <= zbuf[key]
             # Triangles that share an edge through a pixel centre can tie in depth there; a plain
-            # `out[key] = fid` keeps whichever of torch's parallel writes lands last. The lowest
-            # face id wins instead, as a min does not depend on the order.
+            # `out[key] = fid` keeps whichever of torch's parallel writes lands last (EMG training
+            # runs drifted apart on it). The lowest face id wins instead: a min is order-free.
             none = faces.shape[0]
             first = torch.full_like(out, none).scatter_reduce_(0, key[win], fid[win], reduce="amin")
             out = torch.where(first < none, first, out)
