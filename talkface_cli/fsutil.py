@@ -13,12 +13,32 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def umask() -> int:
+    """The process's umask, read without changing it where Linux shows it (os.umask sets it, and
+    a thread creating a file in between would get the wrong one)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def as_created(path: str | Path) -> None:
+    """Give a temporary file or folder the permissions a plain open() or mkdir() would have:
+    mkstemp and mkdtemp make them private to the owner (0600 / 0700), and the rename kept that,
+    so a colleague on a shared server could not read a model or a store."""
+    os.chmod(path, (0o777 if os.path.isdir(path) else 0o666) & ~umask())
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` through a temporary sibling and an atomic rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        as_created(tmp)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -64,6 +84,7 @@ def atomic_dir(final: Path, overwrite: bool = False) -> Iterator[Path]:
         raise FileExistsError(final)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
     try:
+        as_created(tmp)
         yield tmp
         old = None
         if final.exists():

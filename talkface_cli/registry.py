@@ -26,7 +26,7 @@ from safetensors.torch import load_file, save_file
 
 from . import __version__
 from .errors import TalkfaceError
-from .fsutil import atomic_dir, atomic_write_json, sha256_file
+from .fsutil import as_created, atomic_dir, atomic_write_json, sha256_file
 
 KINDS = ("ede", "sync", "emg")
 # kind -> "module:function" building an nn.Module from the entry's config dict.
@@ -112,6 +112,7 @@ class Registry:
         try:
             with atomic_dir(final, overwrite=overwrite) as tmp:
                 save_file(state, str(tmp / "model.safetensors"))
+                as_created(tmp / "model.safetensors")  # safetensors writes 0600
                 full_meta = {
                     "kind": ref.kind,
                     "name": ref.name,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import pytest
 import torch
@@ -44,6 +46,19 @@ def test_round_trip_is_exact_and_cached(talkface_home):
     a = reg.load_model("sync/demo", "cpu", build=lambda cfg: _model())
     b = reg.load_model("sync/demo", "cpu", build=lambda cfg: pytest.fail("built twice"))
     assert a is b and not a.training
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o077, 0o002])
+def test_saved_files_follow_the_umask(mask):
+    # written through temporary names, which tempfile makes private to the owner
+    old = os.umask(mask)
+    try:
+        entry = _save(Registry())[1]
+    finally:
+        os.umask(old)
+    mode = lambda p: stat.S_IMODE(p.stat().st_mode)  # noqa: E731
+    assert mode(entry.path) == 0o777 & ~mask
+    assert {mode(p) for p in entry.path.iterdir()} == {0o666 & ~mask}
 
 
 def _strict(text: str):

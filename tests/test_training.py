@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -74,7 +75,16 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path):
 
 def test_rerun_without_resume_is_refused(tmp_path):
     home = tmp_path / "home"
-    _run(home, str(tmp_path / "run"), "sync/one", "5", "8")
+    old = os.umask(0o022)
+    try:
+        _run(home, str(tmp_path / "run"), "sync/one", "5", "8")
+    finally:
+        os.umask(old)
+    # checkpoints and the published model are as readable as any file the user makes (tempfile
+    # and safetensors create theirs private)
+    written = [*(tmp_path / "run").rglob("*"), *(home / "models").rglob("*")]
+    assert {stat.S_IMODE(p.stat().st_mode) for p in written if p.is_file()} == {0o644}
+    assert {stat.S_IMODE(p.stat().st_mode) for p in written if p.is_dir()} == {0o755}
     cmd = [sys.executable, SCRIPT, str(tmp_path / "run"), "sync/two", "5", "8"]
     out = subprocess.run(cmd, env=_env(home), capture_output=True, text=True, timeout=120)
     assert out.returncode != 0 and "pass --resume" in out.stderr

@@ -21,6 +21,7 @@ from safetensors import safe_open
 from safetensors.numpy import save_file
 
 from ..errors import TalkfaceError
+from ..fsutil import as_created
 from .base import FaceModel
 from .geometry import blend
 from .obj import read_obj, triangulate
@@ -132,7 +133,7 @@ def convert(src: Path, out: Path) -> Path:
             "units": "metres",
         },
     )
-    os.chmod(tmp, 0o644)
+    as_created(tmp)
     os.replace(tmp, out)
     licence = src.parent / "LICENSE"
     if licence.is_file():

@@ -26,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ..config import TrainConfig
 from ..errors import TalkfaceError
-from ..fsutil import atomic_write_json, json_text
+from ..fsutil import as_created, atomic_write_json, json_text
 from ..ui import progress
 from . import distributed as dist_util
 from .state_io import load_state, save_state
@@ -227,6 +227,7 @@ def _save_checkpoint(run_dir, step, model, optim, sched, info, keep) -> None:  #
             {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
             str(staging / "model.safetensors"),
         )
+        as_created(staging / "model.safetensors")  # safetensors writes 0600
         save_state(
             {"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "step": step},
             staging / "train_state",

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..fsutil import as_created
+
 
 def encode(obj: Any, tensors: dict[str, torch.Tensor], path: str = "s") -> Any:
     if isinstance(obj, torch.Tensor):
@@ -58,6 +60,7 @@ def save_state(obj: Any, stem: Path) -> None:
     tensors: dict[str, torch.Tensor] = {}
     tree = encode(obj, tensors)
     save_file(tensors, str(stem.with_suffix(".safetensors")))
+    as_created(stem.with_suffix(".safetensors"))  # safetensors writes 0600
     stem.with_suffix(".json").write_text(json.dumps(tree))
 
 
