@@ -158,10 +158,14 @@ def run_recipe(
         if opts.jobs > 1 and len(pending) > 1:
             with ProcessPoolExecutor(max_workers=opts.jobs) as pool:
                 futures = [pool.submit(_run_one, recipe, j, out, opts) for j in pending]
-                for f in as_completed(futures):
-                    if (err := f.result()) is not None:
-                        errors.append(err)
-                    bar.advance(task)
+                try:
+                    for f in as_completed(futures):
+                        if (err := f.result()) is not None:
+                            errors.append(err)
+                        bar.advance(task)
+                except BaseException:  # Ctrl-C or SIGTERM: the clips under way finish, no new ones start
+                    pool.shutdown(cancel_futures=True)
+                    raise
         else:
             for j in pending:
                 if (err := _run_one(recipe, j, out, opts)) is not None:

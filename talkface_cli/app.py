@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
 import typer
 
 from .commands import animate, evaluate, models, prep, render, train
-from .errors import TalkfaceError
+from .errors import TalkfaceError, Terminated
 from .ui import error
 
 app = typer.Typer(
@@ -43,14 +44,18 @@ app.command("eval")(evaluate.command)
 app.add_typer(models.app, name="models")
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main() -> None:
     """Console entry point: user errors become one line on stderr and a non-zero exit code."""
+    signal.signal(signal.SIGTERM, _terminate)
     try:
-        app(standalone_mode=False)
+        # not standalone, Typer returns the code of typer.Exit and turns Ctrl-C into 130, not raise
+        code = app(standalone_mode=False)
     except TalkfaceError as e:
         error(str(e))
-        sys.exit(e.exit_code)
-    except typer.Exit as e:
         sys.exit(e.exit_code)
     except typer.Abort:
         error("aborted")
@@ -61,9 +66,13 @@ def main() -> None:
         else:
             error(str(e))
         sys.exit(getattr(e, "exit_code", 2))
-    except KeyboardInterrupt:
-        error("interrupted")
-        sys.exit(130)
+    except Terminated:
+        error("terminated")
+        sys.exit(128 + signal.SIGTERM)
+    if isinstance(code, int) and code:
+        if code == 130:
+            error("interrupted")
+        sys.exit(code)
 
 
 if __name__ == "__main__":

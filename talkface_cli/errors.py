@@ -9,10 +9,14 @@ from pathlib import Path
 class TalkfaceError(Exception):
     """An error caused by the user's input or environment, shown as one line (exit code 1)."""
 
-    exit_code = 1
-
-    def __init__(self, message: str):
+    def __init__(self, message: str, exit_code: int = 1):
         super().__init__(" ".join(str(message).split()))  # always one line
+        self.exit_code = exit_code
+
+
+class Terminated(BaseException):
+    """SIGTERM (`kill`, `timeout`, a scheduler's time limit) raised where the program is, so that
+    temporary outputs are removed on the way out as they are for Ctrl-C (the CLI installs it)."""
 
 
 def require_file(path: Path, what: str = "") -> Path:

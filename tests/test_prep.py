@@ -354,7 +354,8 @@ def test_a_packed_corpus_is_named_and_no_store_is_left(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_killed_prep_resumes_without_redoing_clips(shared, tmp_path):
+@pytest.mark.parametrize("sig, jobs", [("SIGKILL", 1), ("SIGTERM", 2)])
+def test_killed_prep_resumes_without_redoing_clips(shared, tmp_path, sig, jobs):
     out = tmp_path / "store"
     cmd = [
         sys.executable,
@@ -366,18 +367,20 @@ def test_killed_prep_resumes_without_redoing_clips(shared, tmp_path):
         "--out",
         str(out),
         "--jobs",
-        "1",
+        str(jobs),
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     deadline = time.time() + 120
     while time.time() < deadline and len(list((out / "clips").glob("*.json"))) < 150:
         time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    proc.send_signal(getattr(signal, sig))
+    err = proc.communicate()[1]
+    if sig == "SIGTERM":  # the worker processes' queued clips are dropped, not waited for
+        assert proc.returncode == 143 and err.strip().splitlines()[-1] == "error: terminated"
     before = {p.name: p.stat().st_mtime_ns for p in (out / "clips").glob("*.npz")}
     assert 150 <= len(before) < 720 and not (out / "manifest.jsonl").exists()
     begun = json.loads((out / "prep.json").read_text())  # stamped before the first clip
-    assert begun["finished"] is None and begun["recipe"] == "ravdess" and begun["options"]["jobs"] == 1
+    assert begun["finished"] is None and begun["recipe"] == "ravdess" and begun["options"]["jobs"] == jobs
     res = runner.invoke(
         app,
         [
@@ -387,7 +390,7 @@ def test_killed_prep_resumes_without_redoing_clips(shared, tmp_path):
             "--out",
             str(out),
             "--jobs",
-            "1",
+            str(jobs),
             "--json",
             str(tmp_path / "s.json"),
         ],

@@ -157,7 +157,18 @@ def test_models_list_table_and_json(tmp_path):
 
 
 def test_models_remove():
+    import subprocess
+    import sys
+
     reg = Registry()
     _save(reg)
+    # answering no exits 1 and keeps the entry (Typer hands typer.Exit's code back, not raise it)
+    out = subprocess.run(
+        [sys.executable, "-m", "talkface_cli", "models", "remove", "sync/demo"],
+        input="n\n",
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 1 and reg.path("sync/demo").is_dir()
     res = runner.invoke(app, ["models", "remove", "sync/demo", "--yes"])
     assert res.exit_code == 0 and not reg.path("sync/demo").exists()

@@ -192,6 +192,38 @@ def test_an_encoder_that_quits_is_a_one_line_error(ict, tmp_path, monkeypatch):
         render_files([tmp_path / "a.npz"], tmp_path / "out.gif", size=64)
 
 
+@pytest.mark.parametrize(
+    "sig, code, message", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")]
+)
+def test_a_stopped_render_says_so_and_leaves_nothing(ict, tmp_path, sig, code, message):
+    """Ctrl-C or a scheduler's SIGTERM mid-video: exit 130 / 143 with one line, the partial video
+    removed (SIGTERM would otherwise end Python at once, skipping the cleanup)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    _jaw_sequence(ict, tmp_path / "long.npz", frames=20000, audio=False)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "talkface_cli", "render", "long.npz", "--size", "64", "--out", "long.mp4"],
+        cwd=tmp_path,
+        env={**os.environ, "TALKFACE_NO_PROGRESS": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 120
+    while not list(tmp_path.glob(".long.*.mp4")):
+        assert proc.poll() is None and time.time() < deadline, proc.stderr.read()
+        time.sleep(0.05)
+    proc.send_signal(getattr(signal, sig))
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == code
+    assert err.strip().splitlines() == [f"error: {message}"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.npz"]
+
+
 def test_differentiable_renderer_gradcheck_on_small_mesh():
     v, f = uv_sphere(6, 10, radius=0.1)
     verts = torch.tensor(v[None], dtype=torch.float64, requires_grad=True)

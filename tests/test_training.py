@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -43,7 +44,8 @@ def test_batches_cover_each_epoch_once():
     assert torch.equal(batch_indices(3, 2, b, n), batch_indices(3, 2, b, n))
 
 
-def test_resume_after_sigkill_is_bit_identical(tmp_path):
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGINT"])
+def test_resume_after_sigkill_is_bit_identical(tmp_path, sig):
     home = tmp_path / "home"
     _run(home, str(tmp_path / "run-a"), "sync/full", "20", "8")
 
@@ -55,9 +57,12 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path):
         assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
         time.sleep(0.05)
     time.sleep(0.4)  # now inside step 11 or 12
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    proc.send_signal(getattr(signal, sig))
+    err = proc.communicate()[1].decode()
+    if sig == "SIGKILL":
+        assert proc.returncode == -signal.SIGKILL
+    else:  # Ctrl-C: the error says where the run can go on
+        assert f"sync/resumed: training interrupted; the checkpoint of step 10 in {run_b} is kept" in err
     assert not (home / "models" / "sync" / "resumed").exists()
     assert int(latest_checkpoint(run_b).name[5:]) == 10
 

@@ -6,13 +6,26 @@ from pathlib import Path
 from typing import Any
 
 from ..config import to_dict
-from ..errors import TalkfaceError
+from ..errors import TalkfaceError, Terminated
 from ..registry import Entry, EntryRef, Registry
-from .loop import FitResult, Task, fit
+from .loop import FitResult, Task, fit, latest_checkpoint
 
 
 def default_run_dir(registry: Registry, ref: EntryRef) -> Path:
     return registry.home / "runs" / ref.kind / ref.name
+
+
+def stopped(ref: EntryRef, run_dir: Path, by_ctrl_c: bool) -> TalkfaceError:
+    """What a training run stopped by Ctrl-C (exit 130) or SIGTERM (143) says: where it can go on."""
+    ckpt = latest_checkpoint(run_dir)
+    then = (
+        f"the checkpoint of step {int(ckpt.name[5:])} in {run_dir} is kept: the same command with --resume "
+        "goes on from there"
+        if ckpt is not None
+        else "no checkpoint yet: the same command starts it again"
+    )
+    how = "interrupted" if by_ctrl_c else "terminated"
+    return TalkfaceError(f"{ref}: training {how}; {then}", exit_code=130 if by_ctrl_c else 143)
 
 
 def train_and_publish(
@@ -39,7 +52,10 @@ def train_and_publish(
         raise TalkfaceError(f"{ref}: already in the registry at {registry.path(ref)} (choose another --name)")
     run_dir = Path(run_dir) if run_dir else default_run_dir(registry, ref)
     run_config = to_dict(cfg)
-    result = fit(task, cfg.train, run_dir, run_config, resume=resume, device=device, label=str(ref))
+    try:
+        result = fit(task, cfg.train, run_dir, run_config, resume=resume, device=device, label=str(ref))
+    except (KeyboardInterrupt, Terminated) as e:
+        raise stopped(ref, run_dir, isinstance(e, KeyboardInterrupt)) from None
     if not result.main:
         return result, None
     extra = dict(meta or {})
