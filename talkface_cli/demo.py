@@ -2,7 +2,8 @@
 
 Synthetic corpus -> tiny EDE, sync expert and EMG -> animate a held-out synthetic utterance and a
 real RAVDESS recording from ../shared -> MP4s with audio. Each command is printed before it runs;
-stages already done (a re-run) are skipped, so an interrupted demo resumes.
+stages already done (a re-run) are skipped and training stages run with --resume (which starts a
+run afresh when there is none), so an interrupted demo goes on where it stopped.
 
     python -m talkface_cli.demo [--out demo-output] [--shared ../shared]
 """
@@ -24,7 +25,14 @@ EDE_STEPS, EMG_STEPS = 400, 600
 def run(cmd: list[str], home: Path) -> None:
     print("\n$ " + " ".join(shlex.quote(c) for c in cmd), flush=True)
     env = {**os.environ, "TALKFACE_HOME": str(home)}
-    if subprocess.run(cmd, env=env).returncode != 0:
+    try:
+        code = subprocess.run(cmd, env=env).returncode
+    except KeyboardInterrupt:  # Ctrl-C reached the command too, which cleaned up after itself
+        code = 130
+    if code in (130, 143):
+        print("demo: stopped; `make demo` again goes on where it stopped", file=sys.stderr)
+        sys.exit(code)
+    if code != 0:
         sys.exit("demo: the command above failed")
 
 
@@ -66,6 +74,7 @@ def main() -> None:
                 "ede/demo",
                 "--set",
                 f"train.steps={EDE_STEPS}",
+                "--resume",
             ],
             home,
         )
@@ -78,13 +87,14 @@ def main() -> None:
                 str(store),
                 "--name",
                 "sync/demo",
+                "--resume",
             ],
             home,
         )
     if not have("emg/demo", home):
         run(
             [*tf, "train-emg", "--data", str(store), "--ede", "ede/demo", "--sync", "sync/demo",
-             "--name", "emg/demo", "--set", f"train.steps={EMG_STEPS}"],
+             "--name", "emg/demo", "--set", f"train.steps={EMG_STEPS}", "--resume"],
             home,
         )  # fmt: skip
     wav = held_out_wav(store, out)
