@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from .commands import animate, evaluate, models, prep, render, train
-from .errors import TalkfaceError, Terminated
+from .errors import TalkfaceError, Terminated, os_error_line
 from .ui import error
 
 app = typer.Typer(
@@ -66,6 +66,11 @@ def main() -> None:
         else:
             error(str(e))
         sys.exit(getattr(e, "exit_code", 2))
+    except OSError as e:
+        if os.environ.get("TALKFACE_DEBUG"):
+            raise
+        error(os_error_line(e))
+        sys.exit(1)
     except Terminated:
         error("terminated")
         sys.exit(128 + signal.SIGTERM)

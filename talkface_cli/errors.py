@@ -28,3 +28,13 @@ def require_file(path: Path, what: str = "") -> Path:
     if not path.is_file():
         raise TalkfaceError(f"{path}: no such file{what}")
     return path
+
+
+def os_error_line(e: OSError) -> str:
+    """One line for what the file system refused (a full disk, a path through a file, no
+    permission), naming the path(s) it gave."""
+    names = [str(n) for n in (e.filename, e.filename2) if n is not None]
+    why = e.strerror or str(e)
+    if isinstance(e, FileExistsError) and names and Path(names[0]).exists() and not Path(names[0]).is_dir():
+        why = "a file, where a folder is needed"
+    return f"{' -> '.join(names)}: {why}" if names else why

@@ -12,6 +12,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from .errors import TalkfaceError
+
 
 def umask() -> int:
     """The process's umask, read without changing it where Linux shows it (os.umask sets it, and
@@ -30,6 +32,23 @@ def as_created(path: str | Path) -> None:
     mkstemp and mkdtemp make them private to the owner (0600 / 0700), and the rename kept that,
     so a colleague on a shared server could not read a model or a store."""
     os.chmod(path, (0o777 if os.path.isdir(path) else 0o666) & ~umask())
+
+
+def check_can_create(path: str | Path, folder: bool = False) -> Path:
+    """`path` if a file (or with `folder`, a folder) could be made there, else a one-line error;
+    commands call it for their outputs before any work, so a path through a file or into a folder
+    they may not write costs no run. Nothing is created."""
+    path = Path(path)
+    if not folder and path.is_dir():
+        raise TalkfaceError(f"{path}: a folder, where a file is to be written")
+    where = path.absolute().parent
+    while not where.exists():
+        where = where.parent
+    if not where.is_dir():
+        raise TalkfaceError(f"{path}: {where} is a file, where a folder is needed")
+    if not os.access(where, os.W_OK | os.X_OK):
+        raise TalkfaceError(f"{path}: no permission to write in {where}")
+    return path
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -73,3 +73,50 @@ def test_eval_refuses_an_unknown_split(tmp_path):
         text=True,
     )
     assert out.returncode == 1 and out.stderr.strip() == "error: --split tset: not one of train, val, test"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["animate", "s.wav", "--out", "F/x.npz"], ["animate", "s.wav", "--out", "x.npz", "--render", "F/x.mp4"],
+     ["swap-emotion", "s.wav", "e.wav", "--out", "x.npz", "--json", "F/x.json"],
+     ["render", "x.npz", "--format", "mesh", "--out", "F/meshes"], ["prep", "synthetic", "--out", "F/store"],
+     ["train-sync", "--data", "store", "--name", "sync/x", "--run-dir", "F/run"],
+     ["--home", "F/h", "train-emg", "--data", "s", "--ede", "e/a", "--sync", "s/b", "--name", "emg/x"],
+     ["eval", "--emg", "emg/x", "--data", "store", "--out", "F/report"]],
+)  # fmt: skip
+def test_an_output_that_cannot_be_written_is_refused_before_any_work(tmp_path, monkeypatch, args):
+    """An output under a file (F is one): one line naming both, before any input is read (the
+    inputs here do not exist) and nothing created."""
+    from talkface_cli.errors import TalkfaceError
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "F").write_text("a file")
+    res = runner.invoke(app, args, standalone_mode=False)
+    assert isinstance(res.exception, TalkfaceError)
+    assert str(res.exception).endswith(f": {tmp_path / 'F'} is a file, where a folder is needed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["F"]
+
+
+def test_a_folder_where_the_output_file_goes_is_refused(tmp_path, monkeypatch):
+    from talkface_cli.errors import TalkfaceError
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "x.npz").mkdir()
+    res = runner.invoke(app, ["animate", "s.wav", "--out", "x.npz"], standalone_mode=False)
+    assert isinstance(res.exception, TalkfaceError) and "x.npz: a folder, where a file" in str(res.exception)
+
+
+def test_file_system_errors_are_one_line(monkeypatch, capsys):
+    """A full disk (or any refusal of the file system) met mid-work: one line naming the file, exit 1."""
+    import errno
+
+    import talkface_cli.app as cli
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", "/data/.x.npz.tmp")
+
+    monkeypatch.setattr(cli, "app", full)
+    with pytest.raises(SystemExit) as e:
+        cli.main()
+    assert e.value.code == 1
+    assert capsys.readouterr().err.strip() == "error: /data/.x.npz.tmp: No space left on device"

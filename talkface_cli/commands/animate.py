@@ -12,6 +12,7 @@ import typer
 from ..audio.io import load_audio
 from ..device import resolve_device
 from ..errors import TalkfaceError
+from ..fsutil import check_can_create
 from ..registry import Registry
 from ..ui import console, report
 from .common import DeviceOpt
@@ -48,10 +49,13 @@ def peak_memory_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def check_outputs(out: Path, render: Path | None) -> None:
+def check_outputs(out: Path, render: Path | None, json_out: Path | None) -> None:
     """Refuse output names that could not be written, before any work is done."""
     if out.suffix != ".npz":
         raise TalkfaceError(f"--out {out}: parameter sequences are written as .npz")
+    check_can_create(out)
+    if json_out is not None:
+        check_can_create(json_out)
     if render is not None:
         from ..render.video import check_video_out
 
@@ -110,7 +114,7 @@ def animate(
 
     if emotion_from is not None and emotion is not None:
         raise TalkfaceError("give either --emotion-from or --emotion, not both")
-    check_outputs(out, render)
+    check_outputs(out, render, json_out)
     name = model or default_model()
     anim = Animator.load(name, resolve_device(device))
     started = time.perf_counter()  # the real-time factor times the animation, not loading the models
@@ -147,7 +151,7 @@ def swap_emotion(
     """
     from ..inference.animate import Animator
 
-    check_outputs(out, render)
+    check_outputs(out, render, json_out)
     name = model or default_model()
     anim = Animator.load(name, resolve_device(device))
     started = time.perf_counter()  # the real-time factor times the animation, not loading the models

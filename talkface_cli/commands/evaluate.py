@@ -8,7 +8,7 @@ import typer
 
 from ..device import resolve_device
 from ..errors import TalkfaceError
-from ..fsutil import atomic_write_bytes, atomic_write_json
+from ..fsutil import atomic_write_bytes, atomic_write_json, check_can_create
 from ..ui import console
 from .common import DeviceOpt
 
@@ -56,11 +56,11 @@ def command(
 
     if split not in SPLITS:
         raise TalkfaceError(f"--split {split}: not one of {', '.join(SPLITS)}")
+    folder = check_can_create(out or Path(f"eval-{emg[0].replace('/', '-')}"), folder=True)
     dev = resolve_device(device)
     report = evaluate(
         emg, data, split, dev, syncnet, emotion_features, temperature, seed, limit or None, swaps
     )
-    folder = out or Path(f"eval-{emg[0].replace('/', '-')}")
     atomic_write_json(folder / "report.json", report)
     atomic_write_bytes(folder / "report.md", markdown(report).encode())
     if examples:

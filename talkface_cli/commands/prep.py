@@ -10,7 +10,7 @@ import typer
 
 from data_recipes.base import PrepOptions, PrepSummary, Recipe, default_jobs, run_recipe
 
-from ..fsutil import atomic_write_json
+from ..fsutil import atomic_write_json, check_can_create
 from ..ui import console, table
 
 app = typer.Typer(
@@ -59,6 +59,9 @@ def options(
 def run_and_report(
     recipe: Recipe, root: Path | None, out: Path, opts: PrepOptions, json_out: Path | None
 ) -> None:
+    check_can_create(out, folder=True)
+    if json_out is not None:
+        check_can_create(json_out)
     summary = run_recipe(recipe, root, out, opts, args={"root": str(root) if root else None})
     report(summary, json_out)
 

@@ -9,7 +9,7 @@ import typer
 
 from .. import presets  # noqa: F401 - registers the presets
 from ..config import PRESETS, describe, make_config
-from ..fsutil import atomic_write_json
+from ..fsutil import atomic_write_json, check_can_create
 from ..ui import console, table
 from .common import DeviceOpt, PresetOpt, ResumeOpt, RunDirOpt, SetOpt
 
@@ -23,13 +23,26 @@ MetricsJsonOpt = typer.Option(None, "--json", help="also write the held-out metr
 FaceDataOpt = typer.Option(..., "--data", help="clip store(s) with face parameters; repeat for several")
 
 
-def _config(stage: str, preset: str, overrides: list[str], show: bool):  # noqa: ANN202 - a stage config
-    """The stage's config from a preset + overrides; with --show-config printed instead (None)."""
+def _config(stage: str, preset: str, overrides: list[str], show: bool, outputs: list[Path | None]):  # noqa: ANN202
+    """The stage's config from a preset + overrides; with --show-config printed instead (None).
+    `outputs` (the registry entry and the run folder, then --json) are checked first: no run is
+    lost to a folder that cannot be written."""
     cfg = make_config(stage, preset, overrides)
     if show:
         console.print(table(f"{stage} preset {preset}", ["setting", "value", "help"], describe(cfg)))
         return None
+    for path, folder in zip(outputs, (True, True, False)):
+        if path is not None:
+            check_can_create(path, folder)
     return cfg
+
+
+def _outputs(name: str, run_dir: Path | None, json_out: Path | None) -> list[Path | None]:
+    from ..registry import EntryRef, Registry
+    from ..training.run import default_run_dir
+
+    reg, ref = Registry(), EntryRef.parse(name)
+    return [reg.path(ref), run_dir or default_run_dir(reg, ref), json_out]
 
 
 def _report(title: str, metrics: dict, json_out: Path | None) -> None:
@@ -64,7 +77,7 @@ def train_ede(
         for k, off in (("w_contrastive", no_contrastive), ("w_av", no_av), ("w_triplet", no_triplet))
         if off
     ]
-    cfg = _config("ede", preset, [*drops, *(overrides or [])], show_config)
+    cfg = _config("ede", preset, [*drops, *(overrides or [])], show_config, _outputs(name, run_dir, json_out))
     if cfg is None:
         return
     metrics, entry = run(cfg, data, name, run_dir, resume, device)
@@ -98,7 +111,7 @@ def train_sync(
     """
     from ..training.sync import train_sync as run
 
-    cfg = _config("sync", preset, overrides or [], show_config)
+    cfg = _config("sync", preset, overrides or [], show_config, _outputs(name, run_dir, json_out))
     if cfg is None:
         return
     metrics, entry = run(cfg, data, name, hubert, run_dir, resume, device)
@@ -139,7 +152,7 @@ def train_emg(
 
     drops = [k for k, off in (("w_sync=0", no_sync), ("w_mesh=1", no_sync), ("w_emotion=0", no_emotion),
                               ("model.speaker_conditioning=false", no_speaker)) if off]  # fmt: skip
-    cfg = _config("emg", preset, [*drops, *(overrides or [])], show_config)
+    cfg = _config("emg", preset, [*drops, *(overrides or [])], show_config, _outputs(name, run_dir, json_out))
     if cfg is None:
         return
     metrics, entry = run(cfg, data, name, ede, sync, run_dir, resume, device)

@@ -10,6 +10,7 @@ from ..errors import TalkfaceError
 from ..face.arkit import arkit_to_ict, ict_to_arkit, load_arkit_curves, resample, write_arkit_csv
 from ..face.load import load_face_model
 from ..face.sequence import FPS, ParamSequence, load_sequence
+from ..fsutil import check_can_create
 from .video import render_mp4, write_meshes
 
 
@@ -30,6 +31,7 @@ def render_files(
     Inputs are parameter sequences (.npz) or ARKit-52 curves (.csv, EmoTalk .npy), which are mapped
     to ICT-FaceKit and resampled to 25 fps. `fmt`: mp4, mesh (per-frame meshes) or csv (ARKit CSV).
     """
+    check_can_create(out, folder=fmt == "mesh")
     seqs = [load_any(p, ict) for p in params]
     kinds = {s.face_model for s in seqs}
     if len(kinds) > 1:

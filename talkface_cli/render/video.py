@@ -22,7 +22,7 @@ from ..face.base import FaceModel
 from ..face.geometry import vertex_normals
 from ..face.obj import write_obj, write_ply
 from ..face.sequence import FPS, ParamSequence
-from ..fsutil import atomic_dir
+from ..fsutil import atomic_dir, check_can_create
 from ..ui import progress
 from .scene import MeshRenderer
 
@@ -35,7 +35,7 @@ def check_video_out(out: Path) -> Path:
     they start work, so a typo does not cost a long run."""
     if Path(out).suffix.lower() not in VIDEO_OUT:
         raise TalkfaceError(f"{out}: videos are written as {', '.join(VIDEO_OUT)} (H.264 video, AAC audio)")
-    return Path(out)
+    return check_can_create(out)
 
 
 def sequence_vertices(model: FaceModel, seq: ParamSequence, start: int, stop: int) -> torch.Tensor:
