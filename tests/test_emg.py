@@ -177,7 +177,8 @@ def test_emotion_labels_as_users_type_them():
 
     ravdess = ["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"]
     typed = {"happy": "happy", "Happy": "happy", " SAD ": "sad", "fear": "fearful", "surprise": "surprised",
-             "disgusted": "disgust", "anger": None, "joy": None, "sa": None}  # fmt: skip
+             "disgusted": "disgust", "anger": "angry", "Happiness": "happy", "joy": None,
+             "sa": None}  # fmt: skip
     for label, want in typed.items():
         if want is None:
             with pytest.raises(TalkfaceError, match=f"--emotion {label}: not in this EDE's emotions"):

@@ -43,12 +43,16 @@ def pooled(embs: np.ndarray) -> np.ndarray:
 
 
 def emotion_name(label: str, emotions: list[str]) -> str:
-    """A user's label -> one of the EDE's emotions: exact, else ignoring case, else the one emotion
-    that it shortens or lengthens ("Happy" -> happy, "fear" -> fearful, "disgusted" -> disgust)."""
+    """A user's label -> one of the EDE's emotions: exact, else ignoring case, else by the name
+    prep gives it in stores ("anger" -> angry, "happiness" -> happy), else the one emotion that it
+    shortens or lengthens ("Happy" -> happy, "fear" -> fearful, "disgusted" -> disgust)."""
+    from data_recipes.labels import emotion_name as store_name
+
     low = label.strip().lower()
     for match in (
         lambda e: e == label,
         lambda e: e.lower() == low,
+        lambda e: e.lower() == store_name(low),
         lambda e: len(low) >= 3 and (e.lower().startswith(low) or low.startswith(e.lower())),
     ):
         hits = [e for e in emotions if match(e)]
