@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,11 @@ SHARED = Path(os.environ.get("TALKFACE_SHARED", ROOT.parent / "shared"))
 os.environ.setdefault("TALKFACE_NO_PROGRESS", "1")
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# A shell that starts a job in the background (nohup, `make test &`, some CI runners) makes it
+# ignore SIGINT, and children inherit that: the tests that stop a command with Ctrl-C would wait
+# for it in vain. A handled signal is reset to the default in a child, so handle it here.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
