@@ -78,6 +78,22 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path, sig):
     assert meta["step"] == 20 and "val_mse" in meta["metrics"]
 
 
+def test_a_run_stopped_before_its_first_checkpoint_starts_again_with_a_clean_log(tmp_path):
+    home, run = tmp_path / "home", tmp_path / "run"
+    cmd = [sys.executable, SCRIPT, str(run), "sync/again", "20", "8", "--slow-after", "1"]
+    proc = subprocess.Popen(cmd, env=_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    log, deadline = run / "metrics.jsonl", time.time() + 120
+    while time.time() < deadline and not (log.exists() and len(log.read_text().splitlines()) >= 2):
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert latest_checkpoint(run) is None
+    _run(home, str(run), "sync/again", "20", "8", "--resume")  # no checkpoint: starts afresh
+    rows = [json.loads(x) for x in log.read_text().splitlines()]
+    assert [r["step"] for r in rows if r["split"] == "train"] == list(range(1, 21))
+
+
 def test_rerun_without_resume_is_refused(tmp_path):
     home = tmp_path / "home"
     old = os.umask(0o022)

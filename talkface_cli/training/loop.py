@@ -112,17 +112,19 @@ def fit(
     sched = torch.optim.lr_scheduler.LambdaLR(optim, lambda s: lr_factor(cfg, s))
 
     start = 0
+    log = run_dir / "metrics.jsonl"
     if resume and (ckpt := latest_checkpoint(run_dir)) is not None:
         start = _load_checkpoint(ckpt, model, optim, sched, info)
     else:
         torch.manual_seed(cfg.seed + 1 + info.rank)  # dropout etc. differ per rank, fixed per seed
+        if info.main:
+            log.unlink(missing_ok=True)  # the rows of an attempt stopped before its first checkpoint
     wrapped = model
     if info.world > 1:
         wrapped = DistributedDataParallel(
             model, device_ids=[info.device.index] if info.device.type == "cuda" else None
         )
     local = cfg.batch_size // info.world
-    log = run_dir / "metrics.jsonl"
     losses: list[float] = []
     val: dict[str, float] = {}
     t_last = time.perf_counter()
