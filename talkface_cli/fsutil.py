@@ -41,14 +41,25 @@ def check_can_create(path: str | Path, folder: bool = False) -> Path:
     path = Path(path)
     if not folder and path.is_dir():
         raise TalkfaceError(f"{path}: a folder, where a file is to be written")
-    where = path.absolute().parent
-    while not where.exists():
-        where = where.parent
+    where = _nearest_existing(path)
     if not where.is_dir():
         raise TalkfaceError(f"{path}: {where} is a file, where a folder is needed")
     if not os.access(where, os.W_OK | os.X_OK):
         raise TalkfaceError(f"{path}: no permission to write in {where}")
     return path
+
+
+def can_create(path: str | Path) -> bool:
+    """Could a file or folder be made at `path` (its nearest existing folder can be written)?"""
+    where = _nearest_existing(Path(path))
+    return where.is_dir() and os.access(where, os.W_OK | os.X_OK)
+
+
+def _nearest_existing(path: Path) -> Path:
+    where = path.absolute().parent
+    while not where.exists():
+        where = where.parent
+    return where
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -525,3 +525,22 @@ def test_features_are_cached_and_hubert_is_local_only(tmp_path):
         app, ["prep", "features", str(tmp_path / "s"), "--hubert", "facebook/hubert-large-ls960-ft"]
     )
     assert res.exit_code != 0  # not in the cache, and never downloaded
+
+
+def test_a_read_only_store_caches_its_features_in_the_home(tmp_path, talkface_home, monkeypatch):
+    """A colleague's store or a read-only dataset mount: features go under $TALKFACE_HOME/cache,
+    computed once; the store is not touched."""
+    import talkface_cli.data.cache as cache
+
+    store = tmp_path / "s"
+    run_recipe(Synthetic(), None, store, PrepOptions(extra={"speakers": 1, "sentences": 1}))
+    real = cache.can_create
+    monkeypatch.setattr(cache, "can_create", lambda p: store not in Path(p).parents and real(p))
+    res = runner.invoke(app, ["prep", "features", str(store), "--json", str(tmp_path / "f.json")])
+    assert res.exit_code == 0, res.output
+    info = json.loads((tmp_path / "f.json").read_text())
+    folder = Path(info["folder"])
+    assert folder.parent.parent == talkface_home / "cache" and folder.name == "logmel80-clean-hp"
+    assert not (store / "features").exists() and len(list(folder.glob("*.npy"))) == 15
+    res = runner.invoke(app, ["prep", "features", str(store), "--json", str(tmp_path / "f.json")])
+    assert json.loads((tmp_path / "f.json").read_text())["computed"] == 0

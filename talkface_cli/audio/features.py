@@ -17,14 +17,14 @@
   `logmel-level` (no noise step) and `logmel` (no level step) are what models trained before
   read. The EDE's log-mel front is the same `LogMel` without the level step (loudness is a cue of
   emotion there); the tiny preset's has the rumble and noise steps.
-Features are cached as `<store>/features/<encoder key>/<clip id>.npy`, so training never
+Features are cached as `<store>/features/<encoder key>/<clip id>.npy` (under $TALKFACE_HOME/cache/
+when the store cannot be written: `data/cache.py`), so training never
 recomputes them; the key names the encoder and its weights.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import itertools
 import math
 from pathlib import Path
@@ -33,7 +33,6 @@ import numpy as np
 import torch
 
 from ..errors import TalkfaceError
-from ..fsutil import atomic_write_bytes
 
 SR, RATE = 16000, 50  # audio sample rate, feature frames per second
 HOP = SR // RATE  # 320
@@ -279,31 +278,25 @@ def cached_features(
     store: Path, clip_id: str, encoder: torch.nn.Module, audio: np.ndarray, frames: int
 ) -> np.ndarray:
     """The clip's features from the store's cache, computing and saving them the first time."""
-    path = Path(store) / "features" / encoder.key / f"{clip_id}.npy"
-    if path.is_file():
-        feats = np.load(path, allow_pickle=False)
-        if len(feats) == 2 * frames:
-            return feats
-    feats = encode(encoder, audio, frames)
-    buf = io.BytesIO()
-    np.save(buf, feats)
-    atomic_write_bytes(path, buf.getvalue())
-    return feats
+    from ..data.cache import cache_path, cached_array
+
+    path = cache_path(store, encoder.key, f"{clip_id}.npy")
+    return cached_array(path, 2 * frames, lambda: encode(encoder, audio, frames))
 
 
 def precompute(store: Path, encoder: torch.nn.Module, disable_progress: bool = False) -> dict:
     """Cache the features of every clip in a store; returns what was done."""
+    from ..data.cache import cache_path
     from ..data.store import load_clip, read_manifest
     from ..fsutil import atomic_write_json
     from ..ui import progress
 
     records = read_manifest(store)
-    folder = Path(store) / "features" / encoder.key
     done = 0
     with progress(disable=disable_progress) as bar:
         task = bar.add_task(f"features {encoder.key}", total=len(records), unit="clip")
         for r in records:
-            if not (folder / f"{r['id']}.npy").is_file():
+            if not cache_path(store, encoder.key, f"{r['id']}.npy").is_file():
                 clip = load_clip(store, r["id"])
                 cached_features(store, r["id"], encoder, clip["audio"], r["frames"])
                 done += 1
@@ -315,6 +308,7 @@ def precompute(store: Path, encoder: torch.nn.Module, disable_progress: bool = F
         "clips": len(records),
         "computed": done,
         "kind": encoder.kind,
+        "folder": str(cache_path(store, encoder.key, "encoder.json").parent),
     }
-    atomic_write_json(folder / "encoder.json", info)
+    atomic_write_json(cache_path(store, encoder.key, "encoder.json"), info)
     return info

@@ -291,6 +291,6 @@ def features(
     from ..device import resolve_device
 
     info = precompute(store, content_encoder(hubert, layer).to(resolve_device(device)))
-    console.print(table(f"features in {store}/features/{info['encoder']}", list(info), [list(info.values())]))
+    console.print(table(f"features of {store}", list(info), [list(info.values())]))
     if json_out is not None:
         atomic_write_json(json_out, info)

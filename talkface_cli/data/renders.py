@@ -10,7 +10,6 @@ no shape either.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +17,9 @@ import torch
 
 from ..face.base import FaceModel
 from ..face.geometry import face_normals
-from ..fsutil import atomic_write_bytes
 from ..render.camera import OrthoCamera
 from ..render.diff import render_gray
+from .cache import cache_path, cached_array
 
 
 def face_camera(model: FaceModel, size: int, margin: float = 1.35) -> OrthoCamera:
@@ -62,13 +61,5 @@ def render_params(
 
 def cached_renders(store: Path, clip_id: str, model: FaceModel, params: np.ndarray, size: int) -> np.ndarray:
     """Renders of a clip's expression on the mean identity, cached per face model and size."""
-    path = Path(store) / "features" / f"render-{model.kind}-{size}-mean-identity" / f"{clip_id}.npy"
-    if path.is_file():
-        frames = np.load(path, allow_pickle=False)
-        if len(frames) == len(params):
-            return frames
-    frames = render_params(model, params, None, size)
-    buf = io.BytesIO()
-    np.save(buf, frames)
-    atomic_write_bytes(path, buf.getvalue())
-    return frames
+    path = cache_path(store, f"render-{model.kind}-{size}-mean-identity", f"{clip_id}.npy")
+    return cached_array(path, len(params), lambda: render_params(model, params, None, size))
