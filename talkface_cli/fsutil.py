@@ -34,6 +34,14 @@ def as_created(path: str | Path) -> None:
     os.chmod(path, (0o777 if os.path.isdir(path) else 0o666) & ~umask())
 
 
+def save_tensors(tensors: dict, path: str | Path) -> None:
+    """safetensors' save_file, with the permissions of a plain file (it writes 0600)."""
+    from safetensors.torch import save_file
+
+    save_file(tensors, str(path))
+    as_created(path)
+
+
 def check_can_create(path: str | Path, folder: bool = False) -> Path:
     """`path` if a file (or with `folder`, a folder) could be made there, else a one-line error;
     commands call it for their outputs before any work, so a path through a file or into a folder

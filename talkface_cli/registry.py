@@ -22,11 +22,11 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
 from . import __version__
 from .errors import TalkfaceError
-from .fsutil import as_created, atomic_dir, atomic_write_json, sha256_file
+from .fsutil import atomic_dir, atomic_write_json, save_tensors, sha256_file
 
 KINDS = ("ede", "sync", "emg")
 # kind -> "module:function" building an nn.Module from the entry's config dict.
@@ -111,8 +111,7 @@ class Registry:
         state = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
         try:
             with atomic_dir(final, overwrite=overwrite) as tmp:
-                save_file(state, str(tmp / "model.safetensors"))
-                as_created(tmp / "model.safetensors")  # safetensors writes 0600
+                save_tensors(state, tmp / "model.safetensors")
                 full_meta = {
                     "kind": ref.kind,
                     "name": ref.name,

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..data.cache import cache_path, cached_array
 from ..errors import TalkfaceError
 
 SR, RATE = 16000, 50  # audio sample rate, feature frames per second
@@ -278,15 +279,12 @@ def cached_features(
     store: Path, clip_id: str, encoder: torch.nn.Module, audio: np.ndarray, frames: int
 ) -> np.ndarray:
     """The clip's features from the store's cache, computing and saving them the first time."""
-    from ..data.cache import cache_path, cached_array
-
     path = cache_path(store, encoder.key, f"{clip_id}.npy")
     return cached_array(path, 2 * frames, lambda: encode(encoder, audio, frames))
 
 
 def precompute(store: Path, encoder: torch.nn.Module, disable_progress: bool = False) -> dict:
     """Cache the features of every clip in a store; returns what was done."""
-    from ..data.cache import cache_path
     from ..data.store import load_clip, read_manifest
     from ..fsutil import atomic_write_json
     from ..ui import progress

@@ -23,26 +23,26 @@ MetricsJsonOpt = typer.Option(None, "--json", help="also write the held-out metr
 FaceDataOpt = typer.Option(..., "--data", help="clip store(s) with face parameters; repeat for several")
 
 
-def _config(stage: str, preset: str, overrides: list[str], show: bool, outputs: list[Path | None]):  # noqa: ANN202
-    """The stage's config from a preset + overrides; with --show-config printed instead (None).
-    `outputs` (the registry entry and the run folder, then --json) are checked first: no run is
-    lost to a folder that cannot be written."""
+def _config(stage: str, preset: str, overrides: list[str], show: bool):  # noqa: ANN202 - a stage config
+    """The stage's config from a preset + overrides; with --show-config printed instead (None)."""
     cfg = make_config(stage, preset, overrides)
     if show:
         console.print(table(f"{stage} preset {preset}", ["setting", "value", "help"], describe(cfg)))
         return None
-    for path, folder in zip(outputs, (True, True, False)):
-        if path is not None:
-            check_can_create(path, folder)
     return cfg
 
 
-def _outputs(name: str, run_dir: Path | None, json_out: Path | None) -> list[Path | None]:
+def _check_outputs(name: str, run_dir: Path | None, json_out: Path | None) -> None:
+    """The registry entry, the run folder and --json, checked before the data is read: no run is
+    lost to a folder that cannot be written."""
     from ..registry import EntryRef, Registry
     from ..training.run import default_run_dir
 
     reg, ref = Registry(), EntryRef.parse(name)
-    return [reg.path(ref), run_dir or default_run_dir(reg, ref), json_out]
+    for folder in (reg.path(ref), run_dir or default_run_dir(reg, ref)):
+        check_can_create(folder, folder=True)
+    if json_out is not None:
+        check_can_create(json_out)
 
 
 def _report(title: str, metrics: dict, json_out: Path | None) -> None:
@@ -77,9 +77,10 @@ def train_ede(
         for k, off in (("w_contrastive", no_contrastive), ("w_av", no_av), ("w_triplet", no_triplet))
         if off
     ]
-    cfg = _config("ede", preset, [*drops, *(overrides or [])], show_config, _outputs(name, run_dir, json_out))
+    cfg = _config("ede", preset, [*drops, *(overrides or [])], show_config)
     if cfg is None:
         return
+    _check_outputs(name, run_dir, json_out)
     metrics, entry = run(cfg, data, name, run_dir, resume, device)
     if entry is not None:
         _report(f"{name}: held-out emotion space ({entry.path})", metrics, json_out)
@@ -111,9 +112,10 @@ def train_sync(
     """
     from ..training.sync import train_sync as run
 
-    cfg = _config("sync", preset, overrides or [], show_config, _outputs(name, run_dir, json_out))
+    cfg = _config("sync", preset, overrides or [], show_config)
     if cfg is None:
         return
+    _check_outputs(name, run_dir, json_out)
     metrics, entry = run(cfg, data, name, hubert, run_dir, resume, device)
     if entry is not None:
         _report(f"{name}: held-out sync accuracy ({entry.path})", metrics, json_out)
@@ -152,9 +154,10 @@ def train_emg(
 
     drops = [k for k, off in (("w_sync=0", no_sync), ("w_mesh=1", no_sync), ("w_emotion=0", no_emotion),
                               ("model.speaker_conditioning=false", no_speaker)) if off]  # fmt: skip
-    cfg = _config("emg", preset, [*drops, *(overrides or [])], show_config, _outputs(name, run_dir, json_out))
+    cfg = _config("emg", preset, [*drops, *(overrides or [])], show_config)
     if cfg is None:
         return
+    _check_outputs(name, run_dir, json_out)
     metrics, entry = run(cfg, data, name, ede, sync, run_dir, resume, device)
     if entry is not None:
         _report(f"{name}: held-out lip error ({entry.path})", metrics, json_out)

@@ -21,12 +21,12 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch.nn.parallel import DistributedDataParallel
 
 from ..config import TrainConfig
 from ..errors import TalkfaceError
-from ..fsutil import as_created, atomic_write_json, json_text
+from ..fsutil import atomic_write_json, json_text, save_tensors
 from ..ui import progress
 from . import distributed as dist_util
 from .state_io import load_state, save_state
@@ -225,11 +225,10 @@ def _save_checkpoint(run_dir, step, model, optim, sched, info, keep) -> None:  #
     save_state(_rng_state(), staging / f"rng-rank{info.rank}")
     dist_util.barrier(info)
     if info.main:
-        save_file(
+        save_tensors(
             {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()},
-            str(staging / "model.safetensors"),
+            staging / "model.safetensors",
         )
-        as_created(staging / "model.safetensors")  # safetensors writes 0600
         save_state(
             {"optimizer": optim.state_dict(), "scheduler": sched.state_dict(), "step": step},
             staging / "train_state",

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 
-from ..fsutil import as_created
+from ..fsutil import save_tensors
 
 
 def encode(obj: Any, tensors: dict[str, torch.Tensor], path: str = "s") -> Any:
@@ -59,8 +59,7 @@ def save_state(obj: Any, stem: Path) -> None:
     """Write `stem.json` + `stem.safetensors` (into a folder that is renamed into place later)."""
     tensors: dict[str, torch.Tensor] = {}
     tree = encode(obj, tensors)
-    save_file(tensors, str(stem.with_suffix(".safetensors")))
-    as_created(stem.with_suffix(".safetensors"))  # safetensors writes 0600
+    save_tensors(tensors, stem.with_suffix(".safetensors"))
     stem.with_suffix(".json").write_text(json.dumps(tree))
 
 
