@@ -189,6 +189,17 @@ def test_emotion_labels_as_users_type_them():
         emotion_name("sur", ["surprised", "surly"])
 
 
+def test_nearest_emotion_reads_each_centroid_as_its_own(use_chain):
+    from talkface_cli.inference.emotion import nearest_emotion
+    from talkface_cli.registry import Registry
+
+    ede = Registry().load_model("ede/t", "cpu")
+    for modality in ("audio", "video"):
+        c = getattr(ede, f"centroids_{modality}").numpy()
+        got = [nearest_emotion(ede, c[i] * 2, modality) for i in range(len(c))]
+        assert got == list(ede.cfg.emotions)
+
+
 def test_label_intensity_interpolates(use_chain):
     from talkface_cli.inference.emotion import label_emotion
     from talkface_cli.registry import Registry
@@ -207,6 +218,7 @@ def _run(*args):
 
 def test_animate_and_swap_cli(use_chain, tmp_path, shared):
     from talkface_cli.face.sequence import load_sequence
+    from talkface_cli.registry import Registry
 
     _, store, _ = use_chain
     wav = next(shared.glob("data/ravdess/Audio_Speech_16k/Actor_01/*.flac"))
@@ -218,6 +230,9 @@ def test_animate_and_swap_cli(use_chain, tmp_path, shared):
     assert abs(sa.num_frames - round(len(sa.audio) / 640)) <= 1
     info = json.loads((tmp_path / "a.json").read_text())[0]
     assert info["peak memory MiB"] > 0 and info["frames"] == sa.num_frames
+    emotions = Registry().load_model("ede/t", "cpu").cfg.emotions
+    read, how = info["emotion"].rsplit(" (", 1)  # the summary says which emotion drove the face
+    assert how == "read from the speech)" and all(n in emotions for n in read.split(" -> "))
     lab = _run(
         "animate",
         wav,
@@ -229,12 +244,20 @@ def test_animate_and_swap_cli(use_chain, tmp_path, shared):
         "0.8",
         "--speaker",
         "s00",
+        "--json",
+        tmp_path / "c.json",
     )
     assert lab.exit_code == 0, lab.output
+    assert json.loads((tmp_path / "c.json").read_text())[0]["emotion"] == "angry x0.8"
     assert not np.array_equal(load_sequence(tmp_path / "c.npz").params, sa.params)
     other = next(shared.glob("data/ravdess/Audio_Speech_16k/Actor_02/*-05-02-*.flac"))
-    sw = _run("swap-emotion", wav, other, wav, "--out", tmp_path / "s.npz", "--render", tmp_path / "s.mp4")
+    sw = _run(
+        "swap-emotion", wav, other, wav, "--out", tmp_path / "s.npz", "--render", tmp_path / "s.mp4",
+        "--json", tmp_path / "s.json",
+    )  # fmt: skip
     assert sw.exit_code == 0, sw.output
+    parts = json.loads((tmp_path / "s.json").read_text())[0]["emotion"].split(" -> ")
+    assert [p.split(" ")[1] for p in parts] == [f"({other.name})", f"({wav.name})"]
     assert (
         load_sequence(tmp_path / "s.npz").num_frames == sa.num_frames
         and (tmp_path / "s.mp4").stat().st_size > 0

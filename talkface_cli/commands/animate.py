@@ -70,6 +70,7 @@ def _finish(
     summary = {
         "speech": str(speech),
         "model": model,
+        "emotion": " -> ".join(animator.read),
         "frames": seq.num_frames,
         "seconds of speech": round(seq.num_frames / 25, 2),
         "real-time factor": round((seq.num_frames / 25) / max(elapsed, 1e-9), 1),

@@ -23,7 +23,15 @@ from ..face.sequence import ParamSequence
 from ..models.ede import EDE
 from ..models.emg import EMG
 from ..registry import Registry
-from .emotion import emotion_track, label_emotion, motion_emotion, pooled, speech_emotion
+from .emotion import (
+    emotion_name,
+    emotion_track,
+    label_emotion,
+    motion_emotion,
+    nearest_emotion,
+    pooled,
+    speech_emotion,
+)
 from .generate import generate, speaker_condition
 
 LEVEL_MARGIN = 6.0  # dB outside the EDE's training levels before animate says so
@@ -39,6 +47,7 @@ class Animator:
     encoder: torch.nn.Module
     ede_levels: list[float] | None = None  # active speech levels the EDE was trained on (5-95%)
     notes: list[str] = field(default_factory=list)  # for the user, printed by the command
+    read: list[str] = field(default_factory=list)  # the emotions that drove the face, in time order
 
     @classmethod
     def load(
@@ -75,14 +84,17 @@ class Animator:
         is tracked, fitted and rendered, and goes through the video branch."""
         path = Path(path)
         if path.suffix.lower() not in VIDEO_SUFFIXES:
-            return pooled(self.speech_emotion(load_audio(path), str(path)))
-        from ..track.fit import fit_landmarks
-        from ..track.mediapipe import MESH_TO_IBUG68
-        from ..track.video import track_video
+            emb, modality = pooled(self.speech_emotion(load_audio(path), str(path))), "audio"
+        else:
+            from ..track.fit import fit_landmarks
+            from ..track.mediapipe import MESH_TO_IBUG68
+            from ..track.video import track_video
 
-        track = track_video(path)
-        fit = fit_landmarks(self.face, track.landmarks[:, MESH_TO_IBUG68], track.size)
-        return motion_emotion(self.ede, self.face, fit.params)
+            track = track_video(path)
+            fit = fit_landmarks(self.face, track.landmarks[:, MESH_TO_IBUG68], track.size)
+            emb, modality = motion_emotion(self.ede, self.face, fit.params), "video"
+        self.read.append(f"{nearest_emotion(self.ede, emb, modality)} ({path.name})")
+        return emb
 
     def __call__(
         self,
@@ -105,6 +117,9 @@ class Animator:
             embs = emotions
         else:
             embs = list(self.speech_emotion(audio, source))
+            names = [nearest_emotion(self.ede, e) for e in embs]
+            kept = [n for i, n in enumerate(names) if i == 0 or n != names[i - 1]]
+            self.read.append(f"{' -> '.join(kept)} (read from the speech)")
         params = generate(
             self.emg,
             self.content(audio, frames),
@@ -143,4 +158,6 @@ class Animator:
                 )
 
     def label(self, emotion: str, intensity: float) -> np.ndarray:
-        return label_emotion(self.ede, emotion, intensity)
+        emb = label_emotion(self.ede, emotion, intensity)
+        self.read.append(f"{emotion_name(emotion, list(self.ede.cfg.emotions))} x{intensity:g}")
+        return emb

@@ -95,6 +95,12 @@ def motion_emotion(ede: EDE, model: FaceModel, params: np.ndarray) -> np.ndarray
     return EDE.clip_embedding(ede.video.frame_features(x))[0].cpu().numpy()
 
 
+def nearest_emotion(ede: EDE, emb: np.ndarray, modality: str = "audio") -> str:
+    """The emotion whose saved `modality` centroid lies nearest (cosine) to an embedding (W,)."""
+    c = getattr(ede, f"centroids_{modality}").cpu().numpy()  # (K, W), rows L2-normalised
+    return list(ede.cfg.emotions)[int(np.argmax(c @ emb))]
+
+
 def emotion_track(embs: list[np.ndarray], frames: int) -> np.ndarray:
     """Emotion condition (2T, W) for T frames: one embedding held, or several blended over time
     (each owns an equal segment; neighbours cross-fade linearly between segment centres)."""
