@@ -190,3 +190,35 @@ def test_train_ede_cli_wiring(synth_store):
         app, ["train-ede", "--data", str(synth_store), "--name", "bad", "--preset", "tiny"]
     )
     assert res.exit_code != 0
+
+
+def test_report_gives_each_store_its_own_accuracy(synth_store, shared, tmp_path):
+    """Trained on synthetic and real speech, the report says how each fares, and the two figures
+    add up to the pooled one."""
+    import numpy as np
+
+    from data_recipes.base import PrepOptions, run_recipe
+    from data_recipes.ravdess import Ravdess
+    from talkface_cli import presets  # noqa: F401
+    from talkface_cli.config import make_config
+    from talkface_cli.training.ede import EDETask
+
+    root, flacs = tmp_path / "rv", shared / "data/ravdess/Audio_Speech_16k"
+    for actor in ("01", "02"):
+        (root / actor).mkdir(parents=True)
+        for f in sorted(flacs.glob(f"Actor_{actor}/*-01-01-{actor}.flac"))[:12]:
+            (root / actor / f.name).symlink_to(f)
+    run_recipe(Ravdess(), root, tmp_path / "ravdess", PrepOptions(split_by="speaker", test_speakers=["02"]))
+    cfg = make_config("ede", "tiny", FAST)
+    torch.manual_seed(0)
+    both, alone = EDETask(cfg, [synth_store, tmp_path / "ravdess"]), EDETask(cfg, [synth_store])
+    report = both.report(both.build_model(), torch.device("cpu"))
+    per = {k: v for k, v in report.items() if k.startswith("audio_accuracy ")}
+    assert set(per) == {f"audio_accuracy {synth_store.name}", "audio_accuracy ravdess"}
+    n = {s: sum(c.store == s for c in both.held) for s in (synth_store, tmp_path / "ravdess")}
+    assert n[tmp_path / "ravdess"] == 12
+    pooled = (
+        per[f"audio_accuracy {synth_store.name}"] * n[synth_store] + per["audio_accuracy ravdess"] * 12
+    ) / sum(n.values())
+    assert np.isclose(pooled, report["audio_accuracy"])
+    assert not any(" " in k for k in alone.report(alone.build_model(), torch.device("cpu")))  # one store

@@ -191,6 +191,7 @@ class EDETask:
                     out[f"{m}_intensity_separation"] = es.intensity_separation(
                         he[m][hk], truth, [c.record.get("intensity") or 1 for c, k in zip(self.held, hk) if k]
                     )
+                    out.update(self._per_store(f"{m}_accuracy", he[m], hk, names, cents))
         if he is not None:
             both = ~np.isnan(he["video"][:, 0])
             if both.any():
@@ -202,6 +203,23 @@ class EDETask:
                 )
         out["held_out_clips"] = len(self.held)
         out["_embeddings"] = (tr, he)
+        return out
+
+    def _per_store(
+        self, key: str, z: np.ndarray, ok: np.ndarray, names: list[str], cents: np.ndarray
+    ) -> dict[str, float]:
+        """With several stores, held-out accuracy on each (synthetic and real speech differ):
+        `key STORE` for the rows `ok` of held-out embeddings z (N, W)."""
+        if len({c.store for c in self.train + self.held}) < 2:
+            return {}
+        stores = sorted({c.store for c, k in zip(self.held, ok) if k})
+        short = [s.name for s in stores]
+        out = {}
+        for s in stores:
+            rows = ok & np.array([c.store == s for c in self.held])
+            truth = [c.record["emotion"] for c, r in zip(self.held, rows) if r]
+            label = s.name if short.count(s.name) == 1 else str(s)
+            out[f"{key} {label}"] = es.accuracy(es.nearest_centroid(z[rows], names, cents), truth)
         return out
 
 
