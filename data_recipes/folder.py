@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from talkface_cli.audio.io import has_picture
 from talkface_cli.errors import TalkfaceError
 
 from .audio import audio_clip
@@ -56,7 +57,10 @@ class Folder:
         return jobs, errors
 
     def process(self, job: Job, out: Path, opts: PrepOptions) -> None:
-        track_clip(job, out, opts) if job.kind == "video" else audio_clip(job, out)
+        """A video is tracked; an audio file, or a video file without a picture (a voice
+        recorder's .mp4), is kept as an audio-only clip."""
+        video = job.kind == "video" and has_picture(Path(job.source))
+        track_clip(job, out, opts) if video else audio_clip(job, out)
 
     def finish(self, jobs: list[Job], out: Path, opts: PrepOptions) -> list[dict]:
         return fit_speakers(jobs, out, opts)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from talkface_cli.audio.io import ffmpeg_exe, load_audio, to_mono
+from talkface_cli.audio.io import ffmpeg_exe, has_picture, load_audio, to_mono
 from talkface_cli.errors import TalkfaceError
 
 
@@ -188,3 +188,24 @@ def test_long_audio_loses_its_rumble_in_pieces_as_if_whole(shared, monkeypatch):
     sos = scipy.signal.butter(2, 30, "highpass", fs=16000, output="sos")
     want = scipy.signal.sosfiltfilt(sos, wave.astype(np.float64), padlen=4000)
     assert np.abs(features.rumble_removed(torch.from_numpy(wave)).numpy() - want).max() < 1e-7
+
+
+def test_a_video_file_without_a_picture_is_told_from_a_video(shared, tmp_path):
+    """Voice recorders and downloaders save speech as .mp4 / .webm, some with cover art: none of
+    these is a video to track."""
+    video = shared / "data/ravdess/Video_Speech/Actor_05/01-01-03-01-01-02-05.mp4"
+    flac = sorted((shared / "data/ravdess/Audio_Speech_16k/Actor_07").glob("*.flac"))[0]
+    ff = [ffmpeg_exe(), "-v", "error"]
+    subprocess.run(
+        [*ff, "-f", "lavfi", "-i", "color=red:s=64x64", "-frames:v", "1", str(tmp_path / "c.png")], check=True
+    )
+    made = {
+        "memo.mp4": ["-i", flac, "-c:a", "aac"],
+        "dl.webm": ["-i", flac, "-c:a", "libopus"],
+        "art.mp4": ["-i", flac, "-i", tmp_path / "c.png", "-map", "0:a", "-map", "1:v", "-c:a", "aac", "-c:v",
+                    "mjpeg", "-disposition:v", "attached_pic"],
+    }  # fmt: skip
+    for name, args in made.items():
+        subprocess.run([*ff, *map(str, args), str(tmp_path / name)], check=True)
+        assert not has_picture(tmp_path / name), name
+    assert has_picture(video)

@@ -4,6 +4,7 @@ animate / swap-emotion from the command line, deterministic, with clear errors."
 from __future__ import annotations
 
 import json
+import subprocess
 
 import numpy as np
 import pytest
@@ -217,6 +218,7 @@ def _run(*args):
 
 
 def test_animate_and_swap_cli(use_chain, tmp_path, shared):
+    from talkface_cli.audio.io import ffmpeg_exe
     from talkface_cli.face.sequence import load_sequence
     from talkface_cli.registry import Registry
 
@@ -258,6 +260,14 @@ def test_animate_and_swap_cli(use_chain, tmp_path, shared):
     assert sw.exit_code == 0, sw.output
     parts = json.loads((tmp_path / "s.json").read_text())[0]["emotion"].split(" -> ")
     assert [p.split(" ")[1] for p in parts] == [f"({other.name})", f"({wav.name})"]
+    # an audio-only video file (a voice recorder's .mkv, lossless here) is read as speech
+    sf.write(tmp_path / "o.wav", sf.read(other)[0], 16000)
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-i", str(other), "-c:a", "pcm_s16le", str(tmp_path / "o.mkv")]
+    )
+    for ref in ("o.wav", "o.mkv"):
+        assert _run("swap-emotion", wav, tmp_path / ref, "--out", tmp_path / f"{ref}.npz").exit_code == 0
+    assert np.array_equal(*(load_sequence(tmp_path / f"o.{x}.npz").params for x in ("wav", "mkv")))
     assert (
         load_sequence(tmp_path / "s.npz").num_frames == sa.num_frames
         and (tmp_path / "s.mp4").stat().st_size > 0

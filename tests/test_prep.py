@@ -465,8 +465,10 @@ def test_folder_with_labels_and_mead_hdtf_layouts(shared, tmp_path):
     (tmp_path / "f/a").mkdir(parents=True)
     (tmp_path / "f/a/talk.mp4").symlink_to(real)
     (tmp_path / "f/a/say.flac").symlink_to(wav)
+    memo = tmp_path / "f/a/memo.mp4"  # a voice recorder's .mp4: sound only
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(wav), "-c:a", "aac", str(memo)], check=True)
     (tmp_path / "labels.csv").write_text(
-        "path,speaker,emotion,intensity\na/talk.mp4,anna, Happiness,1\na/say.flac,bob,,\n"
+        "path,speaker,emotion,intensity\na/talk.mp4,anna, Happiness,1\na/say.flac,bob,,\na/memo.mp4,cy,,\n"
     )
     res = runner.invoke(
         app,
@@ -484,6 +486,7 @@ def test_folder_with_labels_and_mead_hdtf_layouts(shared, tmp_path):
     recs = {r["id"]: r for r in read_manifest(tmp_path / "s")}
     assert recs["a__talk"]["speaker"] == "anna" and recs["a__talk"]["emotion"] == "happy"
     assert recs["a__talk"]["face_model"] == "ict" and recs["a__say"]["face_model"] is None
+    assert recs["a__memo"]["face_model"] is None and recs["a__memo"]["speaker"] == "cy"  # kept as audio
     mead = tmp_path / "mead/M003/video/front/fear/level_2"
     mead.mkdir(parents=True)
     (mead / "001.mp4").symlink_to(real)

@@ -74,6 +74,14 @@ def _decode_with_ffmpeg(path: Path, sr: int, failure: str) -> tuple[np.ndarray, 
     return sf.read(io.BytesIO(out.stdout), dtype="float32", always_2d=True)
 
 
+def has_picture(path: Path) -> bool:
+    """Whether a media file holds a video stream other than cover art: a voice recorder's or a
+    downloader's audio-only .mp4 / .webm holds none, and is speech, not a video to track."""
+    log = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True).stderr
+    lines = log.decode(errors="replace").splitlines()
+    return any("Stream #" in ln and "Video:" in ln and "(attached pic)" not in ln for ln in lines)
+
+
 def audio_delay(video: Path) -> float:
     """Seconds by which a video's sound starts after its picture (negative: before), read from the
     first decoded frame of each on the container's clock, as a player would line them up. Frame
