@@ -162,6 +162,36 @@ def test_emotion_track_blends():
     assert 0 < tr[10, 1] < 1
 
 
+def test_the_emotions_read_from_long_speech_are_summed_up():
+    from talkface_cli.inference.animate import chunk_names
+
+    assert chunk_names(["sad", "sad", "happy"]) == "sad -> happy"
+    flicker = ["fearful", "sad"] * 3 + ["fearful"] * 4
+    assert chunk_names(flicker) == "fearful 7/10, sad 3/10"
+
+
+def test_silent_stretches_take_the_emotion_of_the_speech(use_chain, shared):
+    """Long speech is read in 10 s chunks; a chunk that is (nearly) all pause would bring the
+    emotion the EDE hears in silence, so it takes its nearest neighbour's with speech."""
+    from talkface_cli.audio.io import load_audio
+    from talkface_cli.inference.emotion import borrowed, speech_emotion, speech_share
+    from talkface_cli.registry import Registry
+
+    e = np.eye(4)
+    assert np.array_equal(borrowed(e, np.array([0.0, 0.5, 0.05, 0.3])), e[[1, 1, 1, 3]])  # ties: earlier
+    assert np.array_equal(borrowed(e, np.zeros(4)), e)  # no speech anywhere: left as read
+    ede = Registry().load_model("ede/t", "cpu")
+    speech = load_audio(next(shared.glob("data/ravdess/Audio_Speech_16k/Actor_03/*-05-02-*.flac")))
+    hiss = np.random.default_rng(0).normal(0, 1e-4, 12 * 16000).astype(np.float32)
+    padded = np.concatenate([hiss, speech, hiss])  # 3 chunks: pause, speech, pause
+    bounds = np.linspace(0, round(len(padded) / 640), 4).round().astype(int)
+    share = speech_share(padded, bounds)
+    assert share[1] > 0.2 and share[0] == share[2] == 0
+    embs = speech_emotion(ede, padded)
+    assert embs.shape[0] == 3 and np.array_equal(embs[0], embs[1]) and np.array_equal(embs[2], embs[1])
+    assert not np.allclose(speech_emotion(ede, hiss[:16000]), embs[1], atol=1e-3)  # pauses read otherwise
+
+
 def test_training_lowers_the_loss(use_chain):
     home, _, metrics = use_chain
     rows = [json.loads(x) for x in (home / "runs/emg/t/metrics.jsonl").read_text().splitlines()]

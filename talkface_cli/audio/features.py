@@ -104,17 +104,27 @@ LEVEL_DB = -18.0  # active speech level content audio is brought to (the synthet
 MAX_GAIN_DB = 45.0  # at most this much louder (RAVDESS files reach -60 dBFS; digital silence stays silent)
 
 
-def active_level_db(audio: torch.Tensor, span: float = 30.0) -> torch.Tensor:
-    """Active speech level of (N,) audio in dBFS: the mean power of the 20 ms frames within `span`
-    dB of the loudest (its 99th percentile, so a click does not set it), as in ITU-T P.56's
-    active level but with a fixed threshold below the peak instead of its adaptive one."""
+def frame_power(audio: torch.Tensor) -> torch.Tensor:
+    """(N,) -> mean power (float64) of each whole 20 ms frame (n,) (a part frame at the end is left
+    out; audio shorter than a frame is zero-padded to one)."""
     n = max(1, len(audio) // HOP)
     x = audio[: n * HOP] if len(audio) >= HOP else torch.nn.functional.pad(audio, (0, HOP - len(audio)))
     blocks = x.reshape(n, HOP).split(1 << 12)  # in double, 80 s at a time: an hour whole took 1 GB
-    power = torch.cat([b.double().pow(2).mean(1) for b in blocks]) + 1e-12  # (n,)
+    return torch.cat([b.double().pow(2).mean(1) for b in blocks]) + 1e-12
+
+
+def speech_frames(power: torch.Tensor, span: float = 30.0) -> torch.Tensor:
+    """Frames (n,) bool whose power lies within `span` dB of the loudest (its 99th percentile, so a
+    click does not set it): speech, as in ITU-T P.56's active level but with a fixed threshold below
+    the peak instead of its adaptive one."""
     db = 10 * power.log10()
-    active = db >= torch.quantile(db, 0.99) - span
-    return 10 * power[active].mean().log10()
+    return db >= torch.quantile(db, 0.99) - span
+
+
+def active_level_db(audio: torch.Tensor) -> torch.Tensor:
+    """Active speech level of (N,) audio in dBFS: the mean power of its speech frames."""
+    power = frame_power(audio)
+    return 10 * power[speech_frames(power)].mean().log10()
 
 
 def level_range(audios: list[np.ndarray]) -> list[float]:

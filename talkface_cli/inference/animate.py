@@ -8,6 +8,7 @@ speaker embeddings for an unseen speaker.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +38,15 @@ from .generate import generate, speaker_condition
 LEVEL_MARGIN = 6.0  # dB outside the EDE's training levels before animate says so
 SILENT_DB = -70.0  # active level (dBFS) at or below which the speech is taken for silence
 CONTENT_CHUNK = 30 * 16000  # samples of audio per content-encoder pass (30 s; 1 s context each side)
+
+
+def chunk_names(names: list[str]) -> str:
+    """The emotions read from speech chunk by chunk, for the user: "sad -> happy" in time order,
+    or counts once there are more than four changes ("fearful 20/30, sad 10/30")."""
+    runs = [n for i, n in enumerate(names) if i == 0 or n != names[i - 1]]
+    if len(runs) <= 5:
+        return " -> ".join(runs)
+    return ", ".join(f"{n} {c}/{len(names)}" for n, c in Counter(names).most_common())
 
 
 @dataclass
@@ -118,9 +128,9 @@ class Animator:
             embs = emotions
         else:
             embs = list(self.speech_emotion(audio, source))
-            names = [nearest_emotion(self.ede, e) for e in embs]
-            kept = [n for i, n in enumerate(names) if i == 0 or n != names[i - 1]]
-            self.read.append(f"{' -> '.join(kept)} (read from the speech)")
+            self.read.append(
+                f"{chunk_names([nearest_emotion(self.ede, e) for e in embs])} (read from the speech)"
+            )
         params = generate(
             self.emg,
             self.content(audio, frames),

@@ -11,12 +11,14 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..audio.features import frame_power, rumble_removed, speech_frames
 from ..data.renders import render_params
 from ..errors import TalkfaceError
 from ..face.base import FaceModel
 from ..models.ede import EDE
 
 CHUNK = 250  # frames (10 s) of audio per EDE pass: attention memory stays bounded
+MIN_SPEECH = 0.1  # share of speech below which a chunk takes its neighbour's emotion (1 s of 10)
 
 
 @torch.no_grad()
@@ -33,7 +35,26 @@ def speech_emotion(ede: EDE, audio: np.ndarray) -> np.ndarray:
         piece = np.pad(piece, (0, (b - a) * 640 - len(piece)))  # the last frame may be short
         x = torch.from_numpy(piece.astype(np.float32))[None].to(dev)
         out.append(EDE.clip_embedding(ede.audio(x, b - a))[0].cpu().numpy())
-    return np.stack(out)
+    return np.stack(out) if k == 1 else borrowed(np.stack(out), speech_share(audio, bounds))
+
+
+def speech_share(audio: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """(N,) audio, chunk bounds (K+1,) in 25 fps frames -> the share of each chunk's 20 ms frames
+    that hold speech (within 30 dB of the input's loudest, what lies below 30 Hz left out). (K,)"""
+    x = torch.from_numpy(np.asarray(audio, np.float32))
+    speech = speech_frames(frame_power(rumble_removed(x))).numpy()  # (n,) at 50 Hz
+    parts = [speech[2 * a : 2 * b] for a, b in zip(bounds[:-1], bounds[1:])]
+    return np.array([p.mean() if len(p) else 0.0 for p in parts])
+
+
+def borrowed(embs: np.ndarray, share: np.ndarray, least: float = MIN_SPEECH) -> np.ndarray:
+    """Chunk embeddings (K, W): a chunk with less than `least` of speech (silence reads as an
+    emotion of its own) takes the embedding of the nearest chunk with enough; all unchanged when
+    none has enough."""
+    ok = np.flatnonzero(share >= least)
+    if len(ok) == 0:
+        return embs
+    return embs[ok[np.abs(np.arange(len(embs))[:, None] - ok[None]).argmin(1)]]
 
 
 def pooled(embs: np.ndarray) -> np.ndarray:
