@@ -113,6 +113,8 @@ def main() -> None:
         print(f"  {v}")
     print("your own speech with the demo's models:")
     print(f"  {tf[0]} --home {home} animate speech.wav --out face.npz --render face.mp4")
+    print("  (the demo's EDE learnt emotion from synthetic speech only and misreads real speech: choose one")
+    print("   with --emotion neutral|calm|happy|sad|angry|fearful|disgust|surprised [--intensity 0..1])")
 
 
 if __name__ == "__main__":
