@@ -209,3 +209,21 @@ def test_a_video_file_without_a_picture_is_told_from_a_video(shared, tmp_path):
         subprocess.run([*ff, *map(str, args), str(tmp_path / name)], check=True)
         assert not has_picture(tmp_path / name), name
     assert has_picture(video)
+
+
+def test_a_silent_first_track_gives_way_to_the_speech_track(shared, tmp_path):
+    """A screen recorder's file: track 1 (the default) the computer's silent sound, track 2 the
+    microphone. The speech is read, not the silence; a file with one silent track stays silent."""
+    flac = sorted((shared / "data/ravdess/Audio_Speech_16k/Actor_07").glob("*.flac"))[19]
+    silence = ["-f", "lavfi", "-i", "anullsrc=r=16000:cl=stereo"]
+    two, one = tmp_path / "rec.mkv", tmp_path / "mute.mkv"
+    ff = [ffmpeg_exe(), "-v", "error"]
+    tracks = ["-map", "0:a", "-map", "1:a", "-disposition:a:0", "default", "-disposition:a:1", "0"]
+    subprocess.run(
+        [*ff, *silence, "-i", str(flac), *tracks, "-c:a", "pcm_s16le", "-shortest", str(two)], check=True
+    )
+    subprocess.run([*ff, *silence, "-t", "2", "-c:a", "pcm_s16le", str(one)], check=True)
+    ref = load_audio(flac)
+    got = load_audio(two)
+    assert len(got) == len(ref) and np.allclose(got, ref, atol=1e-6)
+    assert len(load_audio(one)) == 32000 and not load_audio(one).any()

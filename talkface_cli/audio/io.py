@@ -16,6 +16,7 @@ from ..errors import TalkfaceError, require_file
 
 SAMPLE_RATE = 16000
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
+SILENT_TRACK_DB = -70.0  # mean power (dBFS) under which a decoded track counts as silent
 # showinfo's line for the first decoded frame: "[Parsed_ashowinfo_0 @ 0x..] n:0 pts:19200 pts_time:0.4 ..."
 _FIRST_FRAME = re.compile(r"showinfo_\d+ @ [^\]]*\]\s+n:\s*0\s+pts:\s*-?\d+\s+pts_time:(-?[0-9.e+-]+)")
 
@@ -31,12 +32,12 @@ def load_audio(path: Path, sr: int = SAMPLE_RATE) -> np.ndarray:
     quality)."""
     path = require_file(path)
     if path.suffix.lower() in VIDEO_SUFFIXES:
-        data, rate = _decode_with_ffmpeg(path, sr, "no audio track could be decoded")
+        data, rate = _speech_track(path, sr, "no audio track could be decoded")
     else:
         try:
             data, rate = sf.read(str(path), dtype="float32", always_2d=True)
         except (sf.LibsndfileError, RuntimeError):  # a format libsndfile lacks: m4a/aac, wma, ...
-            data, rate = _decode_with_ffmpeg(path, sr, "not a readable audio file")
+            data, rate = _speech_track(path, sr, "not a readable audio file")
     if len(data) == 0:
         raise TalkfaceError(f"{path}: the audio is empty")
     mono = to_mono(data)
@@ -60,10 +61,33 @@ def to_mono(data: np.ndarray) -> np.ndarray:
     return data[:, live].mean(axis=1)
 
 
-def _decode_with_ffmpeg(path: Path, sr: int, failure: str) -> tuple[np.ndarray, int]:
+def _speech_track(path: Path, sr: int, failure: str) -> tuple[np.ndarray, int]:
+    """The audio track a player would play, unless it is silent and the file has others: then
+    the loudest of them (a screen recorder's first track often holds the computer's silent sound,
+    the microphone the second)."""
+    data, rate = _decode_with_ffmpeg(path, sr, failure)
+    if _power_db(data) > SILENT_TRACK_DB:
+        return data, rate
+    tracks = sum("Audio:" in line for line in _stream_lines(path))
+    if tracks < 2:
+        return data, rate
+    decoded = [_decode_with_ffmpeg(path, sr, failure, track=k) for k in range(tracks)]
+    return max(decoded, key=lambda d: _power_db(d[0]))
+
+
+def _power_db(data: np.ndarray) -> float:
+    """Mean power of (N, C) audio in dBFS (-200 for digital silence or no samples)."""
+    return 10 * float(np.log10(np.mean(np.square(data, dtype=np.float64)) + 1e-20)) if data.size else -200.0
+
+
+def _decode_with_ffmpeg(
+    path: Path, sr: int, failure: str, track: int | None = None
+) -> tuple[np.ndarray, int]:
     """(N, C) float32 at `sr` and `sr`, every channel as it is (ffmpeg's own down- and up-mixes
-    change the level by 3 dB), as a WAV stream read by libsndfile."""
-    cmd = [ffmpeg_exe(), "-v", "error", "-i", str(path), "-vn", "-ar", str(sr)]
+    change the level by 3 dB), as a WAV stream read by libsndfile; `track`: the k-th audio stream
+    (default: ffmpeg's choice, the one a player would play)."""
+    pick = [] if track is None else ["-map", f"0:a:{track}"]
+    cmd = [ffmpeg_exe(), "-v", "error", "-i", str(path), *pick, "-vn", "-ar", str(sr)]
     out = subprocess.run([*cmd, "-c:a", "pcm_f32le", "-f", "wav", "-"], capture_output=True)
     if out.returncode != 0 or not out.stdout:
         log = out.stderr.decode(errors="replace")
@@ -74,12 +98,16 @@ def _decode_with_ffmpeg(path: Path, sr: int, failure: str) -> tuple[np.ndarray, 
     return sf.read(io.BytesIO(out.stdout), dtype="float32", always_2d=True)
 
 
+def _stream_lines(path: Path) -> list[str]:
+    """ffmpeg's description of a media file's streams, a line each ("Stream #0:1...: Audio: ...")."""
+    log = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True).stderr
+    return [line for line in log.decode(errors="replace").splitlines() if "Stream #" in line]
+
+
 def has_picture(path: Path) -> bool:
     """Whether a media file holds a video stream other than cover art: a voice recorder's or a
     downloader's audio-only .mp4 / .webm holds none, and is speech, not a video to track."""
-    log = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True).stderr
-    lines = log.decode(errors="replace").splitlines()
-    return any("Stream #" in ln and "Video:" in ln and "(attached pic)" not in ln for ln in lines)
+    return any("Video:" in line and "(attached pic)" not in line for line in _stream_lines(path))
 
 
 def audio_delay(video: Path) -> float:
