@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from talkface_cli.audio.io import has_picture
+from talkface_cli.audio.io import is_video
 from talkface_cli.errors import TalkfaceError
 
 from .audio import audio_clip
@@ -59,8 +59,7 @@ class Folder:
     def process(self, job: Job, out: Path, opts: PrepOptions) -> None:
         """A video is tracked; an audio file, or a video file without a picture (a voice
         recorder's .mp4), is kept as an audio-only clip."""
-        video = job.kind == "video" and has_picture(Path(job.source))
-        track_clip(job, out, opts) if video else audio_clip(job, out)
+        track_clip(job, out, opts) if is_video(Path(job.source)) else audio_clip(job, out)
 
     def finish(self, jobs: list[Job], out: Path, opts: PrepOptions) -> list[dict]:
         return fit_speakers(jobs, out, opts)

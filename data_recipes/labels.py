@@ -6,6 +6,7 @@ import csv
 import re
 from pathlib import Path
 
+from talkface_cli.audio.io import VIDEO_SUFFIXES
 from talkface_cli.errors import TalkfaceError
 
 COLUMNS = ("path", "speaker", "emotion", "intensity", "statement")
@@ -19,16 +20,8 @@ SYNONYMS = {
     "surprise": "surprised",
 }
 MEDIA = {
-    ".wav": "audio",
-    ".flac": "audio",
-    ".mp3": "audio",
-    ".m4a": "audio",
-    ".ogg": "audio",
-    ".mp4": "video",
-    ".mov": "video",
-    ".mkv": "video",
-    ".avi": "video",
-    ".webm": "video",
+    **{s: "audio" for s in (".wav", ".flac", ".mp3", ".m4a", ".ogg")},
+    **{s: "video" for s in sorted(VIDEO_SUFFIXES)},  # the suffixes the audio reader sends to ffmpeg
 }
 
 

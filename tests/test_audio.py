@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from talkface_cli.audio.io import ffmpeg_exe, has_picture, load_audio, to_mono
+from talkface_cli.audio.io import ffmpeg_exe, is_video, load_audio, to_mono
 from talkface_cli.errors import TalkfaceError
 
 
@@ -207,8 +207,8 @@ def test_a_video_file_without_a_picture_is_told_from_a_video(shared, tmp_path):
     }  # fmt: skip
     for name, args in made.items():
         subprocess.run([*ff, *map(str, args), str(tmp_path / name)], check=True)
-        assert not has_picture(tmp_path / name), name
-    assert has_picture(video)
+        assert not is_video(tmp_path / name), name
+    assert is_video(video)
 
 
 def test_a_silent_first_track_gives_way_to_the_speech_track(shared, tmp_path):

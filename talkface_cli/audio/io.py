@@ -104,10 +104,11 @@ def _stream_lines(path: Path) -> list[str]:
     return [line for line in log.decode(errors="replace").splitlines() if "Stream #" in line]
 
 
-def has_picture(path: Path) -> bool:
-    """Whether a media file holds a video stream other than cover art: a voice recorder's or a
-    downloader's audio-only .mp4 / .webm holds none, and is speech, not a video to track."""
-    return any("Video:" in line and "(attached pic)" not in line for line in _stream_lines(path))
+def is_video(path: Path) -> bool:
+    """A video to track: a video suffix and a video stream other than cover art. A voice
+    recorder's or a downloader's audio-only .mp4 / .webm holds none, and is speech."""
+    lines = _stream_lines(path) if Path(path).suffix.lower() in VIDEO_SUFFIXES else []
+    return any("Video:" in line and "(attached pic)" not in line for line in lines)
 
 
 def audio_delay(video: Path) -> float:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from ..audio.features import content_encoder, encode, speech_level_db
-from ..audio.io import VIDEO_SUFFIXES, has_picture, load_audio
+from ..audio.io import is_video, load_audio
 from ..errors import TalkfaceError
 from ..face.base import FaceModel
 from ..face.load import load_face_model
@@ -94,7 +94,7 @@ class Animator:
         is tracked, fitted and rendered, and goes through the video branch (a video file without
         a picture is speech)."""
         path = Path(path)
-        if path.suffix.lower() not in VIDEO_SUFFIXES or (path.is_file() and not has_picture(path)):
+        if not is_video(path):
             emb, modality = pooled(self.speech_emotion(load_audio(path), str(path))), "audio"
         else:
             from ..track.fit import fit_landmarks
