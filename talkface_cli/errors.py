@@ -3,7 +3,13 @@ traceback and exits non-zero."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class TalkfaceError(Exception):
@@ -17,6 +23,29 @@ class TalkfaceError(Exception):
 class Terminated(BaseException):
     """SIGTERM (`kill`, `timeout`, a scheduler's time limit) raised where the program is, so that
     temporary outputs are removed on the way out as they are for Ctrl-C (the CLI installs it)."""
+
+
+@contextlib.contextmanager
+def stop_signals_held() -> Iterator[None]:
+    """Run the block with Ctrl-C and SIGTERM held, then act on them as the program otherwise
+    would. PyOpenGL runs Python code inside its GL calls: a KeyboardInterrupt raised there was
+    swallowed or turned into a ctypes.ArgumentError, and once it left Mesa waiting for a draw
+    that never came, so a render ignored Ctrl-C for good. Nests; outside the main thread (where
+    Python runs no signal handler) it holds nothing."""
+    old = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+    if threading.current_thread() is not threading.main_thread() or None in old.values():
+        yield
+        return
+    caught: list[int] = []
+    for s in STOP_SIGNALS:
+        signal.signal(s, lambda signum, _frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler)
+        if caught:
+            signal.raise_signal(caught[0])  # the program's own handler now runs (or the default)
 
 
 def require_file(path: Path, what: str = "") -> Path:

@@ -224,6 +224,63 @@ def test_a_stopped_render_says_so_and_leaves_nothing(ict, tmp_path, sig, code, m
     assert sorted(p.name for p in tmp_path.iterdir()) == ["long.npz"]
 
 
+def test_ctrl_c_inside_a_gl_call_waits_for_the_frame(ict, monkeypatch):
+    """Ctrl-C landing inside one of PyOpenGL's calls (its Python wrappers run there) is acted on
+    once the frame is done: raised mid-call it was swallowed or turned into a ctypes error and
+    once left Mesa waiting for good, so the render ignored Ctrl-C (a CI run timed out on it)."""
+    import os
+    import signal
+
+    import pyrender.renderer
+
+    gl = MeshRenderer(ict.template.numpy(), ict.faces.numpy(), 64)
+    verts = ict.template.numpy()
+    want = gl.render(verts)
+    read_pixels, started, finished = pyrender.renderer.glReadPixels, [], []
+
+    def interrupted_read(*args):
+        started.append(True)
+        os.kill(os.getpid(), signal.SIGINT)
+        out = read_pixels(*args)
+        finished.append(True)
+        return out
+
+    monkeypatch.setattr(pyrender.renderer, "glReadPixels", interrupted_read)
+    with pytest.raises(KeyboardInterrupt):
+        gl.render(verts)
+    assert finished == started and started  # every read the frame needed was made
+    monkeypatch.undo()
+    np.testing.assert_array_equal(gl.render(verts), want)  # the context is still sound
+    gl.close()
+
+
+def test_held_stop_signals_reach_the_programs_own_handler_after_the_block():
+    import signal
+    import threading
+
+    from talkface_cli.errors import Terminated, stop_signals_held
+
+    def terminate(signum, frame):
+        raise Terminated
+
+    old = signal.signal(signal.SIGTERM, terminate)
+    try:
+        reached = []
+        with pytest.raises(Terminated), stop_signals_held(), stop_signals_held():  # nested
+            signal.raise_signal(signal.SIGTERM)
+            reached.append(True)
+        assert reached == [True]
+        assert signal.getsignal(signal.SIGTERM) is terminate
+        with stop_signals_held():  # nothing caught: nothing raised
+            pass
+        worker = threading.Thread(target=lambda: stop_signals_held().__enter__())  # holds nothing
+        worker.start()
+        worker.join()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def test_differentiable_renderer_gradcheck_on_small_mesh():
     v, f = uv_sphere(6, 10, radius=0.1)
     verts = torch.tensor(v[None], dtype=torch.float64, requires_grad=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import TalkfaceError
+from ..errors import TalkfaceError, stop_signals_held
 from ..face.geometry import vertex_normals
 from .camera import OrthoCamera
 from .gl import import_pyrender
@@ -90,18 +90,19 @@ class MeshRenderer:
             pose = np.eye(4)
             pose[:3, 3] = ortho.center
             scene.add(camera, pose=pose)
-        try:
-            self.renderer = pyrender.OffscreenRenderer(size, size)
-        except Exception as e:  # noqa: BLE001 - GL context creation fails in many library-specific ways
-            raise TalkfaceError(f"cannot open an offscreen OpenGL context ({e})") from None
-        # Our own light-weight "clay" shaders (shaders/mesh.*) in place of pyrender's PBR shader,
-        # which costs most of the frame time on a software rasteriser; lighting is in the shader.
-        self.renderer._renderer._program_cache = pyrender.shader_program.ShaderProgramCache(
-            shader_dir=str(SHADERS)
-        )
         self.scene, self.size = scene, size
         self._flags = pyrender.RenderFlags.NONE
-        self.renderer.render(scene, flags=self._flags)  # uploads the buffers once
+        with stop_signals_held():  # every GL call: see stop_signals_held
+            try:
+                self.renderer = pyrender.OffscreenRenderer(size, size)
+            except Exception as e:  # noqa: BLE001 - GL context creation fails in many library-specific ways
+                raise TalkfaceError(f"cannot open an offscreen OpenGL context ({e})") from None
+            # Our own light-weight "clay" shaders (shaders/mesh.*) in place of pyrender's PBR shader,
+            # which costs most of the frame time on a software rasteriser; lighting is in the shader.
+            self.renderer._renderer._program_cache = pyrender.shader_program.ShaderProgramCache(
+                shader_dir=str(SHADERS)
+            )
+            self.renderer.render(scene, flags=self._flags)  # uploads the buffers once
 
     def render(self, verts: np.ndarray, normals: np.ndarray | None = None) -> np.ndarray:
         """verts (V, 3) [, unit normals (V, 3)] -> RGB (size, size, 3) uint8."""
@@ -114,16 +115,19 @@ class MeshRenderer:
             else torch.as_tensor(normals, dtype=torch.float32)
         )
         data = np.ascontiguousarray(torch.cat([v, n], 1).numpy(), dtype=np.float32)  # (V, 6)
-        self.renderer._platform.make_current()
-        GL.glBindBuffer(GL.GL_ARRAY_BUFFER, self.primitive._buffers[0])
-        GL.glBufferSubData(GL.GL_ARRAY_BUFFER, 0, data.nbytes, data)
-        color, _ = self.renderer.render(self.scene, flags=self._flags)
+        with stop_signals_held():
+            self.renderer._platform.make_current()
+            GL.glBindBuffer(GL.GL_ARRAY_BUFFER, self.primitive._buffers[0])
+            GL.glBufferSubData(GL.GL_ARRAY_BUFFER, 0, data.nbytes, data)
+            color, _ = self.renderer.render(self.scene, flags=self._flags)
         return color
 
     def depth(self, verts: np.ndarray) -> np.ndarray:
         """Depth map (size, size) of `verts`; 0 where nothing was drawn."""
-        self.render(verts)
-        return self.renderer.render(self.scene, flags=import_pyrender().RenderFlags.DEPTH_ONLY)
+        with stop_signals_held():
+            self.render(verts)
+            return self.renderer.render(self.scene, flags=import_pyrender().RenderFlags.DEPTH_ONLY)
 
     def close(self) -> None:
-        self.renderer.delete()
+        with stop_signals_held():
+            self.renderer.delete()
