@@ -44,13 +44,9 @@ app.command("eval")(evaluate.command)
 app.add_typer(models.app, name="models")
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise Terminated
-
-
 def main() -> None:
-    """Console entry point: user errors become one line on stderr and a non-zero exit code."""
-    signal.signal(signal.SIGTERM, _terminate)
+    """Run the command line (`entry.main` has set up the stop signals): user errors become one
+    line on stderr and a non-zero exit code."""
     try:
         # not standalone, Typer returns the code of typer.Exit and turns Ctrl-C into 130, not raise
         code = app(standalone_mode=False)
@@ -78,7 +74,3 @@ def main() -> None:
         if code == 130:
             error("interrupted")
         sys.exit(code)
-
-
-if __name__ == "__main__":
-    main()

@@ -27,11 +27,12 @@ class Terminated(BaseException):
 
 @contextlib.contextmanager
 def stop_signals_held() -> Iterator[None]:
-    """Run the block with Ctrl-C and SIGTERM held, then act on them as the program otherwise
-    would. PyOpenGL runs Python code inside its GL calls: a KeyboardInterrupt raised there was
-    swallowed or turned into a ctypes.ArgumentError, and once it left Mesa waiting for a draw
-    that never came, so a render ignored Ctrl-C for good. Nests; outside the main thread (where
-    Python runs no signal handler) it holds nothing."""
+    """Run the block with Ctrl-C and SIGTERM noted, not acted on, then act on them as the program
+    otherwise would. For libraries that lose a KeyboardInterrupt raised inside them: PyOpenGL runs
+    Python code inside its GL calls, where it became a ctypes.ArgumentError, and trimesh (imported
+    by pyrender) keeps any exception of an optional import in place of the module, after which
+    the render hung and ignored Ctrl-C. Nests; outside the main thread (where Python runs no
+    signal handler) it holds nothing."""
     old = {s: signal.getsignal(s) for s in STOP_SIGNALS}
     if threading.current_thread() is not threading.main_thread() or None in old.values():
         yield

@@ -120,3 +120,25 @@ def test_file_system_errors_are_one_line(monkeypatch, capsys):
         cli.main()
     assert e.value.code == 1
     assert capsys.readouterr().err.strip() == "error: /data/.x.npz.tmp: No space left on device"
+
+
+@pytest.mark.parametrize(
+    "sig, code, message", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")]
+)
+def test_a_stop_while_the_libraries_load_is_one_line(sig, code, message):
+    """Ctrl-C or SIGTERM in the second torch takes to load: exit 130 / 143 with one line, as later
+    (before, Ctrl-C printed a traceback and SIGTERM killed the program without a word)."""
+    code_text = (
+        "import os, signal, sys\n"
+        "class Stop:\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name == 'torch' and sys.meta_path[0] is self:\n"
+        "            sys.meta_path.remove(self)\n"
+        f"            os.kill(os.getpid(), signal.{sig})\n"
+        "sys.meta_path.insert(0, Stop())\n"
+        "sys.argv = ['talkface', '--help']\n"
+        "from talkface_cli.entry import main\n"
+        "main()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code_text], capture_output=True, text=True, timeout=120)
+    assert (out.returncode, out.stderr.strip().splitlines(), out.stdout) == (code, [f"error: {message}"], "")

@@ -254,6 +254,33 @@ def test_ctrl_c_inside_a_gl_call_waits_for_the_frame(ict, monkeypatch):
     gl.close()
 
 
+def test_ctrl_c_while_pyrender_loads_is_not_lost():
+    """trimesh, which pyrender imports, keeps any exception of an optional import in place of the
+    module: a Ctrl-C there was lost and the render then hung (a KeyboardInterrupt is raised here as
+    `trimesh.path` is looked up, in a fresh process, where pyrender is not loaded yet)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, signal, sys\n"
+        "class Interrupt:\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name == 'trimesh.path' and sys.meta_path[0] is self:\n"
+        "            sys.meta_path.remove(self)  # one Ctrl-C\n"
+        "            os.kill(os.getpid(), signal.SIGINT)\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "from talkface_cli.render.gl import import_pyrender\n"
+        "try:\n"
+        "    import_pyrender()\n"
+        "except KeyboardInterrupt:\n"
+        "    print('interrupted', 'trimesh.path' in sys.modules)\n"
+        "else:\n"
+        "    print('lost')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["interrupted", "True"], out.stderr[-2000:]
+
+
 def test_held_stop_signals_reach_the_programs_own_handler_after_the_block():
     import signal
     import threading

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from ..errors import TalkfaceError
+from ..errors import TalkfaceError, stop_signals_held
 
 _HINT = (
     "install EGL (Debian: libegl1 libgl1-mesa-dri) or OSMesa (libosmesa6, then "
@@ -69,12 +69,15 @@ def choose_platform() -> str:
 
 
 def import_pyrender():  # noqa: ANN201 - returns the module
-    """pyrender, imported after choosing the platform; numpy 2 lacks np.infty, which it uses."""
-    choose_platform()
-    if not hasattr(np, "infty"):
-        np.infty = np.inf
-    try:
-        import pyrender
-    except Exception as e:  # noqa: BLE001 - any import failure of the GL stack is reported as one line
-        raise TalkfaceError(f"pyrender could not load OpenGL ({e}); {_HINT}") from None
+    """pyrender, imported after choosing the platform; numpy 2 lacks np.infty, which it uses.
+    Stop signals wait for the import: trimesh, which pyrender imports, keeps any exception from an
+    optional import in place of the module, so a Ctrl-C there was lost, and the render then hung."""
+    with stop_signals_held():
+        choose_platform()
+        if not hasattr(np, "infty"):
+            np.infty = np.inf
+        try:
+            import pyrender
+        except Exception as e:  # noqa: BLE001 - any import failure of the GL stack is reported as one line
+            raise TalkfaceError(f"pyrender could not load OpenGL ({e}); {_HINT}") from None
     return pyrender
