@@ -88,10 +88,15 @@ def _run_one(recipe: Recipe, job: Job, out: Path, opts: PrepOptions) -> dict | N
 
 
 def check_resumable(out: Path, recipe: Recipe, opts: PrepOptions) -> None:
-    """A store grows or resumes only under the recipe, recipe version and options that made its clips
+    """A store is made in a new or empty folder, never among a user's files (ROOT itself, say).
+    It grows or resumes only under the recipe, recipe version and options that made its clips
     (the face model; a recipe's `content_options`, e.g. the synthetic corpus's seed): written clips
     are skipped, so clips made otherwise would mix silently with them. Split options may change."""
     path = out / "prep.json"
+    if out.is_dir() and not path.is_file() and any(not p.name.startswith(".") for p in out.iterdir()):
+        raise TalkfaceError(
+            f"{out}: a folder holding other files, not a clip store; give --out a new or empty folder"
+        )
     if not path.is_file() or not any((out / "clips").glob("*.npz")):
         return
     made = json.loads(path.read_text())

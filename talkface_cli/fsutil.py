@@ -57,6 +57,17 @@ def check_can_create(path: str | Path, folder: bool = False) -> Path:
     return path
 
 
+def free_name(path: str | Path) -> Path:
+    """`path`, or the first of `stem-2.ext`, `stem-3.ext`, ... that does not exist: the name of an
+    output the user did not name, so a command run twice never replaces a file of theirs."""
+    path = Path(path)
+    candidate, n = path, 1
+    while candidate.exists() or candidate.is_symlink():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate
+
+
 def can_create(path: str | Path) -> bool:
     """Could a file or folder be made at `path` (its nearest existing folder can be written)?"""
     where = _nearest_existing(Path(path))

@@ -60,10 +60,10 @@ def progress(extra: str = "", disable: bool = False) -> Progress:
     return Progress(*columns, console=err_console, disable=quiet, transient=False)
 
 
-def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
-    t = Table(title=title, title_justify="left")
+def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], header: bool = True) -> Table:
+    t = Table(title=title, title_justify="left", show_header=header)
     for c in columns:
-        t.add_column(c)
+        t.add_column(c, overflow="fold")  # a long path wraps; cut short, it would not say where a file went
     for r in rows:
         t.add_row(*[fmt(v) for v in r])
     return t
@@ -76,8 +76,12 @@ def fmt(v: Any) -> str:
 
 
 def report(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], json_path: Path | None) -> None:
-    """Print a table; also write it as JSON (a list of row objects) when a path is given."""
-    console.print(table(title, columns, rows))
+    """Print a table (one row: as field / value lines, which a terminal's width does not crop);
+    also write it as JSON (a list of row objects) when a path is given."""
+    if len(rows) == 1:
+        console.print(table(title, ["field", "value"], list(zip(columns, rows[0])), header=False))
+    else:
+        console.print(table(title, columns, rows))
     if json_path is not None:
         atomic_write_json(json_path, [dict(zip(columns, r)) for r in rows])
 

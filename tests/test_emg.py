@@ -304,6 +304,26 @@ def test_animate_and_swap_cli(use_chain, tmp_path, shared):
     )
 
 
+def test_unnamed_outputs_take_the_speechs_name_in_this_folder(use_chain, tmp_path, monkeypatch, shared):
+    from talkface_cli.face.sequence import load_sequence
+
+    wavs = sorted(shared.glob("data/ravdess/Audio_Speech_16k/Actor_01/*.flac"))
+    (tmp_path / "speech.flac").write_bytes(wavs[0].read_bytes())
+    monkeypatch.chdir(tmp_path)
+    first = _run("animate", "speech.flac", "--speaker", "2")  # the mission's typical use, as typed
+    assert first.exit_code == 0 and "to see it: talkface render speech.npz" in first.output, first.output
+    kept = (tmp_path / "speech.npz").read_bytes()
+    again = _run("animate", "speech.flac", "--emotion", "happy")  # a second run keeps the first
+    assert again.exit_code == 0 and "speech-2.npz" in again.output, again.output
+    assert (tmp_path / "speech.npz").read_bytes() == kept
+    assert not np.array_equal(*(load_sequence(tmp_path / n).params for n in ("speech.npz", "speech-2.npz")))
+    swap = _run("swap-emotion", "speech.flac", wavs[-1])
+    assert swap.exit_code == 0 and load_sequence(tmp_path / "speech-swap.npz").num_frames > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "speech-2.npz", "speech-swap.npz", "speech.flac", "speech.npz",
+    ]  # fmt: skip
+
+
 def test_animate_says_when_speech_is_far_from_the_emotion_models_level(use_chain, tmp_path):
     from talkface_cli.audio.io import write_wav
     from talkface_cli.data.store import load_clip, read_manifest

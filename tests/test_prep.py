@@ -426,6 +426,23 @@ def test_a_store_resumes_only_under_the_options_that_made_it(tmp_path):
     assert len(read_manifest(out)) == 15
 
 
+def test_an_unnamed_store_is_data_recipe_and_no_store_goes_among_a_users_files(shared, tmp_path, monkeypatch):
+    root = tmp_path / "RAVDESS"
+    root.mkdir()
+    for f in sorted(shared.glob("data/ravdess/Audio_Speech_16k/Actor_01/*.flac"))[:3]:
+        (root / f.name).write_bytes(f.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    into_root = runner.invoke(app, ["prep", "ravdess", "RAVDESS", "--out", "RAVDESS"])
+    assert str(into_root.exception) == (
+        "RAVDESS: a folder holding other files, not a clip store; give --out a new or empty folder"
+    )
+    assert sorted(p.name for p in root.iterdir()) == sorted(p.name for p in root.glob("*.flac"))
+    assert runner.invoke(app, ["prep", "ravdess", "RAVDESS"]).exit_code == 0  # the typical use, as typed
+    assert len(read_manifest(tmp_path / "data" / "ravdess")) == 3
+    again = runner.invoke(app, ["prep", "ravdess", "RAVDESS", "--json", "again.json"])  # resumes
+    assert again.exit_code == 0 and json.loads((tmp_path / "again.json").read_text())["skipped"] == 3
+
+
 def test_import_emoca_and_etf(tmp_path):
     rng = np.random.default_rng(0)
     (tmp_path / "emoca").mkdir()

@@ -389,3 +389,18 @@ def test_arkit_csv_export_and_import_through_render(ict, tmp_path):
         tmp_path / "etf.npy", np.random.default_rng(0).random((30, 52)).astype(np.float32)
     )  # 1 s at 30 fps
     assert load_any(tmp_path / "etf.npy").num_frames == 25
+
+
+def test_unnamed_outputs_take_the_inputs_name_and_never_replace_a_file(ict, tmp_path, monkeypatch):
+    _jaw_sequence(ict, tmp_path / "face.npz", frames=10)
+    (tmp_path / "face.mp4").write_bytes(b"the user's own video")
+    monkeypatch.chdir(tmp_path)
+    render = lambda *more: runner.invoke(app, ["render", "face.npz", "--size", "64", *more])  # noqa: E731
+    for more, made in (((), "face-2.mp4"), ((), "face-3.mp4"), (("--format", "csv"), "face.csv")):
+        res = render(*more)
+        assert res.exit_code == 0 and made in res.output, res.output
+    assert probe(tmp_path / "face-3.mp4")["frames"] == 10
+    assert (tmp_path / "face.mp4").read_bytes() == b"the user's own video"
+    assert render("--format", "mesh").exit_code == 0
+    assert len(list((tmp_path / "face-meshes").glob("frame_*.ply"))) == 10
+    assert render("face.npz", "--compare").exit_code == 0 and (tmp_path / "face-compare.mp4").is_file()

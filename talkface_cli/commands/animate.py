@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import resource
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -12,13 +13,19 @@ import typer
 from ..audio.io import load_audio
 from ..device import resolve_device
 from ..errors import TalkfaceError
-from ..fsutil import check_can_create
+from ..fsutil import check_can_create, free_name
 from ..registry import Registry
 from ..ui import console, report
 from .common import DeviceOpt
 
 ModelOpt = typer.Option(None, "--model", help="trained EMG (registry name; default: the newest emg entry)")
-OutOpt = typer.Option(..., "--out", "-o", help="output parameter sequence (.npz, with the speech inside)")
+OutOpt = typer.Option(
+    None,
+    "--out",
+    "-o",
+    help="output parameter sequence (.npz, with the speech inside); default: the speech's name with "
+    ".npz in the current folder, numbered (-2, -3, ...) if taken",
+)
 RenderOpt = typer.Option(None, "--render", help="also render an MP4 with the speech to this path")
 SpeakerOpt = typer.Option(
     None,
@@ -85,6 +92,8 @@ def _finish(
     for note in animator.notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     report("animate", list(summary), [list(summary.values())], json_out)
+    if render is None:
+        console.print(f"to see it: talkface render {shlex.quote(str(out))}", highlight=False, soft_wrap=True)
 
 
 def animate(
@@ -109,12 +118,15 @@ def animate(
 
     The emotion comes from the speech itself unless --emotion-from or --emotion is given.
 
-    Example: talkface animate speech.wav --speaker 3 --out face.npz --render face.mp4
+    Example: talkface animate speech.wav --speaker 3   (writes speech.npz; then: talkface render speech.npz)
+
+    Named outputs: talkface animate speech.wav --emotion happy --out face.npz --render face.mp4
     """
     from ..inference.animate import Animator
 
     if emotion_from is not None and emotion is not None:
         raise TalkfaceError("give either --emotion-from or --emotion, not both")
+    out = out or free_name(f"{speech.stem}.npz")
     check_outputs(out, render, json_out)
     name = model or default_model()
     anim = Animator.load(name, resolve_device(device))
@@ -146,12 +158,15 @@ def swap_emotion(
     """Animate content speech with the emotion of other clips (lips from the content, emotion from
     the references; a video reference is tracked and read by the EDE video branch).
 
-    Example: talkface swap-emotion content.wav angry.wav --out swapped.npz --render swapped.mp4
+    Example: talkface swap-emotion content.wav emo.wav   (writes content-swap.npz)
+
+    Named outputs: talkface swap-emotion content.wav angry.wav --out swapped.npz --render swapped.mp4
 
     Blend: talkface swap-emotion content.wav happy.wav sad.mp4 --out blend.npz
     """
     from ..inference.animate import Animator
 
+    out = out or free_name(f"{content.stem}-swap.npz")
     check_outputs(out, render, json_out)
     name = model or default_model()
     anim = Animator.load(name, resolve_device(device))

@@ -15,11 +15,17 @@ from ..ui import console, table
 
 app = typer.Typer(
     help="Prepare a corpus into a clip store (audio, face parameters, labels, splits).\n\n"
-    "Example: talkface prep ravdess PATH/TO/RAVDESS --out data/ravdess --split-by speaker",
+    "Example: talkface prep ravdess PATH/TO/RAVDESS   (makes the store data/ravdess; a re-run resumes it)",
     no_args_is_help=True,
 )
 
-OutOpt = typer.Option(..., "--out", "-o", help="clip store folder (created; re-runs resume it)")
+OutOpt = typer.Option(
+    None,
+    "--out",
+    "-o",
+    help="clip store folder (created; re-runs resume it); default: data/<recipe> in the current folder "
+    "(data/<ROOT's name> for folder and import)",
+)
 JobsOpt = typer.Option(default_jobs(), "--jobs", "-j", help="worker processes")
 SeedOpt = typer.Option(0, "--seed", help="seed of the split (and of synthetic data)")
 SplitOpt = typer.Option("clip", "--split-by", help="80/10/10 split by clip or by speaker")
@@ -57,13 +63,21 @@ def options(
 
 
 def run_and_report(
-    recipe: Recipe, root: Path | None, out: Path, opts: PrepOptions, json_out: Path | None
+    recipe: Recipe, root: Path | None, out: Path | None, opts: PrepOptions, json_out: Path | None
 ) -> None:
+    out = out or default_store(recipe.name, root)
     check_can_create(out, folder=True)
     if json_out is not None:
         check_can_create(json_out)
     summary = run_recipe(recipe, root, out, opts, args={"root": str(root) if root else None})
     report(summary, json_out)
+
+
+def default_store(recipe: str, root: Path | None) -> Path:
+    """Where a store goes without --out: data/ravdess, data/hdtf, data/mead, data/synthetic; a folder
+    or an import is named after its ROOT (data/my_clips), so two of them do not grow one store."""
+    named = recipe in ("folder", "import") and root is not None
+    return Path("data") / (Path(root).resolve().name if named else recipe)
 
 
 def report(s: PrepSummary, json_out: Path | None) -> None:
@@ -103,7 +117,9 @@ def ravdess(
 ) -> None:
     """RAVDESS: audio-video clips are tracked and fitted, audio-only clips keep their audio.
 
-    Example: talkface prep ravdess ~/RAVDESS --out data/ravdess --split-by speaker --test-speakers 09,10,11,12
+    Example: talkface prep ravdess ~/RAVDESS   (makes the store data/ravdess)
+
+    Held-out actors: talkface prep ravdess ~/RAVDESS --split-by speaker --test-speakers 09,10,11,12
     """
     from data_recipes.ravdess import Ravdess
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from ..errors import TalkfaceError
+from ..fsutil import free_name
 from ..render.run import render_files
 from ..ui import report
 
@@ -17,7 +18,11 @@ def command(
         help="parameter sequence(s) (.npz), or ARKit-52 curves (.csv, EmoTalk .npy); several need --compare",
     ),
     out: Path = typer.Option(
-        ..., "--out", "-o", help="output .mp4 (a folder with --format mesh, .csv with csv)"
+        None,
+        "--out",
+        "-o",
+        help="output .mp4 (a folder with --format mesh, .csv with csv); default: the first input's "
+        "name in the current folder, numbered (-2, -3, ...) if taken",
     ),
     audio: Path = typer.Option(None, "--audio", help="speech to mux (default: the audio stored in the .npz)"),
     compare: bool = typer.Option(
@@ -42,7 +47,9 @@ def command(
 ) -> None:
     """Render a parameter sequence to an MP4 (25 fps, H.264 + AAC) with its audio.
 
-    Example: talkface render face.npz --audio speech.wav --out face.mp4
+    Example: talkface render face.npz   (writes face.mp4 with the speech stored in face.npz)
+
+    Other speech: talkface render face.npz --audio speech.wav --out face.mp4
 
     Side by side: talkface render --compare gt.npz ours.npz --labels GT,ours --out cmp.mp4
 
@@ -52,7 +59,7 @@ def command(
         raise TalkfaceError("several sequences given: add --compare to render them side by side")
     summary = render_files(
         params,
-        out,
+        out or default_out(params[0], fmt, compare),
         audio,
         size,
         fmt,
@@ -63,3 +70,10 @@ def command(
         flame_model,
     )
     report("render", list(summary), [list(summary.values())], json_out)
+
+
+def default_out(first: Path, fmt: str, compare: bool) -> Path:
+    """The output of an unnamed render, in the current folder: face.npz -> face.mp4 (face-compare.mp4
+    side by side), face.csv, or the mesh folder face-meshes; never a name that is taken."""
+    stem = Path(first).stem + ("-compare" if compare else "")
+    return free_name({"csv": f"{stem}.csv", "mesh": f"{stem}-meshes"}.get(fmt, f"{stem}.mp4"))
