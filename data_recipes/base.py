@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from talkface_cli import __version__
 from talkface_cli.data.store import assemble_manifest, assign_splits, is_written, validate, write_manifest
 from talkface_cli.errors import TalkfaceError
-from talkface_cli.fsutil import atomic_write_json
+from talkface_cli.fsutil import atomic_write_json, refuse_foreign
 from talkface_cli.ui import progress
 
 ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.xz", ".7z", ".rar")
@@ -93,10 +93,8 @@ def check_resumable(out: Path, recipe: Recipe, opts: PrepOptions) -> None:
     (the face model; a recipe's `content_options`, e.g. the synthetic corpus's seed): written clips
     are skipped, so clips made otherwise would mix silently with them. Split options may change."""
     path = out / "prep.json"
-    if out.is_dir() and not path.is_file() and any(not p.name.startswith(".") for p in out.iterdir()):
-        raise TalkfaceError(
-            f"{out}: a folder holding other files, not a clip store; give --out a new or empty folder"
-        )
+    if not path.is_file():
+        refuse_foreign(out, (), "a clip store", "--out")
     if not path.is_file() or not any((out / "clips").glob("*.npz")):
         return
     made = json.loads(path.read_text())

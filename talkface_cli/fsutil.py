@@ -68,6 +68,20 @@ def free_name(path: str | Path) -> Path:
     return candidate
 
 
+def refuse_foreign(folder: Path, own: tuple[str, ...], what: str, option: str) -> None:
+    """A one-line error when `folder` holds an entry (hidden ones aside) whose name is not in `own`:
+    an output folder may be one of the user's (`--out .`), and nothing of theirs is to be replaced
+    or mixed with outputs."""
+    if not Path(folder).is_dir():
+        return
+    others = sorted(p.name for p in Path(folder).iterdir() if p.name not in own and p.name[0] != ".")
+    if others:
+        raise TalkfaceError(
+            f"{folder}: a folder holding other files ({others[0]}), not {what}; "
+            f"give {option} a new or empty folder"
+        )
+
+
 def can_create(path: str | Path) -> bool:
     """Could a file or folder be made at `path` (its nearest existing folder can be written)?"""
     where = _nearest_existing(Path(path))

@@ -95,6 +95,15 @@ def test_eval_end_to_end(use_chain, tmp_path):
     assert sw["lve_gt_emotion_shift_mm"] > 1  # the corpus's emotions move the lips by millimetres
     assert "emotion swaps" in md and fmt(sw["lve_gt_emotion_shift_mm"]) in res.output
     assert all(h in res.output for h in ("LVE (mm, max L2)", "LVE (mm², max squared L2)", "LSE-D"))
+    mine = tmp_path / "mine"  # a user's folder as --out: refused before any scoring, nothing replaced
+    mine.mkdir()
+    (mine / "report.md").write_text("my report")
+    (mine / "notes.txt").write_text("mine")
+    res = CliRunner().invoke(app, ["eval", "--emg", "emg/t", "--data", str(store), "--out", str(mine)])
+    assert str(res.exception).endswith(
+        "(notes.txt), not an evaluation report; give --out a new or empty folder"
+    )
+    assert (mine / "report.md").read_text() == "my report" and len(list(mine.iterdir())) == 2
 
 
 def test_centroid_accuracies_by_hand():

@@ -434,7 +434,8 @@ def test_an_unnamed_store_is_data_recipe_and_no_store_goes_among_a_users_files(s
     monkeypatch.chdir(tmp_path)
     into_root = runner.invoke(app, ["prep", "ravdess", "RAVDESS", "--out", "RAVDESS"])
     assert str(into_root.exception) == (
-        "RAVDESS: a folder holding other files, not a clip store; give --out a new or empty folder"
+        "RAVDESS: a folder holding other files (03-01-01-01-01-01-01.flac), not a clip store; "
+        "give --out a new or empty folder"
     )
     assert sorted(p.name for p in root.iterdir()) == sorted(p.name for p in root.glob("*.flac"))
     assert runner.invoke(app, ["prep", "ravdess", "RAVDESS"]).exit_code == 0  # the typical use, as typed

@@ -130,3 +130,26 @@ def test_ddp_two_processes_match_single_process(tmp_path):
     assert len(single) == len(ddp) == 12
     assert single[-1] < single[0]
     assert max(abs(x - y) for x, y in zip(single, ddp)) < 1e-5
+
+
+def test_a_run_never_goes_among_a_users_files(tmp_path):
+    from typer.testing import CliRunner
+
+    from talkface_cli.app import app
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "config.json").write_text('{"my": "settings"}')  # a project's own config, not a run's
+    res = CliRunner().invoke(app, ["train-sync", "--data", str(tmp_path / "none"), "--name", "sync/x",
+                                   "--run-dir", str(project)])  # fmt: skip
+    assert str(res.exception) == (
+        f"{project / 'config.json'}: not a training run's config; give --run-dir a new or empty folder"
+    )  # said before the (missing) data is looked at
+    (project / "notes.txt").write_text("mine")
+    cmd = [sys.executable, SCRIPT, str(project), "sync/y", "5", "8"]
+    out = subprocess.run(cmd, env=_env(tmp_path / "home"), capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "(notes.txt), not a training run" in out.stderr
+    assert sorted(p.name for p in project.iterdir()) == ["config.json", "notes.txt"]
+    assert (project / "config.json").read_text() == '{"my": "settings"}'
+    _run(tmp_path / "home", str(tmp_path / "run"), "sync/z", "5", "8")  # a run's own folder resumes
+    _run(tmp_path / "home", str(tmp_path / "run"), "sync/z2", "5", "8", "--resume")

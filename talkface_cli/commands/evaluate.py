@@ -8,7 +8,7 @@ import typer
 
 from ..device import resolve_device
 from ..errors import TalkfaceError
-from ..fsutil import atomic_write_bytes, atomic_write_json, check_can_create
+from ..fsutil import atomic_write_bytes, atomic_write_json, check_can_create, refuse_foreign
 from ..ui import console
 from .common import DeviceOpt
 
@@ -57,6 +57,7 @@ def command(
     if split not in SPLITS:
         raise TalkfaceError(f"--split {split}: not one of {', '.join(SPLITS)}")
     folder = check_can_create(out or Path(f"eval-{emg[0].replace('/', '-')}"), folder=True)
+    refuse_foreign(folder, ("report.json", "report.md", "examples"), "an evaluation report", "--out")
     dev = resolve_device(device)
     report = evaluate(
         emg, data, split, dev, syncnet, emotion_features, temperature, seed, limit or None, swaps

@@ -36,11 +36,14 @@ def _check_outputs(name: str, run_dir: Path | None, json_out: Path | None) -> No
     """The registry entry, the run folder and --json, checked before the data is read: no run is
     lost to a folder that cannot be written."""
     from ..registry import EntryRef, Registry
+    from ..training.loop import check_run_dir
     from ..training.run import default_run_dir
 
     reg, ref = Registry(), EntryRef.parse(name)
-    for folder in (reg.path(ref), run_dir or default_run_dir(reg, ref)):
+    run_dir = run_dir or default_run_dir(reg, ref)
+    for folder in (reg.path(ref), run_dir):
         check_can_create(folder, folder=True)
+    check_run_dir(run_dir)
     if json_out is not None:
         check_can_create(json_out)
 

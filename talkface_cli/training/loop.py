@@ -26,7 +26,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from ..config import TrainConfig
 from ..errors import TalkfaceError
-from ..fsutil import atomic_write_json, json_text, save_tensors
+from ..fsutil import atomic_write_json, json_text, refuse_foreign, save_tensors
 from ..ui import progress
 from . import distributed as dist_util
 from .state_io import load_state, save_state
@@ -175,7 +175,24 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return max(found, key=lambda p: int(p.name[5:])) if found else None
 
 
+RUN_FILES = ("config.json", "metrics.jsonl", "checkpoints")  # all that a run folder holds
+
+
+def check_run_dir(run_dir: Path) -> None:
+    """A run goes into a new or empty folder or a run's own, never among a user's files (`--run-dir .`
+    in a project would take its config.json)."""
+    refuse_foreign(run_dir, RUN_FILES, "a training run", "--run-dir")
+    saved = Path(run_dir) / "config.json"
+    try:
+        ours = not saved.exists() or "train" in json.loads(saved.read_text())
+    except (ValueError, TypeError, OSError):
+        ours = False
+    if not ours:
+        raise TalkfaceError(f"{saved}: not a training run's config; give --run-dir a new or empty folder")
+
+
 def _prepare_run_dir(run_dir: Path, run_config: dict, resume: bool, info: dist_util.DistInfo) -> None:
+    check_run_dir(run_dir)
     saved = run_dir / "config.json"
     if saved.exists():
         if not resume and latest_checkpoint(run_dir) is not None:
