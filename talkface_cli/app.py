@@ -11,7 +11,7 @@ import typer
 
 from .commands import animate, evaluate, models, prep, render, train
 from .errors import TalkfaceError, Terminated, os_error_line
-from .ui import error
+from .ui import console, error
 
 app = typer.Typer(
     name="talkface",
@@ -31,6 +31,7 @@ def _root(
 ) -> None:
     if home is not None:
         os.environ["TALKFACE_HOME"] = str(home)
+    console.stderr = False  # until a command's `--json -` takes stdout (ui.json_target)
 
 
 app.add_typer(prep.app, name="prep")

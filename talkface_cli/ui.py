@@ -21,7 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from .fsutil import atomic_write_json
+from .fsutil import atomic_write_json, check_can_create, json_text
 
 # Tables printed into a pipe or a log file are not squeezed to rich's default of 80 columns.
 if not sys.stdout.isatty():
@@ -75,15 +75,38 @@ def fmt(v: Any) -> str:
     return "" if v is None else str(v)
 
 
+def to_stdout(json_path: Path | None) -> bool:
+    return json_path is not None and str(json_path) == "-"
+
+
+def json_target(json_path: Path | None) -> Path | None:
+    """A command's --json, set up before it prints anything: '-' puts the JSON alone on stdout (for
+    `| jq`), with the table left out and notes sent to stderr; a file is checked for being writable."""
+    console.stderr = to_stdout(json_path)
+    if json_path is not None and not console.stderr:
+        check_can_create(json_path)
+    return json_path
+
+
+def write_json(json_path: Path | None, obj: object) -> None:
+    """Write `obj` to --json: a file (atomically), '-' (stdout), or nowhere (None)."""
+    if to_stdout(json_path):
+        sys.stdout.write(json_text(obj) + "\n")
+        sys.stdout.flush()
+    elif json_path is not None:
+        atomic_write_json(json_path, obj)
+
+
 def report(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], json_path: Path | None) -> None:
     """Print a table (one row: as field / value lines, which a terminal's width does not crop);
-    also write it as JSON (a list of row objects) when a path is given."""
+    also write it as JSON (a list of row objects) to --json, in place of the table when that is '-'."""
     if len(rows) == 1:
-        console.print(table(title, ["field", "value"], list(zip(columns, rows[0])), header=False))
+        shown = table(title, ["field", "value"], list(zip(columns, rows[0])), header=False)
     else:
-        console.print(table(title, columns, rows))
-    if json_path is not None:
-        atomic_write_json(json_path, [dict(zip(columns, r)) for r in rows])
+        shown = table(title, columns, rows)
+    if not to_stdout(json_path):
+        console.print(shown)
+    write_json(json_path, [dict(zip(columns, r)) for r in rows])
 
 
 def error(message: str) -> None:

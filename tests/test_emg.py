@@ -324,6 +324,20 @@ def test_unnamed_outputs_take_the_speechs_name_in_this_folder(use_chain, tmp_pat
     ]  # fmt: skip
 
 
+def test_json_dash_puts_the_json_alone_on_stdout(use_chain, tmp_path, monkeypatch, shared):
+    wav = next(shared.glob("data/ravdess/Audio_Speech_16k/Actor_01/*.flac"))
+    monkeypatch.chdir(tmp_path)
+    anim = _run("animate", wav, "--out", "a.npz", "--json", "-")
+    assert anim.exit_code == 0 and json.loads(anim.stdout)[0]["out"] == "a.npz"  # for `| jq`
+    assert "to see it: talkface render a.npz" in anim.stderr  # hints and notes move to stderr
+    rend = _run("render", "a.npz", "--size", "32", "--json", "-")
+    assert rend.exit_code == 0 and json.loads(rend.stdout)[0]["out"] == "a.mp4"
+    listed = _run("models", "list", "--json", "-")
+    assert {m["name"] for m in json.loads(listed.stdout)} == {"ede/t", "sync/t", "emg/t"}
+    table = _run("models", "list")  # the next command prints to stdout again
+    assert "emg/t" in table.stdout and table.stderr == ""
+
+
 def test_animate_says_when_speech_is_far_from_the_emotion_models_level(use_chain, tmp_path):
     from talkface_cli.audio.io import write_wav
     from talkface_cli.data.store import load_clip, read_manifest

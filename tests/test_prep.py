@@ -440,8 +440,8 @@ def test_an_unnamed_store_is_data_recipe_and_no_store_goes_among_a_users_files(s
     assert sorted(p.name for p in root.iterdir()) == sorted(p.name for p in root.glob("*.flac"))
     assert runner.invoke(app, ["prep", "ravdess", "RAVDESS"]).exit_code == 0  # the typical use, as typed
     assert len(read_manifest(tmp_path / "data" / "ravdess")) == 3
-    again = runner.invoke(app, ["prep", "ravdess", "RAVDESS", "--json", "again.json"])  # resumes
-    assert again.exit_code == 0 and json.loads((tmp_path / "again.json").read_text())["skipped"] == 3
+    again = runner.invoke(app, ["prep", "ravdess", "RAVDESS", "--json", "-"])  # resumes; JSON alone on stdout
+    assert again.exit_code == 0 and json.loads(again.stdout)["skipped"] == 3
 
 
 def test_import_emoca_and_etf(tmp_path):

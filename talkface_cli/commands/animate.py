@@ -15,8 +15,8 @@ from ..device import resolve_device
 from ..errors import TalkfaceError
 from ..fsutil import check_can_create, free_name
 from ..registry import Registry
-from ..ui import console, report
-from .common import DeviceOpt
+from ..ui import console, json_target, report
+from .common import DeviceOpt, JsonOpt
 
 ModelOpt = typer.Option(None, "--model", help="trained EMG (registry name; default: the newest emg entry)")
 OutOpt = typer.Option(
@@ -36,7 +36,6 @@ TemperatureOpt = typer.Option(
     0.5, "--temperature", min=0.0, help="scale of the prior noise (0: the most likely motion)"
 )
 SeedOpt = typer.Option(0, "--seed", help="random seed (same seed, same output)")
-JsonOpt = typer.Option(None, "--json", help="also write the summary as JSON to this file")
 
 
 def default_model() -> str:
@@ -61,8 +60,7 @@ def check_outputs(out: Path, render: Path | None, json_out: Path | None) -> None
     if out.suffix != ".npz":
         raise TalkfaceError(f"--out {out}: parameter sequences are written as .npz")
     check_can_create(out)
-    if json_out is not None:
-        check_can_create(json_out)
+    json_target(json_out)
     if render is not None:
         from ..render.video import check_video_out
 

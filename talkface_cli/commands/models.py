@@ -7,9 +7,9 @@ from pathlib import Path
 
 import typer
 
-from ..fsutil import atomic_write_json, json_text
 from ..registry import Entry, Registry
-from ..ui import console, table
+from ..ui import console, json_target, table, to_stdout, write_json
+from .common import JsonOpt
 
 app = typer.Typer(
     help="List, show and remove models in the registry ($TALKFACE_HOME/models).\n\n"
@@ -44,28 +44,18 @@ def _row(e: Entry | tuple) -> dict:
     }
 
 
-def _emit_json(obj: object, target: Path | None) -> None:
-    if target is None:
-        return
-    if str(target) == "-":
-        print(json_text(obj, sort_keys=False))
-    else:
-        atomic_write_json(target, obj)
-
-
 @app.command("list")
 def list_models(
-    json_out: Path = typer.Option(
-        None, "--json", help="write the list as JSON to this file ('-': stdout only)"
-    ),
+    json_out: Path = JsonOpt,
 ) -> None:
     """List every model in the registry as a table.
 
     Example: talkface models list --json -
     """
+    json_target(json_out)
     reg = Registry()
     rows = [_row(e) for e in reg.list()]
-    if str(json_out) != "-":
+    if not to_stdout(json_out):
         metric = (
             lambda r: ", ".join(
                 f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"  # noqa: E731
@@ -79,21 +69,22 @@ def list_models(
                 [[r["name"], r["created"], r["step"], metric(r), r["status"]] for r in rows],
             )
         )
-    _emit_json(rows, json_out)
+    write_json(json_out, rows)
 
 
 @app.command("show")
 def show(
     name: str = typer.Argument(..., help="KIND/NAME, e.g. ede/ravdess"),
-    json_out: Path = typer.Option(None, "--json", help="write config and meta as JSON ('-': stdout only)"),
+    json_out: Path = JsonOpt,
 ) -> None:
     """Show one entry's meta data and config (after checking its weights).
 
     Example: talkface models show ede/ravdess
     """
+    json_target(json_out)
     entry = Registry().verify(name)
     obj = {"name": str(entry.ref), "path": str(entry.path), "meta": entry.meta, "config": entry.config}
-    if str(json_out) != "-":
+    if not to_stdout(json_out):
         console.print(
             table(
                 str(entry.ref),
@@ -101,7 +92,7 @@ def show(
                 [[k, json.dumps(v) if isinstance(v, (dict, list)) else v] for k, v in entry.meta.items()],
             )
         )
-    _emit_json(obj, json_out)
+    write_json(json_out, obj)
 
 
 @app.command("remove")

@@ -10,8 +10,9 @@ import typer
 
 from data_recipes.base import PrepOptions, PrepSummary, Recipe, default_jobs, run_recipe
 
-from ..fsutil import atomic_write_json, check_can_create
-from ..ui import console, table
+from ..fsutil import check_can_create
+from ..ui import console, json_target, table, to_stdout, write_json
+from .common import JsonOpt
 
 app = typer.Typer(
     help="Prepare a corpus into a clip store (audio, face parameters, labels, splits).\n\n"
@@ -34,7 +35,6 @@ ValOpt = typer.Option("", "--val-speakers", help="comma-separated speakers for t
 FaceOpt = typer.Option("ict", "--face-model", help="face model fitted to tracked video: ict or flame")
 FlameOpt = typer.Option(None, "--flame-model", help="folder with your FLAME files (for --face-model flame)")
 MissOpt = typer.Option(0.2, "--max-miss", help="skip clips whose face is missed in more than this fraction")
-JsonOpt = typer.Option(None, "--json", help="also write the summary as JSON to this file")
 
 
 def options(
@@ -67,8 +67,7 @@ def run_and_report(
 ) -> None:
     out = out or default_store(recipe.name, root)
     check_can_create(out, folder=True)
-    if json_out is not None:
-        check_can_create(json_out)
+    json_target(json_out)
     summary = run_recipe(recipe, root, out, opts, args={"root": str(root) if root else None})
     report(summary, json_out)
 
@@ -81,22 +80,24 @@ def default_store(recipe: str, root: Path | None) -> Path:
 
 
 def report(s: PrepSummary, json_out: Path | None) -> None:
-    console.print(
-        table(
-            f"prep -> {s.out}",
-            ["discovered", "written now", "already there", "failed", "clips in store"],
-            [[s.discovered, s.written, s.skipped, s.failed, s.clips]],
+    """The summary and failed clips as tables (left out for `--json -`, whose JSON holds them)."""
+    if not to_stdout(json_out):
+        counts = [[s.discovered, s.written, s.skipped, s.failed, s.clips]]
+        console.print(
+            table(
+                f"prep -> {s.out}",
+                ["discovered", "written now", "already there", "failed", "clips in store"],
+                counts,
+            )
         )
-    )
-    if s.errors:
+    if s.errors and not to_stdout(json_out):
         rows = [[e["source"], e["error"]] for e in s.errors[:20]]
         console.print(
             table(f"{len(s.errors)} clip(s) failed (all in {s.out}/errors.json)", ["file", "error"], rows)
         )
     for p in s.problems:
         console.print(f"[red]store problem:[/] {p}")
-    if json_out is not None:
-        atomic_write_json(json_out, asdict(s))
+    write_json(json_out, asdict(s))
     if s.errors or s.problems:
         sys.exit(3)  # finished, but some clips failed: the store holds the rest
 
@@ -306,7 +307,8 @@ def features(
     from ..audio.features import content_encoder, precompute
     from ..device import resolve_device
 
+    json_target(json_out)
     info = precompute(store, content_encoder(hubert, layer).to(resolve_device(device)))
-    console.print(table(f"features of {store}", list(info), [list(info.values())]))
-    if json_out is not None:
-        atomic_write_json(json_out, info)
+    if not to_stdout(json_out):
+        console.print(table(f"features of {store}", list(info), [list(info.values())]))
+    write_json(json_out, info)

@@ -9,7 +9,8 @@ import typer
 from ..errors import TalkfaceError
 from ..fsutil import free_name
 from ..render.run import render_files
-from ..ui import report
+from ..ui import json_target, report
+from .common import JsonOpt
 
 
 def command(
@@ -43,7 +44,7 @@ def command(
     flame_model: Path = typer.Option(
         None, "--flame-model", help="folder with your FLAME files (FLAME sequences)"
     ),
-    json_out: Path = typer.Option(None, "--json", help="also write the summary as JSON to this file"),
+    json_out: Path = JsonOpt,
 ) -> None:
     """Render a parameter sequence to an MP4 (25 fps, H.264 + AAC) with its audio.
 
@@ -55,6 +56,7 @@ def command(
 
     ARKit export: talkface render face.npz --format csv --out face.csv
     """
+    json_target(json_out)
     if len(params) > 1 and not compare:
         raise TalkfaceError("several sequences given: add --compare to render them side by side")
     summary = render_files(

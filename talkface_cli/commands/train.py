@@ -9,9 +9,9 @@ import typer
 
 from .. import presets  # noqa: F401 - registers the presets
 from ..config import PRESETS, describe, make_config
-from ..fsutil import atomic_write_json, check_can_create
-from ..ui import console, table
-from .common import DeviceOpt, PresetOpt, ResumeOpt, RunDirOpt, SetOpt
+from ..fsutil import check_can_create
+from ..ui import console, json_target, table, to_stdout, write_json
+from .common import DeviceOpt, JsonOpt, PresetOpt, ResumeOpt, RunDirOpt, SetOpt
 
 
 def _preset_help(stage: str) -> str:
@@ -19,7 +19,6 @@ def _preset_help(stage: str) -> str:
 
 
 ShowConfigOpt = typer.Option(False, "--show-config", help="print the resolved config and exit")
-MetricsJsonOpt = typer.Option(None, "--json", help="also write the held-out metrics as JSON")
 FaceDataOpt = typer.Option(..., "--data", help="clip store(s) with face parameters; repeat for several")
 
 
@@ -44,15 +43,14 @@ def _check_outputs(name: str, run_dir: Path | None, json_out: Path | None) -> No
     for folder in (reg.path(ref), run_dir):
         check_can_create(folder, folder=True)
     check_run_dir(run_dir)
-    if json_out is not None:
-        check_can_create(json_out)
+    json_target(json_out)
 
 
 def _report(title: str, metrics: dict, json_out: Path | None) -> None:
     rows = [[k, v] for k, v in metrics.items() if not isinstance(v, (dict, list))]
-    console.print(table(title, ["metric", "value"], rows))
-    if json_out is not None:
-        atomic_write_json(json_out, metrics)
+    if not to_stdout(json_out):
+        console.print(table(title, ["metric", "value"], rows))
+    write_json(json_out, metrics)
 
 
 def train_ede(
@@ -67,7 +65,7 @@ def train_ede(
     no_av: bool = typer.Option(False, "--no-av", help="ablation: drop the audio-visual loss"),
     no_triplet: bool = typer.Option(False, "--no-triplet", help="ablation: drop the intensity triplet loss"),
     show_config: bool = ShowConfigOpt,
-    json_out: Path = MetricsJsonOpt,
+    json_out: Path = JsonOpt,
 ) -> None:
     """Train the emotional disentanglement encoder (audio + video branches, one emotion space).
 
@@ -104,7 +102,7 @@ def train_sync(
     resume: bool = ResumeOpt,
     device: str = DeviceOpt,
     show_config: bool = ShowConfigOpt,
-    json_out: Path = MetricsJsonOpt,
+    json_out: Path = JsonOpt,
 ) -> None:
     """Train the lip-sync expert (content features vs lip landmarks, cosine + BCE).
 
@@ -143,7 +141,7 @@ def train_emg(
     no_emotion: bool = typer.Option(False, "--no-emotion", help="ablation: drop the emotion loss"),
     no_speaker: bool = typer.Option(False, "--no-speaker", help="ablation: no speaker conditioning"),
     show_config: bool = ShowConfigOpt,
-    json_out: Path = MetricsJsonOpt,
+    json_out: Path = JsonOpt,
 ) -> None:
     """Train the emotional motion generator (VAE with a flow prior, speaker-aware decoder).
 
