@@ -90,11 +90,10 @@ def report(s: PrepSummary, json_out: Path | None) -> None:
                 counts,
             )
         )
-    if s.errors and not to_stdout(json_out):
-        rows = [[e["source"], e["error"]] for e in s.errors[:20]]
-        console.print(
-            table(f"{len(s.errors)} clip(s) failed (all in {s.out}/errors.json)", ["file", "error"], rows)
-        )
+        if s.errors:
+            rows = [[e["source"], e["error"]] for e in s.errors[:20]]
+            title = f"{len(s.errors)} clip(s) failed (all in {s.out}/errors.json)"
+            console.print(table(title, ["file", "error"], rows))
     for p in s.problems:
         console.print(f"[red]store problem:[/] {p}")
     write_json(json_out, asdict(s))
