@@ -95,7 +95,8 @@ def check_resumable(out: Path, recipe: Recipe, opts: PrepOptions) -> None:
     path = out / "prep.json"
     if not path.is_file():
         refuse_foreign(out, (), "a clip store", "--out")
-    if not path.is_file() or not any((out / "clips").glob("*.npz")):
+        return
+    if not any((out / "clips").glob("*.npz")):
         return
     made = json.loads(path.read_text())
     if made.get("recipe") != recipe.name:

@@ -75,25 +75,29 @@ def fmt(v: Any) -> str:
     return "" if v is None else str(v)
 
 
-def to_stdout(json_path: Path | None) -> bool:
+def _to_stdout(json_path: Path | None) -> bool:
     return json_path is not None and str(json_path) == "-"
 
 
-def json_target(json_path: Path | None) -> Path | None:
+def json_target(json_path: Path | None) -> None:
     """A command's --json, set up before it prints anything: '-' puts the JSON alone on stdout (for
-    `| jq`), with the table left out and notes sent to stderr; a file is checked for being writable."""
-    console.stderr = to_stdout(json_path)
+    `| jq`), with the tables left out and notes sent to stderr; a file is checked for being writable."""
+    console.stderr = _to_stdout(json_path)
     if json_path is not None and not console.stderr:
         check_can_create(json_path)
-    return json_path
 
 
-def write_json(json_path: Path | None, obj: object) -> None:
-    """Write `obj` to --json: a file (atomically), '-' (stdout), or nowhere (None)."""
-    if to_stdout(json_path):
+def emit(json_path: Path | None, obj: object, *shown: Table | None) -> None:
+    """A command's results: the tables (None: nothing to show), and `obj` as JSON to --json, a file
+    written atomically or, for '-', stdout in place of the tables."""
+    if _to_stdout(json_path):
         sys.stdout.write(json_text(obj) + "\n")
         sys.stdout.flush()
-    elif json_path is not None:
+        return
+    for t in shown:
+        if t is not None:
+            console.print(t)
+    if json_path is not None:
         atomic_write_json(json_path, obj)
 
 
@@ -104,9 +108,7 @@ def report(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], js
         shown = table(title, ["field", "value"], list(zip(columns, rows[0])), header=False)
     else:
         shown = table(title, columns, rows)
-    if not to_stdout(json_path):
-        console.print(shown)
-    write_json(json_path, [dict(zip(columns, r)) for r in rows])
+    emit(json_path, [dict(zip(columns, r)) for r in rows], shown)
 
 
 def error(message: str) -> None:

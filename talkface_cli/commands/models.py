@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from ..registry import Entry, Registry
-from ..ui import console, json_target, table, to_stdout, write_json
+from ..ui import console, emit, json_target, table
 from .common import JsonOpt
 
 app = typer.Typer(
@@ -55,21 +55,18 @@ def list_models(
     json_target(json_out)
     reg = Registry()
     rows = [_row(e) for e in reg.list()]
-    if not to_stdout(json_out):
-        metric = (
-            lambda r: ", ".join(
-                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"  # noqa: E731
-                for k, v in list(r["metrics"].items())[:4]
-            )
+
+    def metric(r: dict) -> str:
+        return ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in list(r["metrics"].items())[:4]
         )
-        console.print(
-            table(
-                f"models in {reg.home}",
-                ["name", "created", "step", "metrics", "status"],
-                [[r["name"], r["created"], r["step"], metric(r), r["status"]] for r in rows],
-            )
-        )
-    write_json(json_out, rows)
+
+    listed = [[r["name"], r["created"], r["step"], metric(r), r["status"]] for r in rows]
+    emit(
+        json_out,
+        rows,
+        table(f"models in {reg.home}", ["name", "created", "step", "metrics", "status"], listed),
+    )
 
 
 @app.command("show")
@@ -84,15 +81,8 @@ def show(
     json_target(json_out)
     entry = Registry().verify(name)
     obj = {"name": str(entry.ref), "path": str(entry.path), "meta": entry.meta, "config": entry.config}
-    if not to_stdout(json_out):
-        console.print(
-            table(
-                str(entry.ref),
-                ["field", "value"],
-                [[k, json.dumps(v) if isinstance(v, (dict, list)) else v] for k, v in entry.meta.items()],
-            )
-        )
-    write_json(json_out, obj)
+    fields = [[k, json.dumps(v) if isinstance(v, (dict, list)) else v] for k, v in entry.meta.items()]
+    emit(json_out, obj, table(str(entry.ref), ["field", "value"], fields))
 
 
 @app.command("remove")

@@ -11,7 +11,7 @@ import typer
 from data_recipes.base import PrepOptions, PrepSummary, Recipe, default_jobs, run_recipe
 
 from ..fsutil import check_can_create
-from ..ui import console, json_target, table, to_stdout, write_json
+from ..ui import console, emit, json_target, table
 from .common import JsonOpt
 
 app = typer.Typer(
@@ -81,22 +81,18 @@ def default_store(recipe: str, root: Path | None) -> Path:
 
 def report(s: PrepSummary, json_out: Path | None) -> None:
     """The summary and failed clips as tables (left out for `--json -`, whose JSON holds them)."""
-    if not to_stdout(json_out):
-        counts = [[s.discovered, s.written, s.skipped, s.failed, s.clips]]
-        console.print(
-            table(
-                f"prep -> {s.out}",
-                ["discovered", "written now", "already there", "failed", "clips in store"],
-                counts,
-            )
-        )
-        if s.errors:
-            rows = [[e["source"], e["error"]] for e in s.errors[:20]]
-            title = f"{len(s.errors)} clip(s) failed (all in {s.out}/errors.json)"
-            console.print(table(title, ["file", "error"], rows))
+    counts = [[s.discovered, s.written, s.skipped, s.failed, s.clips]]
+    columns = ["discovered", "written now", "already there", "failed", "clips in store"]
+    failed = [[e["source"], e["error"]] for e in s.errors[:20]]
+    title = f"{len(s.errors)} clip(s) failed (all in {s.out}/errors.json)"
+    emit(
+        json_out,
+        asdict(s),
+        table(f"prep -> {s.out}", columns, counts),
+        table(title, ["file", "error"], failed) if failed else None,
+    )
     for p in s.problems:
         console.print(f"[red]store problem:[/] {p}")
-    write_json(json_out, asdict(s))
     if s.errors or s.problems:
         sys.exit(3)  # finished, but some clips failed: the store holds the rest
 
@@ -308,6 +304,4 @@ def features(
 
     json_target(json_out)
     info = precompute(store, content_encoder(hubert, layer).to(resolve_device(device)))
-    if not to_stdout(json_out):
-        console.print(table(f"features of {store}", list(info), [list(info.values())]))
-    write_json(json_out, info)
+    emit(json_out, info, table(f"features of {store}", list(info), [list(info.values())]))

@@ -10,7 +10,7 @@ import typer
 from .. import presets  # noqa: F401 - registers the presets
 from ..config import PRESETS, describe, make_config
 from ..fsutil import check_can_create
-from ..ui import console, json_target, table, to_stdout, write_json
+from ..ui import console, emit, json_target, table
 from .common import DeviceOpt, JsonOpt, PresetOpt, ResumeOpt, RunDirOpt, SetOpt
 
 
@@ -48,9 +48,7 @@ def _check_outputs(name: str, run_dir: Path | None, json_out: Path | None) -> No
 
 def _report(title: str, metrics: dict, json_out: Path | None) -> None:
     rows = [[k, v] for k, v in metrics.items() if not isinstance(v, (dict, list))]
-    if not to_stdout(json_out):
-        console.print(table(title, ["metric", "value"], rows))
-    write_json(json_out, metrics)
+    emit(json_out, metrics, table(title, ["metric", "value"], rows))
 
 
 def train_ede(
