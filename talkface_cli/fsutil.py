@@ -49,6 +49,8 @@ def check_can_create(path: str | Path, folder: bool = False) -> Path:
     path = Path(path)
     if not folder and path.is_dir():
         raise TalkfaceError(f"{path}: a folder, where a file is to be written")
+    if folder and path.exists() and not path.is_dir():
+        raise TalkfaceError(f"{path}: a file, where a folder is to be written")
     where = _nearest_existing(path)
     if not where.is_dir():
         raise TalkfaceError(f"{path}: {where} is a file, where a folder is needed")
@@ -66,6 +68,25 @@ def free_name(path: str | Path) -> Path:
         n += 1
         candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
     return candidate
+
+
+def output_folder(path: Path | None, several: bool, option: str, suffixes: tuple[str, ...]) -> Path | None:
+    """The folder that outputs go into under their inputs' names, or None where `path` names the one
+    output itself. Not given: the current folder. A name ending like an output file (`suffixes`) is
+    that file, refused when several inputs each make one. Otherwise a folder that exists, or with
+    several inputs any path (made when the first output is written)."""
+    if path is None:
+        return Path(".")
+    if path.suffix.lower() in suffixes:
+        if several:
+            raise TalkfaceError(
+                f"{option} {path}: several inputs go into a folder, each under its own name; "
+                f"give {option} a folder"
+            )
+        return None
+    if path.is_dir():
+        return path
+    return check_can_create(path, folder=True) if several else None
 
 
 def refuse_foreign(folder: Path, own: tuple[str, ...], what: str, option: str) -> None:

@@ -324,6 +324,33 @@ def test_unnamed_outputs_take_the_speechs_name_in_this_folder(use_chain, tmp_pat
     ]  # fmt: skip
 
 
+def test_several_speech_files_are_animated_in_one_run_into_a_folder(use_chain, tmp_path, monkeypatch, shared):
+    from talkface_cli.face.sequence import load_sequence
+
+    wavs = sorted(shared.glob("data/ravdess/Audio_Speech_16k/Actor_01/*.flac"))[:2]
+    (tmp_path / "broken.wav").write_text("not audio")
+    monkeypatch.chdir(tmp_path)
+    for wav, name in zip(wavs, ("a.npz", "b.npz")):  # each alone, for comparison
+        assert _run("animate", wav, "--out", name, "--speaker", "2").exit_code == 0
+    several = [wavs[0], "broken.wav", wavs[1], wavs[0]]
+    res = _run("animate", *several, "--speaker", "2", "--out", "faces", "--json", "out.json")
+    assert res.exit_code == 1, res.output  # one input failed: said, the others written
+    assert "error: broken.wav: not a readable audio file" in res.stderr
+    assert str(res.exception).startswith("1 of 4 inputs failed")
+    first, second, again = (
+        f"faces/{wavs[0].stem}.npz",
+        f"faces/{wavs[1].stem}.npz",
+        f"faces/{wavs[0].stem}-2.npz",
+    )
+    assert [r["out"] for r in json.loads((tmp_path / "out.json").read_text())] == [first, second, again]
+    for alone, made in (("a.npz", first), ("b.npz", second), ("a.npz", again)):  # no state carried over
+        np.testing.assert_array_equal(load_sequence(made).params, load_sequence(alone).params)
+    assert f"to see them: talkface render {first} {second} {again}" in res.output
+    res = _run("animate", *wavs, "--out", "c.npz")  # two files cannot share one name
+    assert res.exit_code == 1 and "give --out a folder" in str(res.exception)
+    assert not (tmp_path / "c.npz").exists()
+
+
 def test_json_dash_puts_the_json_alone_on_stdout(use_chain, tmp_path, monkeypatch, shared):
     wav = next(shared.glob("data/ravdess/Audio_Speech_16k/Actor_01/*.flac"))
     monkeypatch.chdir(tmp_path)

@@ -404,3 +404,20 @@ def test_unnamed_outputs_take_the_inputs_name_and_never_replace_a_file(ict, tmp_
     assert render("--format", "mesh").exit_code == 0
     assert len(list((tmp_path / "face-meshes").glob("frame_*.ply"))) == 10
     assert render("face.npz", "--compare").exit_code == 0 and (tmp_path / "face-compare.mp4").is_file()
+
+
+def test_several_sequences_without_compare_are_rendered_each_into_a_folder(ict, tmp_path, monkeypatch):
+    for name, frames in (("a.npz", 10), ("b.npz", 14)):
+        _jaw_sequence(ict, tmp_path / name, frames=frames)
+    (tmp_path / "c.npz").write_text("not a sequence")
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, ["render", "a.npz", "c.npz", "b.npz", "--size", "32", "--out", "videos"])
+    assert str(res.exception).startswith("1 of 3 inputs failed") and "c.npz" in res.stderr
+    assert {p.name: probe(p)["frames"] for p in (tmp_path / "videos").iterdir()} == {"a.mp4": 10, "b.mp4": 14}
+    res = runner.invoke(app, ["render", "a.npz", "b.npz", "--format", "mesh", "--out", "meshes"])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (tmp_path / "meshes").iterdir()) == ["a-meshes", "b-meshes"]
+    for more, why in (([], "give --out a folder"), (["--audio", "a.npz"], "--audio goes with one sequence")):
+        res = runner.invoke(app, ["render", "a.npz", "b.npz", "--out", "v.mp4", *more])
+        assert res.exit_code == 1 and why in str(res.exception)
+    assert not (tmp_path / "v.mp4").exists()

@@ -6,6 +6,8 @@ import resource
 import shlex
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import typer
@@ -13,20 +15,23 @@ import typer
 from ..audio.io import load_audio
 from ..device import resolve_device
 from ..errors import TalkfaceError
-from ..fsutil import check_can_create, free_name
+from ..fsutil import check_can_create, free_name, output_folder
 from ..registry import Registry
 from ..ui import console, json_target, report
-from .common import DeviceOpt, JsonOpt
+from .common import DeviceOpt, JsonOpt, each_file, fail_if_any
 
 ModelOpt = typer.Option(None, "--model", help="trained EMG (registry name; default: the newest emg entry)")
 OutOpt = typer.Option(
     None,
     "--out",
     "-o",
-    help="output parameter sequence (.npz, with the speech inside); default: the speech's name with "
-    ".npz in the current folder, numbered (-2, -3, ...) if taken",
+    help="output parameter sequence (.npz, with the speech inside), or a folder for it (with several "
+    "speech files: the folder, made if missing); default: the current folder. In a folder, outputs "
+    "take the speech's name, numbered (-2, -3, ...) if taken",
 )
-RenderOpt = typer.Option(None, "--render", help="also render an MP4 with the speech to this path")
+RenderOpt = typer.Option(
+    None, "--render", help="also render an MP4 with the speech to this path (a folder, as for --out)"
+)
 SpeakerOpt = typer.Option(
     None,
     "--speaker",
@@ -55,21 +60,43 @@ def peak_memory_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-def check_outputs(out: Path, render: Path | None, json_out: Path | None) -> None:
-    """Refuse output names that could not be written, before any work is done."""
-    if out.suffix != ".npz":
-        raise TalkfaceError(f"--out {out}: parameter sequences are written as .npz")
-    check_can_create(out)
+@dataclass(frozen=True)
+class Target:
+    """Where an output goes: the file `path` names, or with `folder` a folder where each input's own
+    name goes (numbered, never replacing a file); `path` None: not wanted (no --render)."""
+
+    path: Path | None
+    folder: bool = False
+
+    def name(self, filename: str) -> Path | None:
+        if self.path is None or not self.folder:
+            return self.path
+        self.path.mkdir(parents=True, exist_ok=True)
+        return free_name(self.path / filename)
+
+
+def targets(
+    out: Path | None, render: Path | None, several: bool, json_out: Path | None
+) -> tuple[Target, Target]:
+    """The .npz and MP4 targets of animate / swap-emotion, checked before any work is done: names that
+    could not be written are refused at once."""
     json_target(json_out)
-    if render is not None:
-        from ..render.video import check_video_out
+    folder = output_folder(out, several, "--out", (".npz",))
+    if folder is None and out.suffix != ".npz":
+        raise TalkfaceError(f"--out {out}: parameter sequences are written as .npz")
+    npz = Target(folder, True) if folder is not None else Target(check_can_create(out))
+    if render is None:
+        return npz, Target(None)
+    from ..render.video import VIDEO_OUT, check_video_out
 
-        check_video_out(render)
+    folder = output_folder(render, several, "--render", VIDEO_OUT)
+    return npz, Target(folder, True) if folder is not None else Target(check_video_out(render))
 
 
-def _finish(
-    animator, seq, speech: Path, model: str, out: Path, render: Path | None, started: float, json_out
-) -> None:  # noqa: ANN001
+def _finish(  # noqa: ANN001 - animator, seq: lazily imported types
+    animator, seq, speech: Path, model: str, out: Path, render: Path | None, started: float
+) -> dict:
+    """Write the sequence (and its MP4) and print the notes; returns the summary row."""
     elapsed = time.perf_counter() - started  # before the (fsync'd) write, whose time is the disk's
     seq.save(out)
     summary = {
@@ -87,15 +114,45 @@ def _finish(
 
         render_mp4(animator.face, [seq], render, seq.audio)
         summary["mp4"] = str(render)
-    for note in animator.notes:
+    say(animator.notes)
+    return summary
+
+
+def say(notes: list[str]) -> None:
+    """Print the animator's notes for the user, then forget them."""
+    for note in notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
-    report("animate", list(summary), [list(summary.values())], json_out)
-    if render is None:
-        console.print(f"to see it: talkface render {shlex.quote(str(out))}", highlight=False, soft_wrap=True)
+    notes.clear()
+
+
+def run_all(  # noqa: ANN001 - anim: a lazily imported type
+    anim, inputs: list[Path], one: Callable[[Path], dict], title: str, render: Target, json_out: Path | None
+) -> None:
+    """`one(path)` for each input, each with its own notes and reads (the label's or the references'
+    read is kept for all; their notes are said once, first); then the report, the hint to render, and
+    exit 1 if any failed."""
+    kept = list(anim.read)
+    say(anim.notes)
+
+    def work(path: Path) -> dict:
+        anim.read[:], anim.notes[:] = kept, []
+        return one(path)
+
+    rows, failed = each_file(inputs, work, title)
+    if rows:
+        columns = list(dict.fromkeys(c for r in rows for c in r))
+        report(title, columns, [[r.get(c, "") for c in columns] for r in rows], json_out)
+        if render.path is None:
+            them = "it" if len(rows) == 1 else "them"
+            outs = " ".join(shlex.quote(r["out"]) for r in rows)
+            console.print(f"to see {them}: talkface render {outs}", highlight=False, soft_wrap=True)
+    fail_if_any(failed, len(inputs))
 
 
 def animate(
-    speech: Path = typer.Argument(..., help="speech (.wav/.flac/.mp3, or a video's audio track)"),
+    speech: list[Path] = typer.Argument(
+        ..., help="speech (.wav/.flac/.mp3, or a video's audio track); several: each in turn"
+    ),
     out: Path = OutOpt,
     model: str = ModelOpt,
     speaker: str = SpeakerOpt,
@@ -119,24 +176,30 @@ def animate(
     Example: talkface animate speech.wav --speaker 3   (writes speech.npz; then: talkface render speech.npz)
 
     Named outputs: talkface animate speech.wav --emotion happy --out face.npz --render face.mp4
+
+    Several files, models loaded once: talkface animate clips/*.wav --out faces --render videos
     """
     from ..inference.animate import Animator
 
     if emotion_from is not None and emotion is not None:
         raise TalkfaceError("give either --emotion-from or --emotion, not both")
-    out = out or free_name(f"{speech.stem}.npz")
-    check_outputs(out, render, json_out)
+    npz, mp4 = targets(out, render, len(speech) > 1, json_out)
     name = model or default_model()
     anim = Animator.load(name, resolve_device(device))
-    started = time.perf_counter()  # the real-time factor times the animation, not loading the models
     embs = None  # checked before the speech is read: a bad label fails at once
     if emotion is not None:
         embs = [anim.label(emotion, intensity)]
     elif emotion_from is not None:
         embs = [anim.reference_emotion(emotion_from)]
-    audio = load_audio(speech)
-    seq = anim(audio, embs, speaker, temperature, seed, str(speech))
-    _finish(anim, seq, speech, name, out, render, started, json_out)
+
+    def one(path: Path) -> dict:
+        started = time.perf_counter()  # the real-time factor times the animation, not loading models
+        seq = anim(load_audio(path), embs, speaker, temperature, seed, str(path))
+        return _finish(
+            anim, seq, path, name, npz.name(f"{path.stem}.npz"), mp4.name(f"{path.stem}.mp4"), started
+        )
+
+    run_all(anim, speech, one, "animate", mp4, json_out)
 
 
 def swap_emotion(
@@ -164,12 +227,16 @@ def swap_emotion(
     """
     from ..inference.animate import Animator
 
-    out = out or free_name(f"{content.stem}-swap.npz")
-    check_outputs(out, render, json_out)
+    npz, mp4 = targets(out, render, False, json_out)
     name = model or default_model()
     anim = Animator.load(name, resolve_device(device))
-    started = time.perf_counter()  # the real-time factor times the animation, not loading the models
-    audio = load_audio(content)
+    audio = load_audio(content)  # a bad content file fails before a video reference is tracked
     embs = [anim.reference_emotion(r) for r in references]
-    seq = anim(audio, embs, speaker, temperature, seed, str(content))
-    _finish(anim, seq, content, name, out, render, started, json_out)
+
+    def one(path: Path) -> dict:
+        started = time.perf_counter()  # the real-time factor times the animation, not loading models
+        seq = anim(audio, embs, speaker, temperature, seed, str(path))
+        stem = f"{path.stem}-swap"
+        return _finish(anim, seq, path, name, npz.name(f"{stem}.npz"), mp4.name(f"{stem}.mp4"), started)
+
+    run_all(anim, [content], one, "swap-emotion", mp4, json_out)

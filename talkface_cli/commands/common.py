@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import typer
+
+from ..errors import TalkfaceError
+from ..ui import error, progress
 
 DeviceOpt = typer.Option(
     None, "--device", help="cuda, cuda:1, mps or cpu (default: CUDA, then MPS, then CPU)"
@@ -14,3 +20,27 @@ SetOpt = typer.Option(None, "--set", help="override a config value, e.g. --set t
 PresetOpt = typer.Option("tiny", "--preset", help="named config preset: tiny (tests, CPU demos) or paper")
 ResumeOpt = typer.Option(False, "--resume", help="continue the run in --run-dir from its latest checkpoint")
 RunDirOpt = typer.Option(None, "--run-dir", help="run folder (default: $TALKFACE_HOME/runs/KIND/NAME)")
+
+
+def each_file(paths: list[Path], work: Callable[[Path], dict], what: str) -> tuple[list[dict], int]:
+    """`work(path)` for every input in turn, under a progress bar when there are several: a user error
+    on one is printed as its one line and the rest go on. Returns the summaries and the failures."""
+    done, failed = [], 0
+    with progress(disable=len(paths) == 1) as bar:
+        task = bar.add_task(what, total=len(paths), unit="file")
+        for path in paths:
+            try:
+                done.append(work(path))
+            except TalkfaceError as e:
+                if len(paths) == 1:
+                    raise
+                error(str(e))
+                failed += 1
+            bar.advance(task)
+    return done, failed
+
+
+def fail_if_any(failed: int, total: int) -> None:
+    """After the report of the files that worked: exit non-zero when some did not."""
+    if failed:
+        raise TalkfaceError(f"{failed} of {total} inputs failed (each said why above); the rest are written")

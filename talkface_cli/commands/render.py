@@ -7,23 +7,26 @@ from pathlib import Path
 import typer
 
 from ..errors import TalkfaceError
-from ..fsutil import free_name
+from ..fsutil import free_name, output_folder
 from ..render.run import render_files
+from ..render.video import VIDEO_OUT
 from ..ui import json_target, report
-from .common import JsonOpt
+from .common import JsonOpt, each_file, fail_if_any
 
 
 def command(
     params: list[Path] = typer.Argument(
         ...,
-        help="parameter sequence(s) (.npz), or ARKit-52 curves (.csv, EmoTalk .npy); several need --compare",
+        help="parameter sequence(s) (.npz), or ARKit-52 curves (.csv, EmoTalk .npy); several: each in "
+        "turn, or side by side with --compare",
     ),
     out: Path = typer.Option(
         None,
         "--out",
         "-o",
-        help="output .mp4 (a folder with --format mesh, .csv with csv); default: the first input's "
-        "name in the current folder, numbered (-2, -3, ...) if taken",
+        help="output .mp4 (a folder with --format mesh, .csv with csv), or a folder for it (with several "
+        "inputs: the folder, made if missing); default: the current folder. In a folder, outputs take "
+        "the input's name, numbered (-2, -3, ...) if taken",
     ),
     audio: Path = typer.Option(None, "--audio", help="speech to mux (default: the audio stored in the .npz)"),
     compare: bool = typer.Option(
@@ -52,30 +55,35 @@ def command(
 
     Other speech: talkface render face.npz --audio speech.wav --out face.mp4
 
+    Several, each in turn: talkface render faces/*.npz --out videos
+
     Side by side: talkface render --compare gt.npz ours.npz --labels GT,ours --out cmp.mp4
 
     ARKit export: talkface render face.npz --format csv --out face.csv
     """
     json_target(json_out)
-    if len(params) > 1 and not compare:
-        raise TalkfaceError("several sequences given: add --compare to render them side by side")
-    summary = render_files(
-        params,
-        out or default_out(params[0], fmt, compare),
-        audio,
-        size,
-        fmt,
-        labels.split(",") if labels else None,
-        mesh_format,
-        msaa,
-        ict_model,
-        flame_model,
-    )
-    report("render", list(summary), [list(summary.values())], json_out)
+    several = len(params) > 1 and not compare
+    if several and (audio is not None or labels is not None):
+        raise TalkfaceError(
+            f"{'--audio' if audio is not None else '--labels'} goes with one sequence, or with --compare"
+        )
+    folder = output_folder(out, several, "--out", {"csv": (".csv",), "mesh": ()}.get(fmt, VIDEO_OUT))
+    labels_list = labels.split(",") if labels else None
+
+    def one(inputs: list[Path]) -> dict:
+        name = default_out(inputs[0], fmt, compare)
+        target = out if folder is None else free_name(folder / name)
+        args = (audio, size, fmt, labels_list, mesh_format, msaa, ict_model, flame_model)
+        return render_files(inputs, target, *args)
+
+    rows, failed = each_file([[p] for p in params] if several else [params], one, "render")
+    if rows:
+        report("render", list(rows[0]), [list(r.values()) for r in rows], json_out)
+    fail_if_any(failed, len(params))
 
 
-def default_out(first: Path, fmt: str, compare: bool) -> Path:
-    """The output of an unnamed render, in the current folder: face.npz -> face.mp4 (face-compare.mp4
-    side by side), face.csv, or the mesh folder face-meshes; never a name that is taken."""
+def default_out(first: Path, fmt: str, compare: bool) -> str:
+    """The name of an unnamed render, to go in the current folder or --out's: face.npz -> face.mp4
+    (face-compare.mp4 side by side), face.csv, or the mesh folder face-meshes."""
     stem = Path(first).stem + ("-compare" if compare else "")
-    return free_name({"csv": f"{stem}.csv", "mesh": f"{stem}-meshes"}.get(fmt, f"{stem}.mp4"))
+    return {"csv": f"{stem}.csv", "mesh": f"{stem}-meshes"}.get(fmt, f"{stem}.mp4")
