@@ -346,6 +346,10 @@ def test_several_speech_files_are_animated_in_one_run_into_a_folder(use_chain, t
     for alone, made in (("a.npz", first), ("b.npz", second), ("a.npz", again)):  # no state carried over
         np.testing.assert_array_equal(load_sequence(made).params, load_sequence(alone).params)
     assert f"to see them: talkface render {first} {second} {again}" in res.output
+    assert _run("animate", wavs[0], "--out", "one", "--speaker", "2").exit_code == 0  # no suffix: a folder
+    np.testing.assert_array_equal(
+        load_sequence(f"one/{wavs[0].stem}.npz").params, load_sequence("a.npz").params
+    )
     res = _run("animate", *wavs, "--out", "c.npz")  # two files cannot share one name
     assert res.exit_code == 1 and "give --out a folder" in str(res.exception)
     assert not (tmp_path / "c.npz").exists()

@@ -417,6 +417,8 @@ def test_several_sequences_without_compare_are_rendered_each_into_a_folder(ict, 
     res = runner.invoke(app, ["render", "a.npz", "b.npz", "--format", "mesh", "--out", "meshes"])
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in (tmp_path / "meshes").iterdir()) == ["a-meshes", "b-meshes"]
+    res = runner.invoke(app, ["render", "a.npz", "--size", "32", "--out", "one"])  # no suffix: a folder
+    assert res.exit_code == 0 and probe(tmp_path / "one" / "a.mp4")["frames"] == 10, res.output
     for more, why in (([], "give --out a folder"), (["--audio", "a.npz"], "--audio goes with one sequence")):
         res = runner.invoke(app, ["render", "a.npz", "b.npz", "--out", "v.mp4", *more])
         assert res.exit_code == 1 and why in str(res.exception)

@@ -25,9 +25,9 @@ OutOpt = typer.Option(
     None,
     "--out",
     "-o",
-    help="output parameter sequence (.npz, with the speech inside), or a folder for it (with several "
-    "speech files: the folder, made if missing); default: the current folder. In a folder, outputs "
-    "take the speech's name, numbered (-2, -3, ...) if taken",
+    help="output parameter sequence (.npz, with the speech inside), or a folder for it (a name without "
+    "a suffix, or with several speech files: made if missing); default: the current folder. In a "
+    "folder, outputs take the speech's name, numbered (-2, -3, ...) if taken",
 )
 RenderOpt = typer.Option(
     None, "--render", help="also render an MP4 with the speech to this path (a folder, as for --out)"
@@ -81,7 +81,8 @@ def targets(
     """The .npz and MP4 targets of animate / swap-emotion, checked before any work is done: names that
     could not be written are refused at once."""
     json_target(json_out)
-    folder = output_folder(out, several, "--out", (".npz",))
+    # a name without a suffix cannot be the .npz or the video: it is a folder, made if missing
+    folder = output_folder(out, several or (out is not None and not out.suffix), "--out", (".npz",))
     if folder is None and out.suffix != ".npz":
         raise TalkfaceError(f"--out {out}: parameter sequences are written as .npz")
     npz = Target(folder, True) if folder is not None else Target(check_can_create(out))
@@ -89,7 +90,7 @@ def targets(
         return npz, Target(None)
     from ..render.video import VIDEO_OUT, check_video_out
 
-    folder = output_folder(render, several, "--render", VIDEO_OUT)
+    folder = output_folder(render, several or not render.suffix, "--render", VIDEO_OUT)
     return npz, Target(folder, True) if folder is not None else Target(check_video_out(render))
 
 

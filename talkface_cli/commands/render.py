@@ -24,9 +24,9 @@ def command(
         None,
         "--out",
         "-o",
-        help="output .mp4 (a folder with --format mesh, .csv with csv), or a folder for it (with several "
-        "inputs: the folder, made if missing); default: the current folder. In a folder, outputs take "
-        "the input's name, numbered (-2, -3, ...) if taken",
+        help="output .mp4 (a folder with --format mesh, .csv with csv), or a folder for it (a name "
+        "without a suffix, or with several inputs: made if missing); default: the current folder. In a "
+        "folder, outputs take the input's name, numbered (-2, -3, ...) if taken",
     ),
     audio: Path = typer.Option(None, "--audio", help="speech to mux (default: the audio stored in the .npz)"),
     compare: bool = typer.Option(
@@ -67,7 +67,9 @@ def command(
         raise TalkfaceError(
             f"{'--audio' if audio is not None else '--labels'} goes with one sequence, or with --compare"
         )
-    folder = output_folder(out, several, "--out", {"csv": (".csv",), "mesh": ()}.get(fmt, VIDEO_OUT))
+    # without a suffix, --out cannot be the .mp4 or .csv: a folder (a mesh output is one anyway)
+    into = several or (fmt != "mesh" and out is not None and not out.suffix)
+    folder = output_folder(out, into, "--out", {"csv": (".csv",), "mesh": ()}.get(fmt, VIDEO_OUT))
     labels_list = labels.split(",") if labels else None
 
     def one(inputs: list[Path]) -> dict:
