@@ -49,7 +49,7 @@ def command(
     ),
     json_out: Path = JsonOpt,
 ) -> None:
-    """Render a parameter sequence to an MP4 (25 fps, H.264 + AAC) with its audio.
+    """Render parameter sequences to MP4s (25 fps, H.264 + AAC) with their audio.
 
     Example: talkface render face.npz   (writes face.mp4 with the speech stored in face.npz)
 
