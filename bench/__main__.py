@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ["bench.render_bench", "bench.track_bench", "bench.animate_bench"]
+BENCHES = ["bench.render_bench", "bench.track_bench", "bench.animate_bench", "bench.batch_bench"]
 
 
 def main(names: list[str]) -> None:
