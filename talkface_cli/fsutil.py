@@ -10,6 +10,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import TalkfaceError
@@ -70,23 +71,35 @@ def free_name(path: str | Path) -> Path:
     return candidate
 
 
-def output_folder(path: Path | None, several: bool, option: str, suffixes: tuple[str, ...]) -> Path | None:
-    """The folder that outputs go into under their inputs' names, or None where `path` names the one
-    output itself. Not given: the current folder. A name ending like an output file (`suffixes`) is
-    that file, refused when several inputs each make one. Otherwise a folder that exists, or with
-    several inputs any path (made when the first output is written)."""
-    if path is None:
-        return Path(".")
-    if path.suffix.lower() in suffixes:
-        if several:
-            raise TalkfaceError(
-                f"{option} {path}: several inputs go into a folder, each under its own name; "
-                f"give {option} a folder"
-            )
-        return None
-    if path.is_dir():
-        return path
-    return check_can_create(path, folder=True) if several else None
+@dataclass(frozen=True)
+class Output:
+    """Where a command writes: the file `path` names or, with `folder`, a folder in which each
+    input's output takes its own name, numbered rather than replacing a file (`free_name`)."""
+
+    path: Path
+    folder: bool = False
+
+    @classmethod
+    def given(cls, path: Path | None, into: bool, option: str, suffixes: tuple[str, ...]) -> Output:
+        """`option`'s value: not given, the current folder. A name ending like the output file
+        (`suffixes`) is that file, refused when `into` (several inputs each make one). Otherwise a
+        folder that exists or, when `into`, any path where one can be made (the writers make it)."""
+        if path is None:
+            return cls(Path("."), True)
+        if path.suffix.lower() in suffixes:
+            if into:
+                raise TalkfaceError(
+                    f"{option} {path}: several inputs go into a folder, each under its own name; "
+                    f"give {option} a folder"
+                )
+            return cls(path)
+        if path.is_dir():
+            return cls(path, True)
+        return cls(check_can_create(path, folder=True), True) if into else cls(path)
+
+    def name(self, filename: str) -> Path:
+        """The output path for an input whose own output name is `filename`."""
+        return free_name(self.path / filename) if self.folder else self.path
 
 
 def refuse_foreign(folder: Path, own: tuple[str, ...], what: str, option: str) -> None:

@@ -111,6 +111,12 @@ def report(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], js
     emit(json_path, [dict(zip(columns, r)) for r in rows], shown)
 
 
+def report_rows(title: str, rows: Sequence[dict], json_path: Path | None) -> None:
+    """`report` of rows given as dicts (one per input of a command); a key a row lacks is left blank."""
+    columns = list(dict.fromkeys(c for r in rows for c in r))
+    report(title, columns, [[r.get(c) for c in columns] for r in rows], json_path)
+
+
 def error(message: str) -> None:
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     sys.stderr.flush()

@@ -7,7 +7,6 @@ import shlex
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import typer
@@ -15,9 +14,9 @@ import typer
 from ..audio.io import load_audio
 from ..device import resolve_device
 from ..errors import TalkfaceError
-from ..fsutil import check_can_create, free_name, output_folder
+from ..fsutil import Output, check_can_create
 from ..registry import Registry
-from ..ui import console, json_target, report
+from ..ui import console, json_target, report_rows
 from .common import DeviceOpt, JsonOpt, each_file, fail_if_any
 
 ModelOpt = typer.Option(None, "--model", help="trained EMG (registry name; default: the newest emg entry)")
@@ -60,38 +59,26 @@ def peak_memory_mb() -> float:
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
-@dataclass(frozen=True)
-class Target:
-    """Where an output goes: the file `path` names, or with `folder` a folder where each input's own
-    name goes (numbered, never replacing a file); `path` None: not wanted (no --render)."""
-
-    path: Path | None
-    folder: bool = False
-
-    def name(self, filename: str) -> Path | None:
-        if self.path is None or not self.folder:
-            return self.path
-        self.path.mkdir(parents=True, exist_ok=True)
-        return free_name(self.path / filename)
-
-
 def targets(
     out: Path | None, render: Path | None, several: bool, json_out: Path | None
-) -> tuple[Target, Target]:
-    """The .npz and MP4 targets of animate / swap-emotion, checked before any work is done: names that
-    could not be written are refused at once."""
+) -> tuple[Output, Output | None]:
+    """Where the .npz and the MP4 (None: no --render) of animate / swap-emotion go, checked before any
+    work is done: names that could not be written are refused at once. A name without a suffix
+    cannot be the .npz or the video: it is a folder."""
     json_target(json_out)
-    # a name without a suffix cannot be the .npz or the video: it is a folder, made if missing
-    folder = output_folder(out, several or (out is not None and not out.suffix), "--out", (".npz",))
-    if folder is None and out.suffix != ".npz":
-        raise TalkfaceError(f"--out {out}: parameter sequences are written as .npz")
-    npz = Target(folder, True) if folder is not None else Target(check_can_create(out))
+    npz = Output.given(out, several or (out is not None and not out.suffix), "--out", (".npz",))
+    if not npz.folder:
+        if out.suffix != ".npz":
+            raise TalkfaceError(f"--out {out}: parameter sequences are written as .npz")
+        check_can_create(out)
     if render is None:
-        return npz, Target(None)
+        return npz, None
     from ..render.video import VIDEO_OUT, check_video_out
 
-    folder = output_folder(render, several or not render.suffix, "--render", VIDEO_OUT)
-    return npz, Target(folder, True) if folder is not None else Target(check_video_out(render))
+    mp4 = Output.given(render, several or not render.suffix, "--render", VIDEO_OUT)
+    if not mp4.folder:
+        check_video_out(render)
+    return npz, mp4
 
 
 def _finish(  # noqa: ANN001 - animator, seq: lazily imported types
@@ -127,7 +114,7 @@ def say(notes: list[str]) -> None:
 
 
 def run_all(  # noqa: ANN001 - anim: a lazily imported type
-    anim, inputs: list[Path], one: Callable[[Path], dict], title: str, render: Target, json_out: Path | None
+    anim, inputs: list[Path], one: Callable[[Path], dict], title: str, json_out: Path | None
 ) -> None:
     """`one(path)` for each input, each with its own notes and reads (the label's or the references'
     read is kept for all; their notes are said once, first); then the report, the hint to render, and
@@ -141,9 +128,8 @@ def run_all(  # noqa: ANN001 - anim: a lazily imported type
 
     rows, failed = each_file(inputs, work, title)
     if rows:
-        columns = list(dict.fromkeys(c for r in rows for c in r))
-        report(title, columns, [[r.get(c, "") for c in columns] for r in rows], json_out)
-        if render.path is None:
+        report_rows(title, rows, json_out)
+        if "mp4" not in rows[0]:
             them = "it" if len(rows) == 1 else "them"
             outs = " ".join(shlex.quote(r["out"]) for r in rows)
             console.print(f"to see {them}: talkface render {outs}", highlight=False, soft_wrap=True)
@@ -196,11 +182,10 @@ def animate(
     def one(path: Path) -> dict:
         started = time.perf_counter()  # the real-time factor times the animation, not loading models
         seq = anim(load_audio(path), embs, speaker, temperature, seed, str(path))
-        return _finish(
-            anim, seq, path, name, npz.name(f"{path.stem}.npz"), mp4.name(f"{path.stem}.mp4"), started
-        )
+        render_to = None if mp4 is None else mp4.name(f"{path.stem}.mp4")
+        return _finish(anim, seq, path, name, npz.name(f"{path.stem}.npz"), render_to, started)
 
-    run_all(anim, speech, one, "animate", mp4, json_out)
+    run_all(anim, speech, one, "animate", json_out)
 
 
 def swap_emotion(
@@ -238,6 +223,7 @@ def swap_emotion(
         started = time.perf_counter()  # the real-time factor times the animation, not loading models
         seq = anim(audio, embs, speaker, temperature, seed, str(path))
         stem = f"{path.stem}-swap"
-        return _finish(anim, seq, path, name, npz.name(f"{stem}.npz"), mp4.name(f"{stem}.mp4"), started)
+        render_to = None if mp4 is None else mp4.name(f"{stem}.mp4")
+        return _finish(anim, seq, path, name, npz.name(f"{stem}.npz"), render_to, started)
 
-    run_all(anim, [content], one, "swap-emotion", mp4, json_out)
+    run_all(anim, [content], one, "swap-emotion", json_out)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import typer
 
@@ -22,17 +22,20 @@ ResumeOpt = typer.Option(False, "--resume", help="continue the run in --run-dir 
 RunDirOpt = typer.Option(None, "--run-dir", help="run folder (default: $TALKFACE_HOME/runs/KIND/NAME)")
 
 
-def each_file(paths: list[Path], work: Callable[[Path], dict], what: str) -> tuple[list[dict], int]:
-    """`work(path)` for every input in turn, under a progress bar when there are several: a user error
+Input = TypeVar("Input")
+
+
+def each_file(inputs: Sequence[Input], work: Callable[[Input], dict], what: str) -> tuple[list[dict], int]:
+    """`work(input)` for every input in turn, under a progress bar when there are several: a user error
     on one is printed as its one line and the rest go on. Returns the summaries and the failures."""
     done, failed = [], 0
-    with progress(disable=len(paths) == 1) as bar:
-        task = bar.add_task(what, total=len(paths), unit="file")
-        for path in paths:
+    with progress(disable=len(inputs) == 1) as bar:
+        task = bar.add_task(what, total=len(inputs), unit="file")
+        for item in inputs:
             try:
-                done.append(work(path))
+                done.append(work(item))
             except TalkfaceError as e:
-                if len(paths) == 1:
+                if len(inputs) == 1:
                     raise
                 error(str(e))
                 failed += 1

@@ -7,10 +7,10 @@ from pathlib import Path
 import typer
 
 from ..errors import TalkfaceError
-from ..fsutil import free_name, output_folder
+from ..fsutil import Output
 from ..render.run import render_files
 from ..render.video import VIDEO_OUT
-from ..ui import json_target, report
+from ..ui import json_target, report_rows
 from .common import JsonOpt, each_file, fail_if_any
 
 
@@ -69,18 +69,16 @@ def command(
         )
     # without a suffix, --out cannot be the .mp4 or .csv: a folder (a mesh output is one anyway)
     into = several or (fmt != "mesh" and out is not None and not out.suffix)
-    folder = output_folder(out, into, "--out", {"csv": (".csv",), "mesh": ()}.get(fmt, VIDEO_OUT))
+    target = Output.given(out, into, "--out", {"csv": (".csv",), "mesh": ()}.get(fmt, VIDEO_OUT))
     labels_list = labels.split(",") if labels else None
 
     def one(inputs: list[Path]) -> dict:
-        name = default_out(inputs[0], fmt, compare)
-        target = out if folder is None else free_name(folder / name)
         args = (audio, size, fmt, labels_list, mesh_format, msaa, ict_model, flame_model)
-        return render_files(inputs, target, *args)
+        return render_files(inputs, target.name(default_out(inputs[0], fmt, compare)), *args)
 
     rows, failed = each_file([[p] for p in params] if several else [params], one, "render")
     if rows:
-        report("render", list(rows[0]), [list(r.values()) for r in rows], json_out)
+        report_rows("render", rows, json_out)
     fail_if_any(failed, len(params))
 
 
