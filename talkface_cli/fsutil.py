@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -100,6 +102,19 @@ class Output:
     def name(self, filename: str) -> Path:
         """The output path for an input whose own output name is `filename`."""
         return free_name(self.path / filename) if self.folder else self.path
+
+    def made_before(self, filename: str, made_by: str, read: Callable[[Path], str | None]) -> Path | None:
+        """In a folder, the output under `filename` or one of its numbered names whose stored record
+        of what made it (`read`) is `made_by`: the same work run again keeps it (a batch stopped
+        half-way goes on where it stopped) instead of making a numbered copy. None for a named file,
+        which is written anew as the user asked."""
+        if not self.folder:
+            return None
+        first = self.path / filename
+        numbered = re.compile(re.escape(first.stem) + r"-[0-9]+" + re.escape(first.suffix))
+        others = sorted(self.path.glob(f"{glob.escape(first.stem)}-*{glob.escape(first.suffix)}"))
+        candidates = [first, *(p for p in others if numbered.fullmatch(p.name))]
+        return next((p for p in candidates if p.is_file() and read(p) == made_by), None)
 
 
 def refuse_foreign(folder: Path, own: tuple[str, ...], what: str, option: str) -> None:

@@ -9,6 +9,7 @@ folder and renamed into place, so a reader never sees a partial one; loading ver
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import importlib
 import json
 import os
@@ -71,8 +72,9 @@ class Entry:
     meta: dict
 
 
+@functools.cache
 def code_version() -> str:
-    """Package version plus the git commit when running from a checkout."""
+    """Package version plus the git commit when running from a checkout (asked once per process)."""
     try:
         out = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],

@@ -106,6 +106,31 @@ def test_a_folder_where_the_output_file_goes_is_refused(tmp_path, monkeypatch):
     assert isinstance(res.exception, TalkfaceError) and "x.npz: a folder, where a file" in str(res.exception)
 
 
+def test_an_earlier_output_is_found_by_its_record_under_its_own_or_a_numbered_name(tmp_path):
+    import numpy as np
+
+    from talkface_cli.face.sequence import ParamSequence, stored_made_by
+    from talkface_cli.fsutil import Output
+
+    seq = ParamSequence(np.zeros((3, 2), np.float32), ["a", "b"])
+    seq.save(tmp_path / "x.npz", "one")
+    seq.save(tmp_path / "x-3.npz", "two")
+    seq.save(tmp_path / "x-a.npz", "three")  # not one of x.npz's numbered names
+    (tmp_path / "x-2.npz").write_text("not an npz")
+    np.save(tmp_path / "y.npz.npy", np.zeros(2))
+    (tmp_path / "y.npz").write_bytes((tmp_path / "y.npz.npy").read_bytes())  # a .npy under .npz's name
+    seq.save(tmp_path / "z.npz")  # written by older code: no record
+    assert [stored_made_by(tmp_path / n) for n in ("x.npz", "x-2.npz", "y.npz", "z.npz")] == [
+        "one",
+        *[None] * 3,
+    ]
+    folder = Output(tmp_path, True)
+    found = {r: folder.made_before("x.npz", r, stored_made_by) for r in ("one", "two", "three", "four")}
+    assert found == {"one": tmp_path / "x.npz", "two": tmp_path / "x-3.npz", "three": None, "four": None}
+    assert Output(tmp_path / "x.npz").made_before("x.npz", "one", stored_made_by) is None  # named: remade
+    assert Output(tmp_path / "new", True).made_before("x.npz", "one", stored_made_by) is None
+
+
 def test_file_system_errors_are_one_line(monkeypatch, capsys):
     """A full disk (or any refusal of the file system) met mid-work: one line naming the file, exit 1."""
     import errno

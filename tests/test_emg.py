@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -319,6 +320,10 @@ def test_unnamed_outputs_take_the_speechs_name_in_this_folder(use_chain, tmp_pat
     assert not np.array_equal(*(load_sequence(tmp_path / n).params for n in ("speech.npz", "speech-2.npz")))
     swap = _run("swap-emotion", "speech.flac", wavs[-1])
     assert swap.exit_code == 0 and load_sequence(tmp_path / "speech-swap.npz").num_frames > 0
+    for args in (["animate", "speech.flac", "--speaker", "2"], ["swap-emotion", "speech.flac", wavs[-1]]):
+        same = _run(*args)  # the very same work again: its output is found and kept, not copied
+        assert same.exit_code == 0 and "kept: made before from the same inputs" in same.output, same.output
+    assert (tmp_path / "speech.npz").read_bytes() == kept
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "speech-2.npz", "speech-swap.npz", "speech.flac", "speech.npz",
     ]  # fmt: skip
@@ -329,22 +334,30 @@ def test_several_speech_files_are_animated_in_one_run_into_a_folder(use_chain, t
 
     wavs = sorted(shared.glob("data/ravdess/Audio_Speech_16k/Actor_01/*.flac"))[:2]
     (tmp_path / "broken.wav").write_text("not audio")
+    (tmp_path / "other").mkdir()  # another take under the first one's name
+    twin = tmp_path / "other" / wavs[0].name
+    twin.write_bytes(wavs[1].read_bytes())
     monkeypatch.chdir(tmp_path)
     for wav, name in zip(wavs, ("a.npz", "b.npz")):  # each alone, for comparison
         assert _run("animate", wav, "--out", name, "--speaker", "2").exit_code == 0
-    several = [wavs[0], "broken.wav", wavs[1], wavs[0]]
+    several = [wavs[0], "broken.wav", wavs[1], twin, wavs[0]]  # the last: the same work as the first
     res = _run("animate", *several, "--speaker", "2", "--out", "faces", "--json", "out.json")
     assert res.exit_code == 1, res.output  # one input failed: said, the others written
     assert "error: broken.wav: not a readable audio file" in res.stderr
-    assert str(res.exception).startswith("1 of 4 inputs failed")
+    assert str(res.exception).startswith("1 of 5 inputs failed")
     first, second, again = (
         f"faces/{wavs[0].stem}.npz",
         f"faces/{wavs[1].stem}.npz",
         f"faces/{wavs[0].stem}-2.npz",
     )
-    assert [r["out"] for r in json.loads((tmp_path / "out.json").read_text())] == [first, second, again]
-    for alone, made in (("a.npz", first), ("b.npz", second), ("a.npz", again)):  # no state carried over
+    rows = json.loads((tmp_path / "out.json").read_text())
+    assert [r["out"] for r in rows] == [first, second, again, first]
+    assert [r.get("kept") for r in rows] == [None, None, None, "out"]
+    for alone, made in (("a.npz", first), ("b.npz", second), ("b.npz", again)):  # no state carried over
         np.testing.assert_array_equal(load_sequence(made).params, load_sequence(alone).params)
+    assert sorted(p.name for p in (tmp_path / "faces").iterdir()) == sorted(
+        Path(r["out"]).name for r in rows[:3]
+    )
     assert f"to see them: talkface render {first} {second} {again}" in res.output
     assert _run("animate", wavs[0], "--out", "one", "--speaker", "2").exit_code == 0  # no suffix: a folder
     np.testing.assert_array_equal(
@@ -353,6 +366,31 @@ def test_several_speech_files_are_animated_in_one_run_into_a_folder(use_chain, t
     res = _run("animate", *wavs, "--out", "c.npz")  # two files cannot share one name
     assert res.exit_code == 1 and "give --out a folder" in str(res.exception)
     assert not (tmp_path / "c.npz").exists()
+
+
+def test_a_batch_run_again_keeps_what_was_made_and_makes_the_rest(use_chain, tmp_path, monkeypatch, shared):
+    """As after a stop: the second input's MP4 was being rendered, the third not begun. The same
+    command again makes just what is missing, as the uninterrupted run made it, and copies nothing."""
+    from talkface_cli.render.video import probe
+
+    wavs = sorted(shared.glob("data/ravdess/Audio_Speech_16k/Actor_01/*.flac"))[:3]
+    monkeypatch.chdir(tmp_path)
+    args = ["animate", *wavs, "--speaker", "2", "--out", "faces", "--render", "videos", "--json", "r.json"]
+    assert _run(*args).exit_code == 0
+    made = {p.relative_to(tmp_path): p.read_bytes() for p in sorted(tmp_path.glob("faces/*.npz"))}
+    frames = {p.name: probe(p)["frames"] for p in (tmp_path / "videos").iterdir()}
+    assert len(made) == len(frames) == 3
+    for gone in (f"videos/{wavs[1].stem}.mp4", f"videos/{wavs[2].stem}.mp4", f"faces/{wavs[2].stem}.npz"):
+        (tmp_path / gone).unlink()
+    again = _run(*args)
+    assert again.exit_code == 0 and "kept: made before from the same inputs" in again.output, again.output
+    assert [r.get("kept") for r in json.loads(Path("r.json").read_text())] == ["out, mp4", "out", None]
+    assert {p.relative_to(tmp_path): p.read_bytes() for p in sorted(tmp_path.glob("faces/*.npz"))} == made
+    assert {p.name: probe(p)["frames"] for p in (tmp_path / "videos").iterdir()} == frames
+    other = _run("animate", wavs[0], "--speaker", "2", "--seed", "1", "--out", "faces")  # other work
+    assert other.exit_code == 0 and (tmp_path / "faces" / f"{wavs[0].stem}-2.npz").is_file()
+    render = _run("render", f"faces/{wavs[0].stem}.npz", "--out", "videos")  # the MP4 animate made
+    assert render.exit_code == 0 and len(list((tmp_path / "videos").iterdir())) == 3, render.output
 
 
 def test_json_dash_puts_the_json_alone_on_stdout(use_chain, tmp_path, monkeypatch, shared):

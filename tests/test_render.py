@@ -4,6 +4,7 @@ differentiable renderer's gradients and silhouette against pyrender."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -396,9 +397,15 @@ def test_unnamed_outputs_take_the_inputs_name_and_never_replace_a_file(ict, tmp_
     (tmp_path / "face.mp4").write_bytes(b"the user's own video")
     monkeypatch.chdir(tmp_path)
     render = lambda *more: runner.invoke(app, ["render", "face.npz", "--size", "64", *more])  # noqa: E731
-    for more, made in (((), "face-2.mp4"), ((), "face-3.mp4"), (("--format", "csv"), "face.csv")):
+    for more, made in (
+        ((), "face-2.mp4"),
+        (("--msaa", "4"), "face-3.mp4"),  # other settings: another video beside
+        ((), "face-2.mp4 │\n│ kept │ out"),  # the same work again: its video found, not copied
+        (("--format", "csv"), "face.csv"),
+    ):
         res = render(*more)
         assert res.exit_code == 0 and made in res.output, res.output
+    assert not (tmp_path / "face-4.mp4").exists()
     assert probe(tmp_path / "face-3.mp4")["frames"] == 10
     assert (tmp_path / "face.mp4").read_bytes() == b"the user's own video"
     assert render("--format", "mesh").exit_code == 0
@@ -414,6 +421,17 @@ def test_several_sequences_without_compare_are_rendered_each_into_a_folder(ict, 
     res = runner.invoke(app, ["render", "a.npz", "c.npz", "b.npz", "--size", "32", "--out", "videos"])
     assert str(res.exception).startswith("1 of 3 inputs failed") and "c.npz" in res.stderr
     assert {p.name: probe(p)["frames"] for p in (tmp_path / "videos").iterdir()} == {"a.mp4": 10, "b.mp4": 14}
+    made = {p.name: p.read_bytes() for p in (tmp_path / "videos").iterdir()}
+    res = runner.invoke(
+        app, ["render", "a.npz", "b.npz", "--size", "32", "--out", "videos", "--json", "r.json"]
+    )
+    assert (
+        res.exit_code == 0
+        and [r["kept"] for r in json.loads((tmp_path / "r.json").read_text())] == ["out"] * 2
+    )
+    assert {p.name: p.read_bytes() for p in (tmp_path / "videos").iterdir()} == made  # run again: kept
+    res = runner.invoke(app, ["render", "a.npz", "--size", "16", "--out", "videos"])  # other settings
+    assert res.exit_code == 0 and probe(tmp_path / "videos" / "a-2.mp4")["width"] == 16
     res = runner.invoke(app, ["render", "a.npz", "b.npz", "--format", "mesh", "--out", "meshes"])
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in (tmp_path / "meshes").iterdir()) == ["a-meshes", "b-meshes"]

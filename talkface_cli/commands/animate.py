@@ -14,7 +14,9 @@ import typer
 from ..audio.io import load_audio
 from ..device import resolve_device
 from ..errors import TalkfaceError
+from ..face.sequence import ParamSequence, load_sequence, stored_made_by
 from ..fsutil import Output, check_can_create
+from ..made_by import digest, record, say_kept
 from ..registry import Registry
 from ..ui import console, json_target, report_rows
 from .common import DeviceOpt, JsonOpt, each_file, fail_if_any
@@ -26,7 +28,8 @@ OutOpt = typer.Option(
     "-o",
     help="output parameter sequence (.npz, with the speech inside), or a folder for it (a name without "
     "a suffix, or with several speech files: made if missing); default: the current folder. In a "
-    "folder, outputs take the speech's name, numbered (-2, -3, ...) if taken",
+    "folder, outputs take the speech's name, numbered (-2, -3, ...) if taken; the same "
+    "work run again keeps what it made (a stopped batch goes on)",
 )
 RenderOpt = typer.Option(
     None, "--render", help="also render an MP4 with the speech to this path (a folder, as for --out)"
@@ -81,29 +84,76 @@ def targets(
     return npz, mp4
 
 
-def _finish(  # noqa: ANN001 - animator, seq: lazily imported types
-    animator, seq, speech: Path, model: str, out: Path, render: Path | None, started: float
+def make(  # noqa: ANN001 - anim: a lazily imported type
+    anim,
+    speech: Path,
+    stem: str,
+    made_by: str,
+    outs: tuple[Output, Output | None],
+    model: str,
+    make_seq: Callable[[], ParamSequence],
 ) -> dict:
-    """Write the sequence (and its MP4) and print the notes; returns the summary row."""
-    elapsed = time.perf_counter() - started  # before the (fsync'd) write, whose time is the disk's
-    seq.save(out)
-    summary = {
-        "speech": str(speech),
-        "model": model,
-        "emotion": " -> ".join(animator.read),
-        "frames": seq.num_frames,
-        "seconds of speech": round(seq.num_frames / 25, 2),
-        "real-time factor": round((seq.num_frames / 25) / max(elapsed, 1e-9), 1),
-        "peak memory MiB": round(peak_memory_mb()),
-        "out": str(out),
-    }
-    if render is not None:
-        from ..render.video import render_mp4
+    """`make_seq()` written as `stem`.npz (and its MP4) in `outs`; an output of this very work found
+    in a folder (`made_by`: its record) is kept instead, so a stopped batch goes on where it stopped.
+    Prints the notes and returns the summary row."""
+    npz, mp4 = outs
+    seq, out = None, npz.made_before(f"{stem}.npz", made_by, stored_made_by)
+    if out is not None:
+        summary = {"speech": str(speech), "model": model, "out": str(out), "kept": "out"}
+    else:
+        started = time.perf_counter()  # the real-time factor times the animation, not loading models
+        seq = make_seq()
+        elapsed = time.perf_counter() - started  # before the (fsync'd) write, whose time is the disk's
+        out = npz.name(f"{stem}.npz")
+        seq.save(out, made_by)
+        summary = {
+            "speech": str(speech),
+            "model": model,
+            "emotion": " -> ".join(anim.read),
+            "frames": seq.num_frames,
+            "seconds of speech": round(seq.num_frames / 25, 2),
+            "real-time factor": round((seq.num_frames / 25) / max(elapsed, 1e-9), 1),
+            "peak memory MiB": round(peak_memory_mb()),
+            "out": str(out),
+        }
+    if mp4 is not None:
+        from ..render.run import video_record
+        from ..render.video import render_mp4, video_made_by
 
-        render_mp4(animator.face, [seq], render, seq.audio)
-        summary["mp4"] = str(render)
-    say(animator.notes)
+        video_by = video_record([out])
+        video = mp4.made_before(f"{stem}.mp4", video_by, video_made_by)
+        if video is not None:
+            summary["kept"] = ", ".join(filter(None, (summary.get("kept"), "mp4")))
+        else:
+            if seq is None:
+                seq = load_sequence(out)
+            video = render_mp4(anim.face, [seq], mp4.name(f"{stem}.mp4"), seq.audio, made_by=video_by)
+        summary["mp4"] = str(video)
+    say(anim.notes)
     return summary
+
+
+def animate_record(  # noqa: ANN001 - anim: a lazily imported type
+    work: str,
+    anim,
+    speech: Path,
+    model: str,
+    emotion: list,
+    speaker: str | None,
+    temperature: float,
+    seed: int,
+) -> str:
+    """The record of animating `speech`: `emotion` is ["speech"], ["label", name, intensity] or
+    ["references", digest, ...]."""
+    return record(
+        work,
+        speech=digest(speech),
+        model=[model, *anim.weights],
+        emotion=emotion,
+        speaker=speaker,
+        temperature=temperature,
+        seed=seed,
+    )
 
 
 def say(notes: list[str]) -> None:
@@ -129,9 +179,10 @@ def run_all(  # noqa: ANN001 - anim: a lazily imported type
     rows, failed = each_file(inputs, work, title)
     if rows:
         report_rows(title, rows, json_out)
+        say_kept(rows)
         if "mp4" not in rows[0]:
             them = "it" if len(rows) == 1 else "them"
-            outs = " ".join(shlex.quote(r["out"]) for r in rows)
+            outs = " ".join(shlex.quote(o) for o in dict.fromkeys(r["out"] for r in rows))
             console.print(f"to see {them}: talkface render {outs}", highlight=False, soft_wrap=True)
     fail_if_any(failed, len(inputs))
 
@@ -173,17 +224,18 @@ def animate(
     npz, mp4 = targets(out, render, len(speech) > 1, json_out)
     name = model or default_model()
     anim = Animator.load(name, resolve_device(device))
-    embs = None  # checked before the speech is read: a bad label fails at once
+    embs, how = None, ["speech"]  # checked before the speech is read: a bad label fails at once
     if emotion is not None:
-        embs = [anim.label(emotion, intensity)]
+        embs, how = [anim.label(emotion, intensity)], ["label", emotion.lower(), intensity]
     elif emotion_from is not None:
-        embs = [anim.reference_emotion(emotion_from)]
+        embs, how = [anim.reference_emotion(emotion_from)], ["references", digest(emotion_from)]
 
     def one(path: Path) -> dict:
-        started = time.perf_counter()  # the real-time factor times the animation, not loading models
-        seq = anim(load_audio(path), embs, speaker, temperature, seed, str(path))
-        render_to = None if mp4 is None else mp4.name(f"{path.stem}.mp4")
-        return _finish(anim, seq, path, name, npz.name(f"{path.stem}.npz"), render_to, started)
+        def seq() -> ParamSequence:
+            return anim(load_audio(path), embs, speaker, temperature, seed, str(path))
+
+        made_by = animate_record("animate", anim, path, name, how, speaker, temperature, seed)
+        return make(anim, path, path.stem, made_by, (npz, mp4), name, seq)
 
     run_all(anim, speech, one, "animate", json_out)
 
@@ -218,12 +270,13 @@ def swap_emotion(
     anim = Animator.load(name, resolve_device(device))
     audio = load_audio(content)  # a bad content file fails before a video reference is tracked
     embs = [anim.reference_emotion(r) for r in references]
+    how = ["references", *(digest(r) for r in references)]
 
     def one(path: Path) -> dict:
-        started = time.perf_counter()  # the real-time factor times the animation, not loading models
-        seq = anim(audio, embs, speaker, temperature, seed, str(path))
-        stem = f"{path.stem}-swap"
-        render_to = None if mp4 is None else mp4.name(f"{stem}.mp4")
-        return _finish(anim, seq, path, name, npz.name(f"{stem}.npz"), render_to, started)
+        def seq() -> ParamSequence:
+            return anim(audio, embs, speaker, temperature, seed, str(path))
+
+        made_by = animate_record("swap-emotion", anim, path, name, how, speaker, temperature, seed)
+        return make(anim, path, f"{path.stem}-swap", made_by, (npz, mp4), name, seq)
 
     run_all(anim, [content], one, "swap-emotion", json_out)

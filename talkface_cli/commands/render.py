@@ -8,8 +8,9 @@ import typer
 
 from ..errors import TalkfaceError
 from ..fsutil import Output
-from ..render.run import render_files
-from ..render.video import VIDEO_OUT
+from ..made_by import say_kept
+from ..render.run import render_files, video_record
+from ..render.video import VIDEO_OUT, video_made_by
 from ..ui import json_target, report_rows
 from .common import JsonOpt, each_file, fail_if_any
 
@@ -26,7 +27,8 @@ def command(
         "-o",
         help="output .mp4 (a folder with --format mesh, .csv with csv), or a folder for it (a name "
         "without a suffix, or with several inputs: made if missing); default: the current folder. In a "
-        "folder, outputs take the input's name, numbered (-2, -3, ...) if taken",
+        "folder, outputs take the input's name, numbered (-2, -3, ...) if taken; the "
+        "same work run again keeps the MP4s it made",
     ),
     audio: Path = typer.Option(None, "--audio", help="speech to mux (default: the audio stored in the .npz)"),
     compare: bool = typer.Option(
@@ -73,12 +75,18 @@ def command(
     labels_list = labels.split(",") if labels else None
 
     def one(inputs: list[Path]) -> dict:
-        args = (audio, size, fmt, labels_list, mesh_format, msaa, ict_model, flame_model)
-        return render_files(inputs, target.name(default_out(inputs[0], fmt, compare)), *args)
+        name, made_by = default_out(inputs[0], fmt, compare), None
+        if fmt == "mp4":  # a video made before by this very work is kept (a stopped batch goes on)
+            made_by = video_record(inputs, audio, size, labels_list, msaa, ict_model, flame_model)
+            if kept := target.made_before(name, made_by, video_made_by):
+                return {"out": str(kept), "kept": "out"}
+        args = (audio, size, fmt, labels_list, mesh_format, msaa, ict_model, flame_model, made_by)
+        return render_files(inputs, target.name(name), *args)
 
     rows, failed = each_file([[p] for p in params] if several else [params], one, "render")
     if rows:
         report_rows("render", rows, json_out)
+        say_kept(rows)
     fail_if_any(failed, len(params))
 
 

@@ -2,12 +2,13 @@
 
 Keys: `params` float32 (T, D); `param_names` (D,) str; `face_model` str (`ict`, `flame`); `fps`
 (25); optional `pose` float32 (T, 6: axis-angle rotation, translation), `shape` float32 (S,),
-`audio` float32 (N,) at `sample_rate` (16000).
+`audio` float32 (N,) at `sample_rate` (16000); `made_by` str (what made it: `talkface_cli.made_by`).
 """
 
 from __future__ import annotations
 
 import io
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +35,8 @@ class ParamSequence:
     def num_frames(self) -> int:
         return len(self.params)
 
-    def save(self, path: Path) -> None:
+    def save(self, path: Path, made_by: str | None = None) -> None:
+        """Write the .npz atomically; `made_by` records the work that made it."""
         arrays = {
             "params": np.asarray(self.params, np.float32),
             "param_names": np.asarray(self.param_names, dtype=str),
@@ -48,9 +50,20 @@ class ParamSequence:
         if self.audio is not None:
             arrays["audio"] = np.asarray(self.audio, np.float32)
             arrays["sample_rate"] = np.asarray(self.sample_rate)
+        if made_by is not None:
+            arrays["made_by"] = np.asarray(made_by)
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def stored_made_by(path: Path) -> str | None:
+    """The `made_by` record of a .npz (None: it has none, or is no readable .npz)."""
+    try:
+        with zipfile.ZipFile(path) as z, z.open("made_by.npy") as f:
+            return str(np.lib.format.read_array(f, allow_pickle=False))
+    except (KeyError, OSError, ValueError, EOFError, zipfile.BadZipFile):
+        return None
 
 
 def load_sequence(path: Path) -> ParamSequence:

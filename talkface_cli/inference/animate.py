@@ -56,6 +56,7 @@ class Animator:
     face: FaceModel
     encoder: torch.nn.Module
     ede_levels: list[float] | None = None  # active speech levels the EDE was trained on (5-95%)
+    weights: tuple[str, ...] = ()  # sha256 of the EMG's and the EDE's weights: outputs' records name them
     notes: list[str] = field(default_factory=list)  # for the user, printed by the command
     read: list[str] = field(default_factory=list)  # the emotions that drove the face, in time order
 
@@ -72,8 +73,10 @@ class Animator:
         encoder = content_encoder(emg.cfg.content).to(device)
         face = load_face_model(emg.cfg.face_model, ict=ict, flame=flame)
         heard = ede.cfg.front == "logmel" and not ede.cfg.level  # hears the absolute level
-        levels = reg.read(entry.meta["ede"]).meta.get("speech_level_dbfs") if heard else None
-        return cls(emg, ede, face, encoder, levels)
+        ede_meta = reg.read(entry.meta["ede"]).meta
+        levels = ede_meta.get("speech_level_dbfs") if heard else None
+        weights = (entry.meta.get("model_sha256"), ede_meta.get("model_sha256"))
+        return cls(emg, ede, face, encoder, levels, weights)
 
     def content(self, audio: np.ndarray, frames: int) -> np.ndarray:
         """(N,) -> (2T, Dc), in 30 s pieces (with 1 s of context each side) so memory stays bounded."""

@@ -11,6 +11,7 @@ from ..face.arkit import arkit_to_ict, ict_to_arkit, load_arkit_curves, resample
 from ..face.load import load_face_model
 from ..face.sequence import FPS, ParamSequence, load_sequence
 from ..fsutil import check_can_create
+from ..made_by import digest, record
 from .video import render_mp4, write_meshes
 
 
@@ -25,8 +26,10 @@ def render_files(
     msaa: int = 0,
     ict: Path | None = None,
     flame: Path | None = None,
+    made_by: str | None = None,
 ) -> dict:
     """Render `params` (several: side by side) to `out`; returns a summary for the report.
+    `made_by`: the MP4's record (`video_record`).
 
     Inputs are parameter sequences (.npz) or ARKit-52 curves (.csv, EmoTalk .npy), which are mapped
     to ICT-FaceKit and resampled to 25 fps. `fmt`: mp4, mesh (per-frame meshes) or csv (ARKit CSV).
@@ -49,14 +52,13 @@ def render_files(
     elif fmt == "mp4":
         if labels is not None and len(labels) != len(seqs):
             raise TalkfaceError(f"--labels has {len(labels)} names for {len(seqs)} sequences")
-        if len(seqs) > 1 and labels is None:
-            labels = [Path(p).stem for p in params]
+        labels = view_labels(params, labels)
         wave = (
             load_audio(audio)
             if audio is not None
             else next((s.audio for s in seqs if s.audio is not None), None)
         )
-        render_mp4(model, seqs, out, wave, size, labels, msaa)
+        render_mp4(model, seqs, out, wave, size, labels, msaa, made_by)
     else:
         raise TalkfaceError(f"--format {fmt}: use mp4, mesh or csv")
     seconds = time.perf_counter() - t0
@@ -78,3 +80,30 @@ def load_any(path: Path, ict: Path | None = None) -> ParamSequence:
         names = load_face_model("ict", ict=ict).param_names
         return ParamSequence(resample(arkit_to_ict(curves, names), fps, FPS), names)
     return load_sequence(path)
+
+
+def view_labels(params: list[Path], labels: list[str] | None) -> list[str] | None:
+    """The labels over side-by-side views: those given, else the file names; none for one view."""
+    return labels if labels is not None or len(params) == 1 else [Path(p).stem for p in params]
+
+
+def video_record(
+    params: list[Path],
+    audio: Path | None = None,
+    size: int = 512,
+    labels: list[str] | None = None,
+    msaa: int = 0,
+    ict: Path | None = None,
+    flame: Path | None = None,
+) -> str:
+    """The record of rendering `params` to an MP4 (`render_files` with these settings): what a re-run
+    finds an earlier video by. User face-model folders enter by their path."""
+    return record(
+        "render",
+        sequences=[digest(p) for p in params],
+        audio=None if audio is None else digest(audio),
+        size=size,
+        labels=view_labels(params, labels),
+        msaa=msaa,
+        face=[None if f is None else str(Path(f).resolve()) for f in (ict, flame)],
+    )

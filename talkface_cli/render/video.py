@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -112,8 +114,10 @@ def render_mp4(
     size: int = 512,
     labels: list[str] | None = None,
     msaa: int = 0,
+    made_by: str | None = None,
 ) -> Path:
-    """Render one or more sequences side by side into `out` (written under a temporary name)."""
+    """Render one or more sequences side by side into `out` (written under a temporary name);
+    `made_by` records the work in the video's description tag (`video_made_by` reads it)."""
     if size < 16 or size % 2:
         raise TalkfaceError(f"--size {size}: use an even number of pixels >= 16")
     out = check_video_out(out)
@@ -142,7 +146,8 @@ def render_mp4(
                 crf=18,
                 t=f"{duration:.6f}",
                 movflags="+faststart",
-                metadata=f"comment={model.licence[:200]}",
+                **{"metadata:g:0": f"comment={model.licence[:200]}"},
+                **({"metadata:g:1": f"description={made_by}"} if made_by else {}),
                 **audio_args,
             )
             .overwrite_output()
@@ -172,6 +177,21 @@ def render_mp4(
             raise
     os.replace(tmp, out)
     return out
+
+
+def video_made_by(path: Path) -> str | None:
+    """The `made_by` record in a video's description tag (None: none, or not a readable video)."""
+    cmd = [ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "ffmetadata", "-"]
+    try:
+        done = subprocess.run(cmd, capture_output=True, encoding="utf-8", errors="replace", timeout=60)
+        lines = done.stdout.splitlines()
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    for line in lines:  # ffmetadata: key=value, with = ; # \\ and newlines escaped by a backslash
+        key, sep, value = line.partition("=")
+        if sep and key.lower() == "description":
+            return re.sub(r"\\(.)", r"\1", value)
+    return None
 
 
 def write_meshes(model: FaceModel, seq: ParamSequence, out: Path, ext: str = "ply") -> Path:
