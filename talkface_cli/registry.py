@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import hashlib
 import importlib
 import json
 import os
@@ -74,20 +75,28 @@ class Entry:
 
 @functools.cache
 def code_version() -> str:
-    """Package version plus the git commit when running from a checkout (asked once per process)."""
+    """Package version, plus the checkout's state when running from one (asked once per process)."""
+    state = checkout_state(Path(__file__).parent)
+    return f"{__version__}+{state}" if state else __version__
+
+
+def checkout_state(where: Path) -> str | None:
+    """`g<commit>` of the git checkout holding `where`, with `.edited<digest>` of the uncommitted
+    edits under `where` if any (an edited checkout is not its commit); None outside a checkout."""
+    commit = _git(where, "rev-parse", "--short", "HEAD")
+    if not commit:
+        return None
+    edits = _git(where, "diff", "HEAD", "--no-ext-diff", "--", ".")
+    return f"g{commit}" + (f".edited{hashlib.sha256(edits.encode()).hexdigest()[:8]}" if edits else "")
+
+
+def _git(where: Path, *args: str) -> str | None:
+    """A git command's output in `where` (None: no git, or not a checkout)."""
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=Path(__file__).parent,
-            capture_output=True,
-            text=True,
-            timeout=5,
-        )
-        if out.returncode == 0:
-            return f"{__version__}+g{out.stdout.strip()}"
+        out = subprocess.run(["git", *args], cwd=where, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired):
-        pass
-    return __version__
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
 
 
 class Registry:

@@ -172,3 +172,32 @@ def test_models_remove():
     assert out.returncode == 1 and reg.path("sync/demo").is_dir()
     res = runner.invoke(app, ["models", "remove", "sync/demo", "--yes"])
     assert res.exit_code == 0 and not reg.path("sync/demo").exists()
+
+
+def test_the_code_version_tells_an_edited_checkout_from_its_commit(tmp_path):
+    """Outputs and models record it: an edited checkout's work is not taken for its commit's."""
+    import subprocess
+
+    from talkface_cli.registry import checkout_state
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=tmp_path, check=True)
+
+    assert checkout_state(tmp_path) is None  # not a checkout
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "m.py").write_text("x = 1\n")
+    (tmp_path / "README").write_text("docs")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "c")
+    clean = checkout_state(tmp_path / "pkg")
+    assert clean is not None and clean.startswith("g") and ".edited" not in clean
+    (tmp_path / "README").write_text("docs, edited")  # outside the package: the code is the same
+    assert checkout_state(tmp_path / "pkg") == clean
+    (tmp_path / "pkg" / "m.py").write_text("x = 2\n")
+    one = checkout_state(tmp_path / "pkg")
+    (tmp_path / "pkg" / "m.py").write_text("x = 3\n")
+    two = checkout_state(tmp_path / "pkg")
+    assert one.startswith(f"{clean}.edited") and two.startswith(f"{clean}.edited") and one != two
+    (tmp_path / "pkg" / "m.py").write_text("x = 1\n")
+    assert checkout_state(tmp_path / "pkg") == clean
