@@ -136,3 +136,55 @@ def test_emotion_means_weigh_clips_equally():
     assert set(means) == {"sad", "happy"}
     np.testing.assert_allclose(means["sad"], [1, 1])
     np.testing.assert_allclose(means["happy"], [2, 1])
+
+
+def test_another_methods_outputs_are_scored_beside_the_models(use_chain, tmp_path):
+    """--export-speech writes the scored clips' speech; --predictions scores a folder of outputs
+    for them: talkface sequences, or EmoTalk-style ARKit curves at 30 fps."""
+    import soundfile as sf
+    from typer.testing import CliRunner
+
+    from talkface_cli.app import app
+    from talkface_cli.eval.run import scored_clips
+    from talkface_cli.face.arkit import ict_to_arkit, resample
+    from talkface_cli.face.load import load_face_model
+    from talkface_cli.face.sequence import ParamSequence
+
+    _, store, _ = use_chain
+    run = lambda *a: CliRunner().invoke(app, list(map(str, a)), env={"COLUMNS": "250"})  # noqa: E731
+    res = run("eval", "--data", store, "--limit", "3", "--export-speech", tmp_path / "speech")
+    assert res.exit_code == 0, res.output
+    clips = scored_clips([store], "test", 3)
+    assert sorted(p.name for p in (tmp_path / "speech").iterdir()) == sorted(f"{c.id}.wav" for c in clips)
+    for c in clips:
+        audio, rate = sf.read(tmp_path / "speech" / f"{c.id}.wav", dtype="float32")
+        assert rate == 16000 and np.array_equal(audio, c.audio)
+    names = load_face_model("ict").param_names
+    for folder in ("oracle", "arkit"):
+        (tmp_path / folder).mkdir()
+    for c in clips:  # the ground truth itself, and the ground truth through ARKit at 30 fps
+        ParamSequence(c.params, names).save(tmp_path / "oracle" / f"{c.id}.npz")
+        np.save(tmp_path / "arkit" / f"{c.id}.npy", resample(ict_to_arkit(c.params, names), 25, 30))
+    res = run("animate", *sorted((tmp_path / "speech").iterdir()), "--out", tmp_path / "cli")
+    assert res.exit_code == 0, res.output  # the toolkit's own command as the other method
+    args = ["eval", "--emg", "emg/t", "--data", store, "--limit", "3", "--out", tmp_path / "report"]
+    folders = [tmp_path / f for f in ("oracle", "arkit", "cli")]
+    res = run(*args, *(a for f in folders for a in ("--predictions", f)))
+    assert res.exit_code == 0, res.output
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    table = report["table"]
+    assert report["rows"][:4] == ["emg/t", "oracle", "arkit", "cli"] and "arkit" in res.output
+    for metric in ("lve", "eve", "fdd", "lse_d", "lse_c", "emotion_acc"):
+        assert table["oracle"][metric] == table["ground truth"][metric], metric
+        assert table["cli"][metric] == pytest.approx(table["emg/t"][metric], rel=1e-4, abs=1e-6), metric
+    assert table["oracle"]["rtf"] is None  # not timed: made elsewhere (NaN, written as null)
+    assert 0 < table["arkit"]["lve"] < 0.5 * table["mean face"]["lve"]
+    (tmp_path / "arkit" / f"{clips[1].id}.npy").unlink()
+    res = run(*args, "--predictions", tmp_path / "arkit")
+    assert res.exit_code == 1 and "no prediction for 1 of 3 clips" in str(res.exception)
+    long = ParamSequence(np.concatenate([clips[0].params] * 2), names)
+    long.save(tmp_path / "oracle" / f"{clips[0].id}.npz")
+    res = run(*args, "--predictions", tmp_path / "oracle")
+    assert res.exit_code == 1 and f"{2 * clips[0].frames} frames at 25 fps for a clip of" in str(
+        res.exception
+    )

@@ -15,7 +15,7 @@ from .common import DeviceOpt
 
 def command(
     emg: list[str] = typer.Option(
-        ..., "--emg", help="EMG model(s) to score (registry names); repeat to line up ablations"
+        None, "--emg", help="EMG model(s) to score (registry names); repeat to line up ablations"
     ),
     data: list[Path] = typer.Option(..., "--data", help="clip store(s)"),
     split: str = typer.Option("test", "--split", help="split to score: test, val or train"),
@@ -42,6 +42,18 @@ def command(
         0.5, "--temperature", min=0.0, help="sampling temperature of the models"
     ),
     seed: int = typer.Option(0, "--seed", help="random seed of the models' sampling"),
+    predictions: list[Path] = typer.Option(
+        None,
+        "--predictions",
+        help="another method's outputs to score beside the models: a folder of <clip id>.npz, or "
+        "ARKit-52 .npy (EmoTalk) / .csv; the folder's name names the row (repeatable)",
+    ),
+    export_speech: Path = typer.Option(
+        None,
+        "--export-speech",
+        help="only write the scored clips' speech to this folder as <clip id>.wav, for another method "
+        "to animate (then score its outputs with --predictions)",
+    ),
     device: str = DeviceOpt,
 ) -> None:
     """Score models against baselines: LVE, EVE, FDD, LSE-D/C, VE-FID, emotion accuracy, speed.
@@ -49,6 +61,10 @@ def command(
     Writes report.json and report.md (and example MP4s) to --out; prints the same tables.
 
     Example: talkface eval --emg emg/synth --data data/synth --split test --examples 2
+
+    Another method (e.g. EmoTalk) beside it: talkface eval --data data/synth --export-speech speech,
+    run it on speech/*.wav saving <clip id>.npy into emotalk/, then
+    talkface eval --emg emg/synth --data data/synth --predictions emotalk
     """
     from ..data.store import SPLITS
     from ..eval.run import evaluate
@@ -56,11 +72,25 @@ def command(
 
     if split not in SPLITS:
         raise TalkfaceError(f"--split {split}: not one of {', '.join(SPLITS)}")
+    if export_speech is not None:
+        return write_speech(data, split, limit or None, export_speech)
+    if not emg:
+        raise TalkfaceError("--emg: name the EMG model(s) to score (talkface models list shows them)")
     folder = check_can_create(out or Path(f"eval-{emg[0].replace('/', '-')}"), folder=True)
     refuse_foreign(folder, ("report.json", "report.md", "examples"), "an evaluation report", "--out")
     dev = resolve_device(device)
     report = evaluate(
-        emg, data, split, dev, syncnet, emotion_features, temperature, seed, limit or None, swaps
+        emg,
+        data,
+        split,
+        dev,
+        syncnet,
+        emotion_features,
+        temperature,
+        seed,
+        limit or None,
+        swaps,
+        predictions or [],
     )
     atomic_write_json(folder / "report.json", report)
     atomic_write_bytes(folder / "report.md", markdown(report).encode())
@@ -74,3 +104,31 @@ def command(
     for t in rich_tables(report):
         console.print(t)
     console.print(f"report: {folder / 'report.json'}, {folder / 'report.md'}")
+
+
+def write_speech(stores: list[Path], split: str, limit: int | None, folder: Path) -> None:
+    """The speech of the clips `eval` scores, as `folder/<clip id>.wav` (16 kHz), each written whole."""
+    import io
+
+    import soundfile as sf
+
+    from ..eval.run import scored_clips
+    from ..ui import progress
+
+    clips = scored_clips(stores, split, limit)
+    check_can_create(folder, folder=True)
+    names = tuple(f"{c.id}.wav" for c in clips)
+    refuse_foreign(folder, names, "the scored clips' speech", "--export-speech")
+    with progress() as bar:
+        job = bar.add_task("speech", total=len(clips), unit="clip")
+        for clip, name in zip(clips, names):
+            buf = io.BytesIO()
+            sf.write(buf, clip.audio, 16000, format="WAV", subtype="FLOAT")  # exact; speech may peak over 1
+            atomic_write_bytes(folder / name, buf.getvalue())
+            bar.advance(job)
+    console.print(
+        f"speech of {len(clips)} {split} clips: {folder}/<clip id>.wav (16 kHz). Save the other method's "
+        "outputs for them as <clip id>.npz, .npy (ARKit-52, EmoTalk) or .csv in one folder, then: "
+        "talkface eval --emg EMG --data ... --predictions FOLDER",
+        highlight=False,
+    )

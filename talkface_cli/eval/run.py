@@ -31,9 +31,11 @@ from ..models.sync import SyncExpert
 from ..registry import Registry
 from ..ui import progress
 from .metrics import fdd, frechet_distance, max_vertex_error
+from .predictions import find_predictions, load_prediction
 from .sync import delay, sync_stats
 
 SHIFT = 10  # frames the audio of the sanity row is delayed by
+BASELINES = ("template", "mean face", "ground truth", f"GT, audio +{SHIFT}")  # rows after the models
 COLUMNS = {  # key: header with units
     "lve": "LVE (mm, max L2)",
     "lve_sq": "LVE (mm², max squared L2)",
@@ -193,6 +195,18 @@ def breakdown(row: Row, clips: list[Clip]) -> dict[str, dict[str, dict[str, floa
     return out
 
 
+def scored_clips(stores: list[Path], split: str, limit: int | None = None) -> list[Clip]:
+    """The clips an evaluation scores: labelled, with a face, of at least 20 frames (the first
+    `limit`); a one-line error when there are none."""
+    clips = [c for c in load_clips(stores, (split,), need_face=True, labelled=True) if c.frames >= 20]
+    clips = clips[:limit] if limit else clips
+    if not clips:
+        raise TalkfaceError(
+            f"{stores[0]}: no labelled clips with a face of at least 20 frames in split {split!r}"
+        )
+    return clips
+
+
 def evaluate(
     models: list[str],
     stores: list[Path],
@@ -204,21 +218,23 @@ def evaluate(
     seed: int = 0,
     limit: int | None = None,
     swaps: bool = False,
+    predictions: list[Path] = (),
 ) -> dict:
     """The whole evaluation as one JSON-able dict: `table` (rows x metrics), `breakdown` (first
-    model), `clips`, `setup`. Models score in the order given; baselines follow."""
+    model), `clips`, `setup`. Models score in the order given, then other methods' `predictions`
+    (folders, `eval.predictions`); baselines follow."""
     reg = Registry()
     anims = [Animator.load(m, device) for m in models]
     first = anims[0]
-    clips = [c for c in load_clips(stores, (split,), need_face=True, labelled=True) if c.frames >= 20]
-    if limit:
-        clips = clips[:limit]
-    if not clips:
-        raise TalkfaceError(
-            f"{stores[0]}: no labelled clips with a face of at least 20 frames in split {split!r}"
-        )
+    clips = scored_clips(stores, split, limit)
     if any(c.face_model != first.face.kind for c in clips):
         raise TalkfaceError(f"{stores[0]}: clips are not all {first.face.kind} parameters, as the model is")
+    names = list(models)
+    for folder in predictions:  # a row each, named by the folder
+        if (name := Path(folder).resolve().name) in (*names, *BASELINES):
+            raise TalkfaceError(f"--predictions {folder}: a row is named {name} already; rename the folder")
+        names.append(name)
+    found = [find_predictions(p, [c.id for c in clips]) for p in predictions]  # all, before any scoring
     sync_name = reg.read(models[0]).meta["sync"]
     setup = EvalSetup(
         face=first.face,
@@ -231,12 +247,7 @@ def evaluate(
 
         setup.syncnet = load_syncnet(syncnet).to(device)
     mean = np.array(reg.read(models[0]).meta["mean_params"], np.float32)
-    rows = [Row(m) for m in models] + [
-        Row("template"),
-        Row("mean face"),
-        Row("ground truth"),
-        Row(f"GT, audio +{SHIFT}"),
-    ]
+    rows = [Row(m) for m in names] + [Row(b) for b in BASELINES]
     gt_feats = []
     total_frames = 0
     with progress() as bar:
@@ -248,8 +259,10 @@ def evaluate(
                 row.seconds += secs
                 score(setup, row, c, pred, content, c.audio)
                 contents.append(content)
-            content = contents[0]  # the baselines are scored with the first model's content encoder
-            n = len(models)
+            content = contents[0]  # the rest are scored with the first model's content encoder
+            for files, row in zip(found, rows[len(models) :]):
+                score(setup, row, c, load_prediction(files[c.id], setup.face, c.frames), content, c.audio)
+            n = len(names)
             score(setup, rows[n], c, np.zeros_like(c.params), content, c.audio)
             score(setup, rows[n + 1], c, np.repeat(mean[None], c.frames, 0), content, c.audio)
             score(setup, rows[n + 2], c, c.params, content, c.audio)
@@ -269,6 +282,7 @@ def evaluate(
         "clips": [c.id for c in clips],
         "setup": {
             "models": models,
+            "predictions": [str(p) for p in predictions],
             "data": [str(s) for s in stores],
             "split": split,
             "sync": "official SyncNet (syncnet_v2) on clay renders"
