@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 from typer.testing import CliRunner
 
@@ -161,8 +162,13 @@ def test_bad_inputs_are_one_line_errors(ict, tmp_path):
         param_names=np.array(list("abcde")),
         face_model=np.array("ict"),
     )
+    np.save(tmp_path / "array.npy", np.zeros((3, 53), np.float32))
+    (tmp_path / "array.npz").write_bytes((tmp_path / "array.npy").read_bytes())  # a .npy named .npz
+    sf.write(tmp_path / "speech.flac", np.zeros(1600, np.float32), 16000)  # speech given as a sequence
     for name, message in (
-        ("bad.npz", "not a readable"),
+        ("bad.npz", "not a .npz parameter sequence"),
+        ("array.npz", "not a .npz parameter sequence"),
+        ("speech.flac", "speech.flac: not a .npz parameter sequence"),
         ("nokey.npz", "missing 'param_names'"),
         ("wrong.npz", "do not match"),
         ("absent.npz", "no such file"),

@@ -69,6 +69,10 @@ def stored_made_by(path: Path) -> str | None:
 def load_sequence(path: Path) -> ParamSequence:
     """Read and validate a parameter sequence; every problem is one line naming the file."""
     path = require_file(path)
+    if not zipfile.is_zipfile(path):  # np.load would take a .npy, and call a sound file pickled data
+        raise TalkfaceError(
+            f"{path}: not a .npz parameter sequence (ARKit curves go as .csv or EmoTalk's .npy)"
+        )
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
