@@ -139,10 +139,11 @@ def test_fast_sampler_matches_the_model(cfg):
 
 def test_speaker_ids():
     from talkface_cli.errors import TalkfaceError
-    from talkface_cli.inference.generate import speaker_condition
+    from talkface_cli.inference.generate import speaker_condition, speaker_name
 
     names = ["01", "02", "s3", "M007", "W007"]
     m = EMG(EMGConfig(speakers=names, hidden=8, layers=1, flows=1, emotion_dim=4))
+    assert [speaker_name(m, i) for i in ("2", "03", "s3", "W007", None)] == ["02", "s3", "s3", "W007", None]
     assert speaker_condition(m, "2").tolist() == [1] and speaker_condition(m, "s3").tolist() == [2]
     assert speaker_condition(m, "3").tolist() == [2] and speaker_condition(m, "03").tolist() == [2]
     assert speaker_condition(m, "W007").tolist() == [4]
@@ -363,6 +364,8 @@ def test_several_speech_files_are_animated_in_one_run_into_a_folder(use_chain, t
     np.testing.assert_array_equal(
         load_sequence(f"one/{wavs[0].stem}.npz").params, load_sequence("a.npz").params
     )
+    res = _run("animate", "broken.wav", "broken.wav", "--out", "faces")
+    assert res.exit_code == 1 and str(res.exception) == "all 2 inputs failed (each said why above)"
     res = _run("animate", *wavs, "--out", "c.npz")  # two files cannot share one name
     assert res.exit_code == 1 and "give --out a folder" in str(res.exception)
     assert not (tmp_path / "c.npz").exists()
@@ -387,6 +390,11 @@ def test_a_batch_run_again_keeps_what_was_made_and_makes_the_rest(use_chain, tmp
     assert [r.get("kept") for r in json.loads(Path("r.json").read_text())] == ["out, mp4", "out", None]
     assert {p.relative_to(tmp_path): p.read_bytes() for p in sorted(tmp_path.glob("faces/*.npz"))} == made
     assert {p.name: probe(p)["frames"] for p in (tmp_path / "videos").iterdir()} == frames
+    same = _run("animate", wavs[0], "--speaker", "s02", "--out", "faces")  # "2" named in full: the same
+    assert same.exit_code == 0 and "kept: made before" in same.output, same.output
+    bad = _run("animate", *wavs, "--speaker", "9", "--out", "faces")  # refused once, before any speech
+    assert bad.exit_code == 1 and str(bad.exception).startswith("--speaker 9: not a training speaker")
+    assert "error:" not in bad.stderr  # no line per input
     other = _run("animate", wavs[0], "--speaker", "2", "--seed", "1", "--out", "faces")  # other work
     assert other.exit_code == 0 and (tmp_path / "faces" / f"{wavs[0].stem}-2.npz").is_file()
     render = _run("render", f"faces/{wavs[0].stem}.npz", "--out", "videos")  # the MP4 animate made

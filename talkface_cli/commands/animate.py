@@ -218,12 +218,14 @@ def animate(
     Several files, models loaded once: talkface animate clips/*.wav --out faces --render videos
     """
     from ..inference.animate import Animator
+    from ..inference.generate import speaker_name
 
     if emotion_from is not None and emotion is not None:
         raise TalkfaceError("give either --emotion-from or --emotion, not both")
     npz, mp4 = targets(out, render, len(speech) > 1, json_out)
     name = model or default_model()
     anim = Animator.load(name, resolve_device(device))
+    speaker = speaker_name(anim.emg, speaker)  # checked once, before the speech is read; "3" -> "s03"
     embs, how = None, ["speech"]  # checked before the speech is read: a bad label fails at once
     if emotion is not None:
         embs, how = [anim.label(emotion, intensity)], ["label", emotion.lower(), intensity]
@@ -264,10 +266,12 @@ def swap_emotion(
     Blend: talkface swap-emotion content.wav happy.wav sad.mp4 --out blend.npz
     """
     from ..inference.animate import Animator
+    from ..inference.generate import speaker_name
 
     npz, mp4 = targets(out, render, False, json_out)
     name = model or default_model()
     anim = Animator.load(name, resolve_device(device))
+    speaker = speaker_name(anim.emg, speaker)
     audio = load_audio(content)  # a bad content file fails before a video reference is tracked
     embs = [anim.reference_emotion(r) for r in references]
     how = ["references", *(digest(r) for r in references)]

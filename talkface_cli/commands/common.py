@@ -45,5 +45,7 @@ def each_file(inputs: Sequence[Input], work: Callable[[Input], dict], what: str)
 
 def fail_if_any(failed: int, total: int) -> None:
     """After the report of the files that worked: exit non-zero when some did not."""
+    if failed == total:
+        raise TalkfaceError(f"all {total} inputs failed (each said why above)")
     if failed:
         raise TalkfaceError(f"{failed} of {total} inputs failed (each said why above); the rest are written")

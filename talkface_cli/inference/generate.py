@@ -14,21 +14,31 @@ from ..models.emg_fast import fast_sample
 
 def speaker_condition(emg: EMG, speaker: str | None) -> torch.Tensor:
     """A training speaker's id -> (1,) index; None -> uniform weights (1, S) over all speakers (an
-    unseen speaker averages the speaker embeddings). The id is a name ("s03", "Actor_03", "M003")
-    or, when only one name carries that number, just the number ("3")."""
+    unseen speaker averages the speaker embeddings). The id as `speaker_name` takes it."""
+    names = list(emg.cfg.speakers)
+    name = speaker_name(emg, speaker)
+    if name is None:
+        return torch.full((1, max(1, len(names))), 1.0 / max(1, len(names)))
+    return torch.tensor([names.index(name)])
+
+
+def speaker_name(emg: EMG, speaker: str | None) -> str | None:
+    """The training speaker an id names: a name ("s03", "Actor_03", "M003") or, when only one name
+    carries that number, just the number ("3"). None for an unseen speaker (or a model without
+    speaker conditioning); a one-line error for an id the model was not trained on."""
     names = list(emg.cfg.speakers)
     if speaker is None or not emg.cfg.speaker_conditioning:
-        return torch.full((1, max(1, len(names))), 1.0 / max(1, len(names)))
+        return None
     if speaker in names:
-        return torch.tensor([names.index(speaker)])
+        return speaker
     if speaker.isdigit():
-        hits = [i for i, n in enumerate(names) if _number(n) == int(speaker)]
+        hits = [n for n in names if _number(n) == int(speaker)]
         if len(hits) == 1:
-            return torch.tensor(hits)
+            return hits[0]
         if hits:
             raise TalkfaceError(
                 f"--speaker {speaker}: several training speakers carry that number "
-                f"({', '.join(names[i] for i in hits)}); give the whole name"
+                f"({', '.join(hits)}); give the whole name"
             )
     raise TalkfaceError(
         f"--speaker {speaker}: not a training speaker of this model ({', '.join(names[:12])}"
