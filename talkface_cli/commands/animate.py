@@ -14,7 +14,7 @@ import typer
 from ..audio.io import load_audio
 from ..device import resolve_device
 from ..errors import TalkfaceError
-from ..face.sequence import ParamSequence, load_sequence, stored_made_by
+from ..face.sequence import ParamSequence, stored_made_by
 from ..fsutil import Output, check_can_create
 from ..made_by import digest, record, say_kept
 from ..registry import Registry
@@ -97,40 +97,42 @@ def make(  # noqa: ANN001 - anim: a lazily imported type
     in a folder (`made_by`: its record) is kept instead, so a stopped batch goes on where it stopped.
     Prints the notes and returns the summary row."""
     npz, mp4 = outs
-    seq, out = None, npz.made_before(f"{stem}.npz", made_by, stored_made_by)
+    out = npz.made_before(f"{stem}.npz", made_by, stored_made_by)
     if out is not None:
         summary = {"speech": str(speech), "model": model, "out": str(out), "kept": "out"}
     else:
-        started = time.perf_counter()  # the real-time factor times the animation, not loading models
-        seq = make_seq()
-        elapsed = time.perf_counter() - started  # before the (fsync'd) write, whose time is the disk's
         out = npz.name(f"{stem}.npz")
-        seq.save(out, made_by)
-        summary = {
-            "speech": str(speech),
-            "model": model,
-            "emotion": " -> ".join(anim.read),
-            "frames": seq.num_frames,
-            "seconds of speech": round(seq.num_frames / 25, 2),
-            "real-time factor": round((seq.num_frames / 25) / max(elapsed, 1e-9), 1),
-            "peak memory MiB": round(peak_memory_mb()),
-            "out": str(out),
-        }
-    if mp4 is not None:
-        from ..render.run import video_record
-        from ..render.video import render_mp4, video_made_by
+        summary = write_sequence(anim, speech, model, out, made_by, make_seq)
+    if mp4 is not None:  # rendered from the .npz as `talkface render` would, or its MP4 kept
+        from ..render.run import render_or_keep
 
-        video_by = video_record([out])
-        video = mp4.made_before(f"{stem}.mp4", video_by, video_made_by)
-        if video is not None:
+        video = render_or_keep(mp4, f"{stem}.mp4", [out])
+        summary["mp4"] = video["out"]
+        if "kept" in video:
             summary["kept"] = ", ".join(filter(None, (summary.get("kept"), "mp4")))
-        else:
-            if seq is None:
-                seq = load_sequence(out)
-            video = render_mp4(anim.face, [seq], mp4.name(f"{stem}.mp4"), seq.audio, made_by=video_by)
-        summary["mp4"] = str(video)
     say(anim.notes)
     return summary
+
+
+def write_sequence(  # noqa: ANN001 - anim: a lazily imported type
+    anim, speech: Path, model: str, out: Path, made_by: str, make_seq: Callable[[], ParamSequence]
+) -> dict:
+    """`make_seq()` saved to `out` with its record; the summary row. The sequence (long speech
+    included) is freed on return, before any render reads the .npz back."""
+    started = time.perf_counter()  # the real-time factor times the animation, not loading models
+    seq = make_seq()
+    elapsed = time.perf_counter() - started  # before the (fsync'd) write, whose time is the disk's
+    seq.save(out, made_by)
+    return {
+        "speech": str(speech),
+        "model": model,
+        "emotion": " -> ".join(anim.read),
+        "frames": seq.num_frames,
+        "seconds of speech": round(seq.num_frames / 25, 2),
+        "real-time factor": round((seq.num_frames / 25) / max(elapsed, 1e-9), 1),
+        "peak memory MiB": round(peak_memory_mb()),
+        "out": str(out),
+    }
 
 
 def animate_record(  # noqa: ANN001 - anim: a lazily imported type
@@ -218,6 +220,7 @@ def animate(
     Several files, models loaded once: talkface animate clips/*.wav --out faces --render videos
     """
     from ..inference.animate import Animator
+    from ..inference.emotion import emotion_name
     from ..inference.generate import speaker_name
 
     if emotion_from is not None and emotion is not None:
@@ -228,7 +231,8 @@ def animate(
     speaker = speaker_name(anim.emg, speaker)  # checked once, before the speech is read; "3" -> "s03"
     embs, how = None, ["speech"]  # checked before the speech is read: a bad label fails at once
     if emotion is not None:
-        embs, how = [anim.label(emotion, intensity)], ["label", emotion.lower(), intensity]
+        embs = [anim.label(emotion, intensity)]
+        how = ["label", emotion_name(emotion, list(anim.ede.cfg.emotions)), intensity]  # anger -> angry
     elif emotion_from is not None:
         embs, how = [anim.reference_emotion(emotion_from)], ["references", digest(emotion_from)]
 

@@ -9,8 +9,8 @@ import typer
 from ..errors import TalkfaceError
 from ..fsutil import Output
 from ..made_by import say_kept
-from ..render.run import render_files, video_record
-from ..render.video import VIDEO_OUT, video_made_by
+from ..render.run import render_files, render_or_keep
+from ..render.video import VIDEO_OUT
 from ..ui import json_target, report_rows
 from .common import JsonOpt, each_file, fail_if_any
 
@@ -75,12 +75,12 @@ def command(
     labels_list = labels.split(",") if labels else None
 
     def one(inputs: list[Path]) -> dict:
-        name, made_by = default_out(inputs[0], fmt, compare), None
+        name = default_out(inputs[0], fmt, compare)
         if fmt == "mp4":  # a video made before by this very work is kept (a stopped batch goes on)
-            made_by = video_record(inputs, audio, size, labels_list, msaa, ict_model, flame_model)
-            if kept := target.made_before(name, made_by, video_made_by):
-                return {"out": str(kept), "kept": "out"}
-        args = (audio, size, fmt, labels_list, mesh_format, msaa, ict_model, flame_model, made_by)
+            return render_or_keep(
+                target, name, inputs, audio, size, labels_list, msaa, ict_model, flame_model
+            )
+        args = (audio, size, fmt, labels_list, mesh_format, msaa, ict_model, flame_model)
         return render_files(inputs, target.name(name), *args)
 
     rows, failed = each_file([[p] for p in params] if several else [params], one, "render")

@@ -10,9 +10,9 @@ from ..errors import TalkfaceError
 from ..face.arkit import arkit_to_ict, ict_to_arkit, load_arkit_curves, resample, write_arkit_csv
 from ..face.load import load_face_model
 from ..face.sequence import FPS, ParamSequence, load_sequence
-from ..fsutil import check_can_create
+from ..fsutil import Output, check_can_create
 from ..made_by import digest, record
-from .video import render_mp4, write_meshes
+from .video import render_mp4, video_made_by, write_meshes
 
 
 def render_files(
@@ -80,6 +80,28 @@ def load_any(path: Path, ict: Path | None = None) -> ParamSequence:
         names = load_face_model("ict", ict=ict).param_names
         return ParamSequence(resample(arkit_to_ict(curves, names), fps, FPS), names)
     return load_sequence(path)
+
+
+def render_or_keep(
+    target: Output,
+    name: str,
+    params: list[Path],
+    audio: Path | None = None,
+    size: int = 512,
+    labels: list[str] | None = None,
+    msaa: int = 0,
+    ict: Path | None = None,
+    flame: Path | None = None,
+) -> dict:
+    """`render_files` of `params` to an MP4 at `target.name(name)`, unless `target` is a folder that
+    holds the video this very work made before (`video_record`): then that one, kept (a re-run of a
+    stopped batch goes on where it stopped). Returns the summary row."""
+    made_by = video_record(params, audio, size, labels, msaa, ict, flame)
+    if kept := target.made_before(name, made_by, video_made_by):
+        return {"out": str(kept), "kept": "out"}
+    return render_files(
+        params, target.name(name), audio, size, "mp4", labels, "ply", msaa, ict, flame, made_by
+    )
 
 
 def view_labels(params: list[Path], labels: list[str] | None) -> list[str] | None:
