@@ -29,7 +29,7 @@ def render_files(
     made_by: str | None = None,
 ) -> dict:
     """Render `params` (several: side by side) to `out`; returns a summary for the report.
-    `made_by`: the MP4's record (`video_record`).
+    `made_by`: the MP4's record (`render_or_keep`).
 
     Inputs are parameter sequences (.npz) or ARKit-52 curves (.csv, EmoTalk .npy), which are mapped
     to ICT-FaceKit and resampled to 25 fps. `fmt`: mp4, mesh (per-frame meshes) or csv (ARKit CSV).
@@ -94,9 +94,18 @@ def render_or_keep(
     flame: Path | None = None,
 ) -> dict:
     """`render_files` of `params` to an MP4 at `target.name(name)`, unless `target` is a folder that
-    holds the video this very work made before (`video_record`): then that one, kept (a re-run of a
-    stopped batch goes on where it stopped). Returns the summary row."""
-    made_by = video_record(params, audio, size, labels, msaa, ict, flame)
+    holds the video this very work made before: then that one, kept (a re-run of a stopped batch
+    goes on where it stopped). The video's record names the inputs by content, the settings, and
+    user face-model folders by their path. Returns the summary row."""
+    made_by = record(
+        "render",
+        sequences=[digest(p) for p in params],
+        audio=None if audio is None else digest(audio),
+        size=size,
+        labels=view_labels(params, labels),
+        msaa=msaa,
+        face=[None if f is None else str(Path(f).resolve()) for f in (ict, flame)],
+    )
     if kept := target.made_before(name, made_by, video_made_by):
         return {"out": str(kept), "kept": "out"}
     return render_files(
@@ -107,25 +116,3 @@ def render_or_keep(
 def view_labels(params: list[Path], labels: list[str] | None) -> list[str] | None:
     """The labels over side-by-side views: those given, else the file names; none for one view."""
     return labels if labels is not None or len(params) == 1 else [Path(p).stem for p in params]
-
-
-def video_record(
-    params: list[Path],
-    audio: Path | None = None,
-    size: int = 512,
-    labels: list[str] | None = None,
-    msaa: int = 0,
-    ict: Path | None = None,
-    flame: Path | None = None,
-) -> str:
-    """The record of rendering `params` to an MP4 (`render_files` with these settings): what a re-run
-    finds an earlier video by. User face-model folders enter by their path."""
-    return record(
-        "render",
-        sequences=[digest(p) for p in params],
-        audio=None if audio is None else digest(audio),
-        size=size,
-        labels=view_labels(params, labels),
-        msaa=msaa,
-        face=[None if f is None else str(Path(f).resolve()) for f in (ict, flame)],
-    )
