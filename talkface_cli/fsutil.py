@@ -104,17 +104,18 @@ class Output:
         return free_name(self.path / filename) if self.folder else self.path
 
     def made_before(self, filename: str, made_by: str, read: Callable[[Path], str | None]) -> Path | None:
-        """In a folder, the output under `filename` or one of its numbered names whose stored record
-        of what made it (`read`) is `made_by`: the same work run again keeps it (a batch stopped
-        half-way goes on where it stopped) instead of making a numbered copy. None for a named file,
-        which is written anew as the user asked."""
+        """In a folder, the output (a file, or a folder of them) under `filename` or one of its
+        numbered names whose stored record of what made it (`read`, None where there is none) is
+        `made_by`: the same work run again keeps it (a batch stopped half-way goes on where it
+        stopped) instead of making a numbered copy. None for a named file, which is written anew
+        as the user asked."""
         if not self.folder:
             return None
         first = self.path / filename
         numbered = re.compile(re.escape(first.stem) + r"-[0-9]+" + re.escape(first.suffix))
         others = sorted(self.path.glob(f"{glob.escape(first.stem)}-*{glob.escape(first.suffix)}"))
         candidates = [first, *(p for p in others if numbered.fullmatch(p.name))]
-        return next((p for p in candidates if p.is_file() and read(p) == made_by), None)
+        return next((p for p in candidates if p.exists() and read(p) == made_by), None)
 
 
 def refuse_foreign(folder: Path, own: tuple[str, ...], what: str, option: str) -> None:

@@ -13,7 +13,7 @@ import torch
 from safetensors.numpy import load_file
 
 from talkface_cli.errors import TalkfaceError
-from talkface_cli.face.arkit import ARKIT_52, arkit_to_ict, ict_to_arkit, read_arkit_csv, write_arkit_csv
+from talkface_cli.face.arkit import ARKIT_52, arkit_csv, arkit_to_ict, ict_to_arkit, read_arkit_csv
 from talkface_cli.face.flame import FlameFace
 from talkface_cli.face.geometry import axis_angle_to_matrix
 from talkface_cli.face.ict import ASSET, ICTFace, convert
@@ -155,7 +155,7 @@ def test_arkit_round_trips(ict, tmp_path):
     i = ict.param_names
     np.testing.assert_array_equal(params[:, i.index("browInnerUp_L")], params[:, i.index("browInnerUp_R")])
     np.testing.assert_array_equal(ict_to_arkit(params, ict.param_names), curves)
-    write_arkit_csv(tmp_path / "a.csv", curves)
+    (tmp_path / "a.csv").write_bytes(arkit_csv(curves))
     np.testing.assert_allclose(read_arkit_csv(tmp_path / "a.csv"), curves, atol=1e-6)
 
 

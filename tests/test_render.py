@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -417,6 +418,33 @@ def test_unnamed_outputs_take_the_inputs_name_and_never_replace_a_file(ict, tmp_
     assert render("--format", "mesh").exit_code == 0
     assert len(list((tmp_path / "face-meshes").glob("frame_*.ply"))) == 10
     assert render("face.npz", "--compare").exit_code == 0 and (tmp_path / "face-compare.mp4").is_file()
+
+
+def test_csv_and_mesh_exports_run_again_are_kept_and_other_work_goes_beside(ict, tmp_path, monkeypatch):
+    _jaw_sequence(ict, tmp_path / "face.npz", frames=10, audio=False)
+    monkeypatch.chdir(tmp_path)
+
+    def render(*more: str) -> tuple[str, str | None]:  # (output's name, what was kept)
+        res = runner.invoke(app, ["render", "face.npz", "--json", "r.json", *more])
+        assert res.exit_code == 0, res.output
+        row = json.loads((tmp_path / "r.json").read_text())[0]
+        return Path(row["out"]).name, row.get("kept")
+
+    assert render("--format", "csv") == ("face.csv", None)
+    assert render("--format", "csv") == ("face.csv", "out")  # the same bytes: not written again
+    assert render("--format", "mesh") == ("face-meshes", None)
+    assert render("--format", "mesh") == ("face-meshes", "out")
+    assert render("--format", "mesh", "--mesh-format", "obj") == ("face-meshes-2", None)
+    assert render("--format", "mesh", "--mesh-format", "obj") == ("face-meshes-2", "out")
+    csv_bytes = (tmp_path / "face.csv").read_bytes()
+    _jaw_sequence(ict, tmp_path / "face.npz", frames=12, audio=False)  # another sequence, same name
+    assert render("--format", "csv") == ("face-2.csv", None)
+    assert render("--format", "mesh") == ("face-meshes-3", None)
+    assert (tmp_path / "face.csv").read_bytes() == csv_bytes
+    assert len(list((tmp_path / "face-meshes").glob("frame_*.ply"))) == 10
+    (tmp_path / "face-meshes-3" / "made_by.json").unlink()  # a folder without its record (older talkface)
+    assert render("--format", "mesh") == ("face-meshes-4", None)
+    assert len(list((tmp_path / "face-meshes-4").glob("frame_*.ply"))) == 12
 
 
 def test_several_sequences_without_compare_are_rendered_each_into_a_folder(ict, tmp_path, monkeypatch):

@@ -7,9 +7,9 @@ from pathlib import Path
 import typer
 
 from ..errors import TalkfaceError
-from ..fsutil import Output
+from ..fsutil import Output, check_can_create
 from ..made_by import say_kept
-from ..render.run import render_files, render_or_keep
+from ..render.run import render_or_keep
 from ..render.video import VIDEO_OUT
 from ..ui import json_target, report_rows
 from .common import JsonOpt, each_file, fail_if_any
@@ -28,7 +28,7 @@ def command(
         help="output .mp4 (a folder with --format mesh, .csv with csv), or a folder for it (a name "
         "without a suffix, or with several inputs: made if missing); default: the current folder. In a "
         "folder, outputs take the input's name, numbered (-2, -3, ...) if taken; the "
-        "same work run again keeps the MP4s it made",
+        "same work run again keeps what it made",
     ),
     audio: Path = typer.Option(None, "--audio", help="speech to mux (default: the audio stored in the .npz)"),
     compare: bool = typer.Option(
@@ -72,16 +72,14 @@ def command(
     # without a suffix, --out cannot be the .mp4 or .csv: a folder (a mesh output is one anyway)
     into = several or (fmt != "mesh" and out is not None and not out.suffix)
     target = Output.given(out, into, "--out", {"csv": (".csv",), "mesh": ()}.get(fmt, VIDEO_OUT))
+    if not target.folder:  # a named output that could not be written is refused before any work
+        check_can_create(target.path, folder=fmt == "mesh")
     labels_list = labels.split(",") if labels else None
 
     def one(inputs: list[Path]) -> dict:
-        name = default_out(inputs[0], fmt, compare)
-        if fmt == "mp4":  # a video made before by this very work is kept (a stopped batch goes on)
-            return render_or_keep(
-                target, name, inputs, audio, size, labels_list, msaa, ict_model, flame_model
-            )
-        args = (audio, size, fmt, labels_list, mesh_format, msaa, ict_model, flame_model)
-        return render_files(inputs, target.name(name), *args)
+        # what this very work made before is kept (a stopped batch goes on)
+        args = (fmt, audio, size, labels_list, mesh_format, msaa, ict_model, flame_model)
+        return render_or_keep(target, default_out(inputs[0], fmt, compare), inputs, *args)
 
     rows, failed = each_file([[p] for p in params] if several else [params], one, "render")
     if rows:

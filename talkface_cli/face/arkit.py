@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import TalkfaceError
-from ..fsutil import atomic_write_bytes
 
 ARKIT_52 = [
     "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
@@ -69,14 +68,14 @@ def ict_to_arkit(params: np.ndarray, ict_names: list[str]) -> np.ndarray:
     return out  # tongueOut stays 0
 
 
-def write_arkit_csv(path: Path, curves: np.ndarray, fps: float = 25.0) -> None:
-    """CSV with a `time_s` column then the 52 ARKit names (values 0..1 per frame)."""
+def arkit_csv(curves: np.ndarray, fps: float = 25.0) -> bytes:
+    """(T, 52) curves -> CSV bytes: a `time_s` column then the 52 ARKit names (values 0..1 per frame)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["time_s", *ARKIT_52])
     for t, row in enumerate(curves):
         w.writerow([f"{t / fps:.4f}", *(f"{v:.6f}" for v in row)])
-    atomic_write_bytes(Path(path), buf.getvalue().encode())
+    return buf.getvalue().encode()
 
 
 def read_arkit_csv(path: Path) -> np.ndarray:

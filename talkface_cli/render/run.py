@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 
 from ..audio.io import load_audio
 from ..errors import TalkfaceError
-from ..face.arkit import arkit_to_ict, ict_to_arkit, load_arkit_curves, resample, write_arkit_csv
+from ..face.arkit import arkit_csv, arkit_to_ict, ict_to_arkit, load_arkit_curves, resample
+from ..face.base import FaceModel
 from ..face.load import load_face_model
 from ..face.sequence import FPS, ParamSequence, load_sequence
-from ..fsutil import Output, check_can_create
+from ..fsutil import Output, atomic_write_bytes, check_can_create, sha256_file
 from ..made_by import digest, record
-from .video import render_mp4, video_made_by, write_meshes
+from .video import mesh_made_by, render_mp4, video_made_by, write_meshes
 
 
 def render_files(
@@ -29,26 +31,20 @@ def render_files(
     made_by: str | None = None,
 ) -> dict:
     """Render `params` (several: side by side) to `out`; returns a summary for the report.
-    `made_by`: the MP4's record (`render_or_keep`).
+    `made_by`: the record an MP4 or a mesh folder keeps of what made it (`render_or_keep`).
 
     Inputs are parameter sequences (.npz) or ARKit-52 curves (.csv, EmoTalk .npy), which are mapped
     to ICT-FaceKit and resampled to 25 fps. `fmt`: mp4, mesh (per-frame meshes) or csv (ARKit CSV).
     """
     check_can_create(out, folder=fmt == "mesh")
-    seqs = [load_any(p, ict) for p in params]
-    kinds = {s.face_model for s in seqs}
-    if len(kinds) > 1:
-        raise TalkfaceError(f"{', '.join(map(str, params))}: mixed face models ({', '.join(sorted(kinds))})")
-    model = load_face_model(seqs[0].face_model, ict=ict, flame=flame)
+    seqs, model = load_inputs(params, ict, flame)
     t0 = time.perf_counter()
     if fmt == "csv":
-        if model.kind != "ict" or len(seqs) > 1:
-            raise TalkfaceError("--format csv exports one ICT-FaceKit sequence as ARKit curves")
-        write_arkit_csv(out, ict_to_arkit(seqs[0].params, model.param_names), FPS)
+        atomic_write_bytes(out, csv_of(seqs, model))
     elif fmt == "mesh":
         if len(seqs) > 1:
             raise TalkfaceError("--format mesh writes one sequence; drop --compare")
-        write_meshes(model, seqs[0], out, mesh_ext)
+        write_meshes(model, seqs[0], out, mesh_ext, made_by)
     elif fmt == "mp4":
         if labels is not None and len(labels) != len(seqs):
             raise TalkfaceError(f"--labels has {len(labels)} names for {len(seqs)} sequences")
@@ -73,6 +69,17 @@ def render_files(
     }
 
 
+def load_inputs(
+    params: list[Path], ict: Path | None = None, flame: Path | None = None
+) -> tuple[list[ParamSequence], FaceModel]:
+    """The sequences of `params` and the one face model they all use."""
+    seqs = [load_any(p, ict) for p in params]
+    kinds = {s.face_model for s in seqs}
+    if len(kinds) > 1:
+        raise TalkfaceError(f"{', '.join(map(str, params))}: mixed face models ({', '.join(sorted(kinds))})")
+    return seqs, load_face_model(seqs[0].face_model, ict=ict, flame=flame)
+
+
 def load_any(path: Path, ict: Path | None = None) -> ParamSequence:
     """A parameter sequence from .npz, or from ARKit curves (.csv / .npy) mapped to ICT at 25 fps."""
     if Path(path).suffix in (".csv", ".npy"):
@@ -82,35 +89,78 @@ def load_any(path: Path, ict: Path | None = None) -> ParamSequence:
     return load_sequence(path)
 
 
+def csv_of(seqs: list[ParamSequence], model: FaceModel) -> bytes:
+    """The ARKit CSV of one ICT-FaceKit sequence."""
+    if model.kind != "ict" or len(seqs) > 1:
+        raise TalkfaceError("--format csv exports one ICT-FaceKit sequence as ARKit curves")
+    return arkit_csv(ict_to_arkit(seqs[0].params, model.param_names), FPS)
+
+
 def render_or_keep(
     target: Output,
     name: str,
     params: list[Path],
+    fmt: str = "mp4",
     audio: Path | None = None,
     size: int = 512,
     labels: list[str] | None = None,
+    mesh_ext: str = "ply",
     msaa: int = 0,
     ict: Path | None = None,
     flame: Path | None = None,
 ) -> dict:
-    """`render_files` of `params` to an MP4 at `target.name(name)`, unless `target` is a folder that
-    holds the video this very work made before: then that one, kept (a re-run of a stopped batch
-    goes on where it stopped). The video's record names the inputs by content, the settings, and
-    user face-model folders by their path. Returns the summary row."""
-    made_by = record(
+    """`render_files` of `params` to `target.name(name)`, unless `target` is a folder that holds the
+    output this very work made before: then that one, kept (a re-run of a stopped batch goes on
+    where it stopped). An MP4 keeps its record in its description tag, a mesh folder in a
+    `made_by.json` beside the meshes; a CSV has no room for one, so one with the very bytes this
+    work makes is kept. Returns the summary row."""
+    if fmt == "csv":
+        made_by, read = hashlib.sha256(csv_of(*load_inputs(params, ict, flame))).hexdigest(), file_sha256
+    else:
+        made_by = render_record(params, fmt, audio, size, labels, mesh_ext, msaa, ict, flame)
+        read = mesh_made_by if fmt == "mesh" else video_made_by
+    if kept := target.made_before(name, made_by, read):
+        return {"out": str(kept), "kept": "out"}
+    return render_files(
+        params, target.name(name), audio, size, fmt, labels, mesh_ext, msaa, ict, flame, made_by
+    )
+
+
+def render_record(
+    params: list[Path],
+    fmt: str,
+    audio: Path | None,
+    size: int,
+    labels: list[str] | None,
+    mesh_ext: str,
+    msaa: int,
+    ict: Path | None,
+    flame: Path | None,
+) -> str:
+    """The record of a render: the inputs by content, the settings that shape this format's output,
+    and user face-model folders by their path."""
+    face = [None if f is None else str(Path(f).resolve()) for f in (ict, flame)]
+    sequences = [digest(p) for p in params]
+    if fmt == "mesh":
+        return record("render", format=fmt, sequences=sequences, mesh_format=mesh_ext, face=face)
+    return record(
         "render",
-        sequences=[digest(p) for p in params],
+        format=fmt,
+        sequences=sequences,
         audio=None if audio is None else digest(audio),
         size=size,
         labels=view_labels(params, labels),
         msaa=msaa,
-        face=[None if f is None else str(Path(f).resolve()) for f in (ict, flame)],
+        face=face,
     )
-    if kept := target.made_before(name, made_by, video_made_by):
-        return {"out": str(kept), "kept": "out"}
-    return render_files(
-        params, target.name(name), audio, size, "mp4", labels, "ply", msaa, ict, flame, made_by
-    )
+
+
+def file_sha256(path: Path) -> str | None:
+    """sha256 of a file's bytes; None for a folder or an unreadable file."""
+    try:
+        return sha256_file(path) if path.is_file() else None
+    except OSError:
+        return None
 
 
 def view_labels(params: list[Path], labels: list[str] | None) -> list[str] | None:

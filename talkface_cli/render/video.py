@@ -194,8 +194,14 @@ def video_made_by(path: Path) -> str | None:
     return None
 
 
-def write_meshes(model: FaceModel, seq: ParamSequence, out: Path, ext: str = "ply") -> Path:
-    """Write frame_00000.<ext> ... into the folder `out` (created whole, atomically)."""
+MESH_RECORD = "made_by.json"  # in a mesh folder: the record of what made it (`mesh_made_by`)
+
+
+def write_meshes(
+    model: FaceModel, seq: ParamSequence, out: Path, ext: str = "ply", made_by: str | None = None
+) -> Path:
+    """Write frame_00000.<ext> ... into the folder `out` (created whole, atomically), with the face
+    model's licence and `made_by`, the record of the work, in MESH_RECORD."""
     if ext not in ("obj", "ply"):
         raise TalkfaceError(f"--mesh-format {ext}: use obj or ply")
     writer = write_ply if ext == "ply" else write_obj
@@ -210,9 +216,19 @@ def write_meshes(model: FaceModel, seq: ParamSequence, out: Path, ext: str = "pl
                     bar.advance(job)
             if model.licence:
                 (tmp / "LICENSE_FACE_MODEL.txt").write_text(model.licence + "\n")
+            if made_by:
+                (tmp / MESH_RECORD).write_text(made_by + "\n")
     except FileExistsError:
         raise TalkfaceError(f"{out}: exists already; choose a new output folder") from None
     return Path(out)
+
+
+def mesh_made_by(folder: Path) -> str | None:
+    """The record in a mesh folder (None: none, or not such a folder)."""
+    try:
+        return (Path(folder) / MESH_RECORD).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def probe(path: Path) -> dict:
