@@ -1,5 +1,6 @@
 """A small regression model trained by the shared loop; run as a script by the tests (also under
-torchrun). Prints nothing; writes `losses.json` (rank 0) into the run folder.
+torchrun). Prints nothing; writes `losses.json` (rank 0) into the run folder, and beside the run
+folder the names of the threads each rank has left as it exits (`RUN_DIR-threads-rankN.json`).
 
 usage: python tests/toy_train.py RUN_DIR NAME STEPS BATCH [--resume] [--slow-after N] [--dropout P]
 """
@@ -7,9 +8,11 @@ usage: python tests/toy_train.py RUN_DIR NAME STEPS BATCH [--resume] [--slow-aft
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -75,6 +78,10 @@ def main(argv: list[str]) -> None:
     )
     if entry is not None:
         (entry.path.parent / f"{entry.ref.name}.losses.json").write_text(json.dumps(result.losses))
+    tasks = Path("/proc/self/task")  # threads left running as the process goes on to exit (Linux)
+    names = [(t / "comm").read_text().strip() for t in tasks.iterdir()] if tasks.is_dir() else None
+    beside = Path(run_dir).with_name(f"{Path(run_dir).name}-threads-rank{os.environ.get('RANK', '0')}.json")
+    beside.write_text(json.dumps(names))
 
 
 if __name__ == "__main__":

@@ -166,6 +166,7 @@ def fit(
                 dist_util.barrier(info)
             if done % cfg.ckpt_every == 0 or done == cfg.steps:
                 _save_checkpoint(run_dir, done, model, optim, sched, info, cfg.keep_ckpts)
+    del wrapped  # DDP holds the process group, which teardown frees
     dist_util.teardown(info)
     return FitResult(model=model, step=cfg.steps, val=val, losses=losses, main=info.main)
 
