@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 
 from .commands import animate, evaluate, models, prep, render, train
-from .errors import TalkfaceError, Terminated, os_error_line
+from .errors import STOP_CODES, TalkfaceError, Terminated, os_error_line
 from .ui import console, error
 
 app = typer.Typer(
@@ -52,7 +52,7 @@ def main() -> None:
         # not standalone, Typer returns the code of typer.Exit and turns Ctrl-C into 130, not raise
         code = app(standalone_mode=False)
     except TalkfaceError as e:
-        error(str(e))
+        error(str(e), stop=e.exit_code in STOP_CODES)
         sys.exit(e.exit_code)
     except typer.Abort:
         error("aborted")
@@ -69,9 +69,9 @@ def main() -> None:
         error(os_error_line(e))
         sys.exit(1)
     except Terminated:
-        error("terminated")
+        error("terminated", stop=True)
         sys.exit(128 + signal.SIGTERM)
     if isinstance(code, int) and code:
         if code == 130:
-            error("interrupted")
+            error("interrupted", stop=True)
         sys.exit(code)

@@ -21,8 +21,9 @@ def main() -> None:
         from .app import main as run
     except (KeyboardInterrupt, Terminated) as e:
         stopped = isinstance(e, KeyboardInterrupt)
-        sys.stderr.write(f"error: {'interrupted' if stopped else 'terminated'}\n")
-        sys.stderr.flush()
+        if os.environ.get("LOCAL_RANK", "0") == "0":  # as `ui.error`: torchrun's first process says it
+            sys.stderr.write(f"error: {'interrupted' if stopped else 'terminated'}\n")
+            sys.stderr.flush()
         # os._exit, as nothing is written yet to clean up: after sys.exit, 2 of 40 runs stopped
         # while loading still ended by SIGINT (exit -2) once the message was out; none of 60 since
         os._exit(130 if stopped else 128 + signal.SIGTERM)

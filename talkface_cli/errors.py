@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+STOP_CODES = (130, 128 + signal.SIGTERM)  # the exit codes of a run they stop
 
 
 class TalkfaceError(Exception):

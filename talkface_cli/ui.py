@@ -56,7 +56,7 @@ def progress(extra: str = "", disable: bool = False) -> Progress:
     ]
     if extra:
         columns.append(TextColumn(extra))
-    quiet = disable or os.environ.get("TALKFACE_NO_PROGRESS") == "1"
+    quiet = disable or os.environ.get("TALKFACE_NO_PROGRESS") == "1" or side_rank() is not None
     return Progress(*columns, console=err_console, disable=quiet, transient=False)
 
 
@@ -117,6 +117,22 @@ def report_rows(title: str, rows: Sequence[dict], json_path: Path | None) -> Non
     report(title, columns, [[r.get(c) for c in columns] for r in rows], json_path)
 
 
-def error(message: str) -> None:
+def side_rank() -> int | None:
+    """The rank of a torchrun process that is not the first on its machine, else None. Such a process
+    runs the same command on the same inputs as the first one there: its progress bars and its stop
+    line would repeat that one's, drawn across each other on one terminal."""
+    if os.environ.get("LOCAL_RANK", "0") == "0":
+        return None
+    return int(os.environ.get("RANK", os.environ["LOCAL_RANK"]))
+
+
+def error(message: str, stop: bool = False) -> None:
+    """One error line on stderr. A torchrun process other than the first on its machine names its
+    rank, and leaves a stop (Ctrl-C or SIGTERM reach every process) to the first."""
+    side = side_rank()
+    if side is not None:
+        if stop:
+            return
+        message = f"rank {side}: {message}"
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     sys.stderr.flush()

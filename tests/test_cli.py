@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -148,12 +149,67 @@ def test_file_system_errors_are_one_line(monkeypatch, capsys):
     assert capsys.readouterr().err.strip() == "error: /data/.x.npz.tmp: No space left on device"
 
 
+# no torchrun; the first and the second process on the second machine of a run of 2 x 2
+@pytest.mark.parametrize("local_rank, rank", [(None, None), ("0", "2"), ("1", "3")])
+def test_torchrun_processes_beside_the_first_leave_bars_and_stop_lines_to_it(
+    local_rank, rank, monkeypatch, capsys
+):
+    """Ctrl-C reaches every process of a torchrun run: each printed the stop line, the second across
+    the first's progress bar, and each drew its own bars. Now a process other than the first on its
+    machine shows no bars and no stop line, and names its rank in any other error."""
+    import talkface_cli.app as cli
+    from talkface_cli.errors import TalkfaceError
+    from talkface_cli.ui import progress
+
+    monkeypatch.delenv("TALKFACE_NO_PROGRESS", raising=False)
+    for name, value in {"LOCAL_RANK": local_rank, "RANK": rank}.items():
+        if value is None:
+            monkeypatch.delenv(name, raising=False)
+        else:
+            monkeypatch.setenv(name, value)
+    side = local_rank == "1"
+    assert progress().disable == side
+
+    def raising(error):
+        def run(*a, **k):
+            raise error
+
+        return run
+
+    said = []
+    for error, code in [
+        (TalkfaceError("emg/x: training interrupted; ...", exit_code=130), 130),
+        (TalkfaceError("emg/x: training terminated; ...", exit_code=143), 143),
+        (TalkfaceError("data/x: not a clip store"), 1),
+    ]:
+        monkeypatch.setattr(cli, "app", raising(error))
+        with pytest.raises(SystemExit) as e:
+            cli.main()
+        assert e.value.code == code
+        said.append(capsys.readouterr().err.strip())
+    monkeypatch.setattr(cli, "app", lambda **k: 130)  # Typer's code for Ctrl-C outside training
+    with pytest.raises(SystemExit):
+        cli.main()
+    said.append(capsys.readouterr().err.strip())
+    if side:
+        assert said == ["", "", "error: rank 3: data/x: not a clip store", ""]
+    else:
+        assert said == [
+            "error: emg/x: training interrupted; ...",
+            "error: emg/x: training terminated; ...",
+            "error: data/x: not a clip store",
+            "error: interrupted",
+        ]
+
+
 @pytest.mark.parametrize(
-    "sig, code, message", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")]
+    "sig, code, message, local_rank",
+    [("SIGINT", 130, "interrupted", "0"), ("SIGTERM", 143, "terminated", "0"), ("SIGINT", 130, None, "1")],
 )
-def test_a_stop_while_the_libraries_load_is_one_line(sig, code, message):
+def test_a_stop_while_the_libraries_load_is_one_line(sig, code, message, local_rank):
     """Ctrl-C or SIGTERM in the second torch takes to load: exit 130 / 143 with one line, as later
-    (before, Ctrl-C printed a traceback and SIGTERM killed the program without a word)."""
+    (before, Ctrl-C printed a traceback and SIGTERM killed the program without a word); none from a
+    torchrun process beside the first, which says it."""
     code_text = (
         "import os, signal, sys\n"
         "class Stop:\n"
@@ -166,5 +222,9 @@ def test_a_stop_while_the_libraries_load_is_one_line(sig, code, message):
         "from talkface_cli.entry import main\n"
         "main()\n"
     )
-    out = subprocess.run([sys.executable, "-c", code_text], capture_output=True, text=True, timeout=120)
-    assert (out.returncode, out.stderr.strip().splitlines(), out.stdout) == (code, [f"error: {message}"], "")
+    env = {**os.environ, "LOCAL_RANK": local_rank}
+    out = subprocess.run(
+        [sys.executable, "-c", code_text], capture_output=True, text=True, timeout=120, env=env
+    )
+    said = [f"error: {message}"] if message else []
+    assert (out.returncode, out.stderr.strip().splitlines(), out.stdout) == (code, said, "")

@@ -32,6 +32,12 @@ def _run(home: Path, *args: str, launcher: list[str] | None = None) -> subproces
     return out
 
 
+def _torchrun(port_offset: int) -> list[str]:
+    """Two processes on this machine, on a port of this test process's own."""
+    port = str(29500 + (os.getpid() + port_offset) % 1000)
+    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port]
+
+
 def _weights(home: Path, name: str) -> dict[str, torch.Tensor]:
     return load_file(str(home / "models" / "sync" / name / "model.safetensors"))
 
@@ -115,16 +121,7 @@ def test_ddp_two_processes_match_single_process(tmp_path):
     # Without dropout the model is deterministic, so 2 x 8 samples must give the 16-sample run.
     home = tmp_path / "home"
     _run(home, str(tmp_path / "single"), "sync/single", "12", "16", "--dropout", "0")
-    launcher = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_port",
-        str(29500 + os.getpid() % 1000),
-    ]
-    _run(home, str(tmp_path / "ddp"), "sync/ddp", "12", "16", "--dropout", "0", launcher=launcher)
+    _run(home, str(tmp_path / "ddp"), "sync/ddp", "12", "16", "--dropout", "0", launcher=_torchrun(0))
     single = json.loads((home / "models" / "sync" / "single.losses.json").read_text())
     ddp = json.loads((home / "models" / "sync" / "ddp.losses.json").read_text())
     assert len(single) == len(ddp) == 12
@@ -135,6 +132,20 @@ def test_ddp_two_processes_match_single_process(tmp_path):
     for rank in (0, 1):
         names = json.loads((tmp_path / f"ddp-threads-rank{rank}.json").read_text())
         assert names is None or not [n for n in names if "gloo" in n], names
+
+
+def test_a_torchrun_error_is_said_once_by_each_process(tmp_path):
+    """The real command under torchrun: the first process says the error, the second names its rank
+    (both printed the same line before; see test_cli for bars and stop lines). torchrun stops the
+    other process when one fails: one that had not yet failed says `terminated`, or nothing."""
+    args = ["train-sync", "--data", str(tmp_path / "none"), "--name", "sync/x"]
+    cmd = _torchrun(1) + ["-m", "talkface_cli", *args]
+    out = subprocess.run(cmd, env=_env(tmp_path / "home"), capture_output=True, text=True, timeout=120)
+    said = [line for line in out.stderr.splitlines() if line.startswith("error:")]
+    store = f"{tmp_path / 'none'}: not a clip store (no manifest.jsonl; run `talkface prep` first)"
+    mine, side = f"error: {store}", f"error: rank 1: {store}"
+    assert out.returncode != 0 and len(said) == len(set(said)), out.stderr[-2000:]
+    assert {mine, side} & set(said) and set(said) <= {mine, side, "error: terminated"}, out.stderr[-2000:]
 
 
 def test_a_run_never_goes_among_a_users_files(tmp_path):
