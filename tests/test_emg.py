@@ -204,6 +204,36 @@ def test_training_lowers_the_loss(use_chain):
     assert metrics["emg"]["lve_mm"] > 0 and metrics["emg"]["lve_mean_face_mm"] > 0
 
 
+def test_the_speech_emotion_of_the_training_clips_is_read_once_per_store_and_ede(use_chain, monkeypatch):
+    """train-emg keeps what the EDE reads from each clip's speech in the store's cache, under the
+    EDE's weights: a second run on the same store and EDE (an ablation, a resumed run) reads no
+    speech, and gets the very values the EDE gives."""
+    import talkface_cli.training.emg as emg_training
+    from talkface_cli import presets  # noqa: F401
+    from talkface_cli.config import make_config
+    from talkface_cli.data.datasets import load_clips
+    from talkface_cli.inference.emotion import pooled, speech_emotion
+    from talkface_cli.registry import Registry
+    from tests.chain import EMG_FAST
+
+    _, store, _ = use_chain
+    reg = Registry()
+    ede = reg.load_model("ede/t")
+    folder = store / "features" / f"emotion-{reg.read('ede/t').meta['model_sha256'][:16]}"
+    clips = load_clips([store], None, need_face=True)
+    assert sorted(p.stem for p in folder.glob("*.npy")) == sorted(c.id for c in clips)
+    for c in clips[:3]:
+        assert np.array_equal(np.load(folder / f"{c.id}.npy")[0], pooled(speech_emotion(ede, c.audio)))
+
+    def refuse(*a, **k):
+        raise AssertionError("speech read again")
+
+    monkeypatch.setattr(emg_training, "speech_emotion", refuse)
+    task = emg_training.EMGTask(make_config("emg", "tiny", EMG_FAST), [store], "ede/t", "sync/t")
+    key = f"{clips[0].store}:{clips[0].id}"
+    assert np.array_equal(task.emotion[key].numpy(), np.load(folder / f"{clips[0].id}.npy")[0])
+
+
 def test_emotion_labels_as_users_type_them():
     from talkface_cli.errors import TalkfaceError
     from talkface_cli.inference.emotion import emotion_name

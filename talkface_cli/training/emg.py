@@ -18,11 +18,12 @@ import torch
 
 from ..audio.features import cached_features, content_encoder
 from ..config import to_dict
+from ..data.cache import cache_path, cached_array
 from ..data.datasets import Clip, data_hash, load_clips, random_start
 from ..data.renders import cached_renders, face_camera, visible_faces
 from ..errors import TalkfaceError
 from ..face.load import load_face_model
-from ..fsutil import json_text
+from ..fsutil import json_text, sha256_file
 from ..inference.emotion import pooled, speech_emotion
 from ..models.emg import EMG, EMGStage
 from ..models.sync import AUDIO_FRAMES, VIDEO_FRAMES
@@ -32,6 +33,16 @@ from ..ui import progress
 from .run import train_and_publish
 
 
+def cached_emotion(
+    store: Path, clip_id: str, ede: torch.nn.Module, ede_sha: str, audio: np.ndarray
+) -> np.ndarray:
+    """A clip's speech emotion as the EDE's audio branch reads it (pooled, (We,)), cached in the
+    store per EDE weights: a paper-sized EDE (HuBERT-large) reads a large corpus for hours on the
+    CPU, and every run on the same store and EDE (the ablations, a resumed run) read it again."""
+    path = cache_path(store, f"emotion-{ede_sha[:16]}", f"{clip_id}.npy")
+    return cached_array(path, 1, lambda: pooled(speech_emotion(ede, audio))[None])[0]
+
+
 class EMGTask:
     def __init__(self, cfg: EMGStage, stores: list[Path], ede: str, sync: str):
         if cfg.window % cfg.model.stride:
@@ -39,6 +50,8 @@ class EMGTask:
         self.cfg, self.ede_name, self.sync_name = cfg, ede, sync
         reg = Registry()
         self.ede = reg.load_model(ede, "cpu").eval().requires_grad_(False)
+        entry = reg.read(ede)
+        ede_sha = entry.meta.get("model_sha256") or sha256_file(entry.path / "model.safetensors")
         self.sync = reg.load_model(sync, "cpu").eval().requires_grad_(False)
         self.content_source = self.sync.cfg.content
         encoder = content_encoder(self.content_source)
@@ -63,7 +76,9 @@ class EMGTask:
                 self.content[key] = torch.from_numpy(
                     cached_features(c.store, c.id, encoder, c.audio, c.frames)
                 )
-                self.emotion[key] = torch.from_numpy(pooled(speech_emotion(self.ede, c.audio)))
+                self.emotion[key] = torch.from_numpy(
+                    cached_emotion(c.store, c.id, self.ede, ede_sha, c.audio)
+                )
                 self.renders[key] = cached_renders(c.store, c.id, self.face, c.params, size)
                 bar.advance(job)
         self.cam = face_camera(self.face, size)
