@@ -50,6 +50,25 @@ def test_batches_cover_each_epoch_once():
     assert torch.equal(batch_indices(3, 2, b, n), batch_indices(3, 2, b, n))
 
 
+def test_each_torchrun_process_caches_its_own_share_of_the_clips_first(monkeypatch):
+    """The first pass over a store (features, renders, emotion conditions) is split across torchrun's
+    processes by order alone: each starts with its share, every clip still comes once to each."""
+    from talkface_cli.training.distributed import own_share_first
+
+    clips = list("abcdefg")
+    monkeypatch.delenv("RANK", raising=False)
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    assert own_share_first(clips) == clips
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    orders = []
+    for rank in "012":
+        monkeypatch.setenv("RANK", rank)
+        orders.append(own_share_first(clips))
+    assert [o[:3] for o in orders] == [list("adg"), list("be") + ["a"], list("cf") + ["a"]]
+    assert all(sorted(o) == clips for o in orders)
+    assert sorted(x for o, n in zip(orders, (3, 2, 2)) for x in o[:n]) == clips  # the shares cover all
+
+
 @pytest.mark.parametrize("sig", ["SIGKILL", "SIGINT"])
 def test_resume_after_sigkill_is_bit_identical(tmp_path, sig):
     home = tmp_path / "home"

@@ -45,6 +45,17 @@ def setup(device: str | None = None) -> DistInfo:
     return DistInfo(dist.get_rank(), dist.get_world_size(), local_rank, dev)
 
 
+def own_share_first(items: list) -> list:
+    """`items` with this torchrun process's share (every WORLD_SIZE-th, from its RANK) first, then the
+    rest; unchanged in a world of one. A task's first pass, which caches per clip (content
+    features, renders, emotion conditions), so splits across the processes without a word between
+    them: each caches its share, and by the time it walks the rest the others have cached theirs.
+    A clip done twice costs time only (the cache writes are atomic). The pass runs before the
+    process group exists; torchrun has set the variables."""
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    return items[rank::world] + [x for i, x in enumerate(items) if i % world != rank]
+
+
 def barrier(info: DistInfo) -> None:
     if info.world > 1:
         dist.barrier()

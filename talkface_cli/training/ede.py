@@ -19,6 +19,7 @@ from ..fsutil import json_text
 from ..models.ede import EDE, EDEStage
 from ..registry import Entry
 from ..ui import progress
+from .distributed import own_share_first
 from .losses import audio_visual, intensity_triplet, supcon
 from .run import train_and_publish
 
@@ -54,7 +55,7 @@ class EDETask:
         face_clips = [c for c in self.train + self.held if c.params is not None]
         with progress() as bar:
             job = bar.add_task("renders for the video branch", total=len(face_clips), unit="clip")
-            for c in face_clips:
+            for c in own_share_first(face_clips):
                 model = load_face_model(c.face_model or "ict")
                 self.renders[f"{c.store}:{c.id}"] = cached_renders(
                     c.store, c.id, model, c.params, cfg.model.image_size

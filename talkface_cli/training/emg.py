@@ -30,6 +30,7 @@ from ..models.sync import AUDIO_FRAMES, VIDEO_FRAMES
 from ..registry import Entry, Registry
 from ..render.diff import render_gray
 from ..ui import progress
+from .distributed import own_share_first
 from .run import train_and_publish
 
 
@@ -71,7 +72,7 @@ class EMGTask:
         size = self.ede.cfg.image_size
         with progress() as bar:
             job = bar.add_task("content, emotion and renders", total=len(clips), unit="clip")
-            for c in clips:
+            for c in own_share_first(clips):
                 key = f"{c.store}:{c.id}"
                 self.content[key] = torch.from_numpy(
                     cached_features(c.store, c.id, encoder, c.audio, c.frames)

@@ -22,6 +22,7 @@ from ..fsutil import json_text
 from ..models.sync import AUDIO_FRAMES, VIDEO_FRAMES, SyncExpert, SyncStage, sync_bce
 from ..registry import Entry
 from ..ui import progress
+from .distributed import own_share_first
 from .run import train_and_publish
 
 
@@ -49,7 +50,7 @@ class SyncTask:
             job = bar.add_task(
                 "content features and lip landmarks", total=len(self.train + self.held), unit="clip"
             )
-            for c in self.train + self.held:
+            for c in own_share_first(self.train + self.held):
                 key = f"{c.store}:{c.id}"
                 feats = cached_features(c.store, c.id, self.encoder, c.audio, c.frames)
                 self.content[key] = torch.from_numpy(feats).float()
