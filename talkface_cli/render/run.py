@@ -34,14 +34,13 @@ def render_files(
     `made_by`: the record an MP4 or a mesh folder keeps of what made it (`render_or_keep`).
 
     Inputs are parameter sequences (.npz) or ARKit-52 curves (.csv, EmoTalk .npy), which are mapped
-    to ICT-FaceKit and resampled to 25 fps. `fmt`: mp4, mesh (per-frame meshes) or csv (ARKit CSV).
+    to ICT-FaceKit and resampled to 25 fps. `fmt`: mp4 or mesh (per-frame meshes); an ARKit CSV is
+    written by `render_or_keep`, which makes its bytes once to compare and write.
     """
     check_can_create(out, folder=fmt == "mesh")
     seqs, model = load_inputs(params, ict, flame)
     t0 = time.perf_counter()
-    if fmt == "csv":
-        atomic_write_bytes(out, csv_of(seqs, model))
-    elif fmt == "mesh":
+    if fmt == "mesh":
         if len(seqs) > 1:
             raise TalkfaceError("--format mesh writes one sequence; drop --compare")
         write_meshes(model, seqs[0], out, mesh_ext, made_by)
@@ -57,7 +56,11 @@ def render_files(
         render_mp4(model, seqs, out, wave, size, labels, msaa, made_by)
     else:
         raise TalkfaceError(f"--format {fmt}: use mp4, mesh or csv")
-    seconds = time.perf_counter() - t0
+    return summary(out, seqs, model, time.perf_counter() - t0)
+
+
+def summary(out: Path, seqs: list[ParamSequence], model: FaceModel, seconds: float) -> dict:
+    """The report row of a render to `out` that took `seconds`."""
     frames = max(s.num_frames for s in seqs)
     return {
         "out": str(out),
@@ -115,15 +118,27 @@ def render_or_keep(
     `made_by.json` beside the meshes; a CSV has no room for one, so one with the very bytes this
     work makes is kept. Returns the summary row."""
     if fmt == "csv":
-        made_by, read = hashlib.sha256(csv_of(*load_inputs(params, ict, flame))).hexdigest(), file_sha256
-    else:
-        made_by = render_record(params, fmt, audio, size, labels, mesh_ext, msaa, ict, flame)
-        read = mesh_made_by if fmt == "mesh" else video_made_by
-    if kept := target.made_before(name, made_by, read):
+        return csv_or_keep(target, name, params, ict, flame)
+    made_by = render_record(params, fmt, audio, size, labels, mesh_ext, msaa, ict, flame)
+    if kept := target.made_before(name, made_by, mesh_made_by if fmt == "mesh" else video_made_by):
         return {"out": str(kept), "kept": "out"}
     return render_files(
         params, target.name(name), audio, size, fmt, labels, mesh_ext, msaa, ict, flame, made_by
     )
+
+
+def csv_or_keep(target: Output, name: str, params: list[Path], ict: Path | None, flame: Path | None) -> dict:
+    """`render_or_keep` for an ARKit CSV: its bytes, made once (1.7 s for an hour of speech), are its
+    record and what is written."""
+    seqs, model = load_inputs(params, ict, flame)
+    t0 = time.perf_counter()
+    data = csv_of(seqs, model)
+    if kept := target.made_before(name, hashlib.sha256(data).hexdigest(), file_sha256):
+        return {"out": str(kept), "kept": "out"}
+    out = target.name(name)
+    check_can_create(out)
+    atomic_write_bytes(out, data)
+    return summary(out, seqs, model, time.perf_counter() - t0)
 
 
 def render_record(
