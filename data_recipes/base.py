@@ -12,10 +12,20 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from talkface_cli import __version__
-from talkface_cli.data.store import assemble_manifest, assign_splits, is_written, validate, write_manifest
+from talkface_cli.data.store import (
+    assemble_manifest,
+    assign_splits,
+    clip_paths,
+    is_written,
+    speaker_path,
+    validate,
+    write_manifest,
+)
 from talkface_cli.errors import TalkfaceError
 from talkface_cli.fsutil import atomic_write_json, refuse_foreign
 from talkface_cli.ui import progress
+
+from .labels import COLUMNS
 
 ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.xz", ".7z", ".rar")
 
@@ -69,6 +79,7 @@ class PrepSummary:
     discovered: int
     written: int
     skipped: int
+    relabelled: int
     failed: int
     clips: int
     problems: list[str]
@@ -91,7 +102,8 @@ def check_resumable(out: Path, recipe: Recipe, opts: PrepOptions) -> None:
     """A store is made in a new or empty folder, never among a user's files (ROOT itself, say).
     It grows or resumes only under the recipe, recipe version and options that made its clips
     (the face model; a recipe's `content_options`, e.g. the synthetic corpus's seed): written clips
-    are skipped, so clips made otherwise would mix silently with them. Split options may change."""
+    are skipped, so clips made otherwise would mix silently with them. Split options may change,
+    and the labels CSV too, but not be left out: the clips would lose their labels."""
     path = out / "prep.json"
     if not path.is_file():
         refuse_foreign(out, (), "a clip store", "--out")
@@ -110,6 +122,9 @@ def check_resumable(out: Path, recipe: Recipe, opts: PrepOptions) -> None:
             f"talkface's version {now}; give another --out (or remove the old store yourself)"
         )
     was = made.get("options", {})
+    labels = (was.get("extra") or {}).get("labels")
+    if labels and not opts.extra.get("labels"):  # its clips would lose their labels (`relabel`)
+        raise TalkfaceError(f"{out}: labelled from {labels}; give --labels again to resume or grow it")
     for key in ("face_model", *getattr(recipe, "content_options", ())):
         if key in was and was[key] != getattr(opts, key):
             raise TalkfaceError(
@@ -154,6 +169,7 @@ def run_recipe(
     jobs, twins = unique_ids(jobs)
     errors += twins
     stamp(out, recipe, root, opts, args)
+    relabelled = relabel(out, jobs)
     pending = [j for j in jobs if not j.done(out)]
     with progress() as bar:
         task = bar.add_task(
@@ -191,8 +207,46 @@ def run_recipe(
     problems = validate(out)
     written = sum(1 for j in pending if (j.id, j.source) not in failed_jobs and j.done(out))
     return PrepSummary(
-        str(out), found, written, len(jobs) - len(pending), len(errors), len(records), problems, errors
+        str(out),
+        found,
+        written,
+        len(jobs) - len(pending),
+        relabelled,
+        len(errors),
+        len(records),
+        problems,
+        errors,
     )
+
+
+def relabel(out: Path, jobs: list[Job]) -> int:
+    """Written clips take the labels their corpus gives them now (a labels CSV corrected between
+    two runs): their sidecars are rewritten. A speaker's face shape is fitted to all its tracked
+    clips, so when a tracked clip changes speaker, it and every clip of its old speaker are fitted
+    again from their kept tracks: the old shape, their .npz and then the sidecars go or change in
+    an order that lets a run stopped half-way find the change again, and `finish` fits them.
+    Returns how many clips changed labels."""
+    changed: dict[str, tuple[Path, dict]] = {}  # clip id -> sidecar, record with the new labels
+    old_speakers, moved = set(), set()  # tracked clips' old speakers; the clips that left them
+    for j in jobs:
+        if j.outputs or not is_written(out, j.id):  # several clips from one job: labels made, not read
+            continue
+        side = clip_paths(out, j.id)[1]
+        record = json.loads(side.read_text())
+        now = {k: j.labels[k] for k in COLUMNS[1:] if k in j.labels and record.get(k) != j.labels[k]}
+        if now:
+            changed[j.id] = (side, record | now)
+            if j.kind == "video" and "speaker" in now:
+                old_speakers.add(str(record["speaker"]))
+                moved.add(j.id)
+    for speaker in old_speakers:
+        speaker_path(out, speaker).unlink(missing_ok=True)
+    stayed = [j.id for j in jobs if j.kind == "video" and str(j.labels.get("speaker")) in old_speakers]
+    for clip_id in [*stayed, *moved]:  # the moved last: till they go, a re-run sees the change
+        clip_paths(out, clip_id)[0].unlink(missing_ok=True)
+    for side, record in changed.values():
+        atomic_write_json(side, record)
+    return len(changed)
 
 
 def unique_ids(jobs: list[Job]) -> tuple[list[Job], list[dict]]:

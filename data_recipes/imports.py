@@ -24,7 +24,7 @@ from talkface_cli.face.flame import PARAM_NAMES as FLAME_NAMES
 from talkface_cli.face.load import load_face_model
 
 from .base import Job, PrepOptions
-from .labels import clip_id, default_labels, read_labels
+from .labels import clip_id, default_labels, listed_error, read_labels
 from .ravdess import parse_name
 
 SUFFIX = {"emoca": ".npz", "etf": ".npy"}
@@ -71,10 +71,10 @@ class Import:
             raise TalkfaceError(f"--format {fmt}: use emoca or etf")
         if not root.is_dir():
             raise TalkfaceError(f"{root}: no such folder")
-        table = read_labels(Path(opts.extra["labels"])) if opts.extra.get("labels") else {}
+        table = read_labels(Path(opts.extra["labels"]), root) if opts.extra.get("labels") else {}
         jobs = []
         for path in sorted(root.rglob(f"*{SUFFIX[fmt]}")):
-            rel = str(path.relative_to(root))
+            rel = path.relative_to(root).as_posix()
             labels = default_labels("import", path)
             try:
                 labels |= {k: v for k, v in parse_name(path).items() if k in labels}
@@ -84,7 +84,9 @@ class Import:
             jobs.append(Job(clip_id(root, path), str(path), labels, fmt))
         if not jobs:
             raise TalkfaceError(f"{root}: no {SUFFIX[fmt]} files for --format {fmt}")
-        return jobs, []
+        found = {Path(j.source).relative_to(root).as_posix() for j in jobs}
+        errors = [listed_error(root, rel, f"a {SUFFIX[fmt]} file") for rel in table if rel not in found]
+        return jobs, errors
 
     def process(self, job: Job, out: Path, opts: PrepOptions) -> None:
         path = Path(job.source)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import os
+import posixpath
 import re
 from pathlib import Path
 
@@ -25,20 +27,34 @@ MEDIA = {
 }
 
 
-def read_labels(path: Path) -> dict[str, dict]:
-    """CSV with a header; `path` (relative to the corpus root) is required, then any of speaker,
-    emotion, intensity, statement. Returns relative path -> labels."""
+def read_labels(path: Path, root: Path) -> dict[str, dict]:
+    """CSV with a header; `path` (relative to the corpus root ROOT, or absolute inside it) is
+    required, then any of speaker, emotion, intensity, statement. Read as spreadsheets save it:
+    a UTF-8 byte-order mark, header names in any case, `;` or tab between the cells. Returns the
+    path relative to ROOT in POSIX form ("a/b.wav": no "./", Windows' backslashes made slashes)
+    -> labels."""
     path = Path(path)
     try:
-        rows = list(csv.DictReader(path.read_text().splitlines()))
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError:
+        raise TalkfaceError(f"{path}: the labels CSV is not UTF-8 (save it as 'CSV UTF-8')") from None
+    except OSError as e:
+        raise TalkfaceError(f"{path}: cannot read the labels CSV ({e.strerror})") from None
+    head = lines[0] if lines else ""
+    delimiter = max(",;\t", key=head.count)
+    try:
+        reader = csv.DictReader(lines, delimiter=delimiter)
+        reader.fieldnames = [(f or "").strip().lower() for f in reader.fieldnames or []]
+        rows = list(reader)
+    except csv.Error as e:
         raise TalkfaceError(f"{path}: cannot read the labels CSV ({e})") from None
-    if not rows or "path" not in rows[0]:
+    if "path" not in reader.fieldnames:
         raise TalkfaceError(
             f"{path}: the labels CSV needs a header with a 'path' column ({', '.join(COLUMNS)})"
         )
-    out = {}
+    out, lines_of = {}, {}
     for i, r in enumerate(rows, 2):
+        rel = corpus_path(r["path"] or "", root, f"{path}: line {i}")
         labels = {k: (r.get(k) or "").strip() or None for k in COLUMNS[1:]}
         if labels["emotion"] is not None:
             labels["emotion"] = emotion_name(labels["emotion"])
@@ -49,8 +65,28 @@ def read_labels(path: Path) -> dict[str, dict]:
                 raise TalkfaceError(
                     f"{path}: line {i}: intensity {labels['intensity']!r} is not a whole number"
                 ) from None
-        out[r["path"].strip()] = labels
+        if out.get(rel, labels) != labels:
+            raise TalkfaceError(f"{path}: lines {lines_of[rel]} and {i} give {rel} different labels")
+        out[rel], lines_of[rel] = labels, i
     return out
+
+
+def corpus_path(cell: str, root: Path, where: str) -> str:
+    """A file named in a table, as its path relative to ROOT in POSIX form; `where` begins the
+    error for a file outside ROOT or no path at all."""
+    name = cell.strip().replace("\\", "/")
+    if not name:
+        raise TalkfaceError(f"{where}: the path is empty")
+    rel = posixpath.normpath(os.path.relpath(os.path.abspath(Path(root) / name), os.path.abspath(root)))
+    if rel.split("/")[0] in (".", ".."):
+        raise TalkfaceError(f"{where}: {cell.strip()} is not a file inside {root}")
+    return rel
+
+
+def listed_error(root: Path, rel: str, wanted: str) -> dict:
+    """The prep error of a file a labels table names that is missing or not `wanted`."""
+    problem = f"listed, but not {wanted}" if (root / rel).is_file() else "listed but missing"
+    return {"id": rel, "source": str(root / rel), "error": f"{root / rel}: {problem}"}
 
 
 def emotion_name(label: str) -> str:

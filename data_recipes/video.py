@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from talkface_cli.audio.io import audio_delay, delayed, load_audio
-from talkface_cli.data.store import HOP, is_written, write_clip
+from talkface_cli.data.store import HOP, is_written, speaker_path, write_clip
 from talkface_cli.errors import TalkfaceError
 from talkface_cli.face.load import load_face_model
 from talkface_cli.fsutil import atomic_write_json
@@ -103,7 +103,7 @@ def fit_speakers(jobs: list[Job], out: Path, opts: PrepOptions) -> list[dict]:
         lmk = np.concatenate([t["lmk68"] for t in tracks])
         lengths = [len(t["lmk68"]) for t in tracks]
         sizes = {tuple(t["size"]) for t in tracks}
-        spk_file = out / "speakers" / f"{speaker}.json"
+        spk_file = speaker_path(out, speaker)
         shape = (
             np.array(json.loads(spk_file.read_text())["shape"], np.float32) if spk_file.is_file() else None
         )

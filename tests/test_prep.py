@@ -442,6 +442,7 @@ def test_an_unnamed_store_is_data_recipe_and_no_store_goes_among_a_users_files(s
     assert len(read_manifest(tmp_path / "data" / "ravdess")) == 3
     again = runner.invoke(app, ["prep", "ravdess", "RAVDESS", "--json", "-"])  # resumes; JSON alone on stdout
     assert again.exit_code == 0 and json.loads(again.stdout)["skipped"] == 3
+    assert json.loads(again.stdout)["relabelled"] == 0
 
 
 def test_import_emoca_and_etf(tmp_path):
@@ -488,23 +489,32 @@ def test_folder_with_labels_and_mead_hdtf_layouts(shared, tmp_path):
     (tmp_path / "labels.csv").write_text(
         "path,speaker,emotion,intensity\na/talk.mp4,anna, Happiness,1\na/say.flac,bob,,\na/memo.mp4,cy,,\n"
     )
-    res = runner.invoke(
-        app,
-        [
-            "prep",
-            "folder",
-            str(tmp_path / "f"),
-            "--labels",
-            str(tmp_path / "labels.csv"),
-            "--out",
-            str(tmp_path / "s"),
-        ],
-    )
+    prep = ["prep", "folder", str(tmp_path / "f"), "--labels", str(tmp_path / "labels.csv")]
+    prep += ["--out", str(tmp_path / "s")]
+    res = runner.invoke(app, prep)
     assert res.exit_code == 0, res.output
     recs = {r["id"]: r for r in read_manifest(tmp_path / "s")}
     assert recs["a__talk"]["speaker"] == "anna" and recs["a__talk"]["emotion"] == "happy"
     assert recs["a__talk"]["face_model"] == "ict" and recs["a__say"]["face_model"] is None
     assert recs["a__memo"]["face_model"] is None and recs["a__memo"]["speaker"] == "cy"  # kept as audio
+    (tmp_path / "labels.csv").write_text(  # corrected: the video is bob's, the flac is sad
+        "path,speaker,emotion,intensity\na/talk.mp4,bob, Happiness,1\na/say.flac,bob,sad,\na/memo.mp4,cy,,\n"
+    )
+    res = runner.invoke(app, [*prep, "--json", "-"])
+    summary = json.loads(res.stdout)
+    assert (summary["relabelled"], summary["written"], summary["skipped"]) == (2, 1, 2)  # the video refitted
+    recs = {r["id"]: r for r in read_manifest(tmp_path / "s")}
+    assert (recs["a__talk"]["speaker"], recs["a__say"]["speaker"], recs["a__say"]["emotion"]) == (
+        "bob",
+        "bob",
+        "sad",
+    )
+    assert json.loads((tmp_path / "s/speakers/bob.json").read_text())["clips"] == 1
+    assert not (tmp_path / "s/speakers/anna.json").exists()  # fitted to bob's face
+    assert json.loads(runner.invoke(app, [*prep, "--json", "-"]).stdout)["relabelled"] == 0
+    res = runner.invoke(app, [*prep[:3], *prep[5:]])  # --labels forgotten: nothing changes
+    assert isinstance(res.exception, TalkfaceError) and "give --labels again" in str(res.exception)
+    assert {r["id"]: r for r in read_manifest(tmp_path / "s")} == recs
     mead = tmp_path / "mead/M003/video/front/fear/level_2"
     mead.mkdir(parents=True)
     (mead / "001.mp4").symlink_to(real)
@@ -519,6 +529,60 @@ def test_folder_with_labels_and_mead_hdtf_layouts(shared, tmp_path):
     res = runner.invoke(app, ["prep", "hdtf", str(tmp_path / "hdtf"), "--out", str(tmp_path / "h")])
     assert res.exit_code == 0, res.output
     assert {r["speaker"] for r in read_manifest(tmp_path / "h")} == {"WRA_Someone", "WRA_Other"}
+
+
+def test_a_labels_csv_as_spreadsheets_and_scripts_write_it(tmp_path):
+    """Excel's "CSV UTF-8" (a byte-order mark, CRLF, `;` where the decimal comma is used, header
+    names capitalised) and paths written "./a/x.wav", "a\\x.wav" or absolute label the files they
+    name; a row naming a file outside ROOT or relabelling a file is one line; a listed file that
+    is missing or of no usable kind is reported and the rest prepared (exit 3)."""
+    rng = np.random.default_rng(0)
+    (tmp_path / "f/a").mkdir(parents=True)
+    for name in ("one", "two", "three"):
+        sf.write(tmp_path / f"f/a/{name}.wav", rng.normal(0, 0.1, 16000).astype(np.float32), 16000)
+    (tmp_path / "f/a/notes.txt").write_text("not speech")
+    rows = ["Path;Speaker;Emotion", "./a/one.wav;anna;Happiness", "a\\two.wav;bob;sad"]
+    rows += [f"{tmp_path / 'f/a/three.wav'};cy;angry", "a/four.wav;dee;sad", "a/notes.txt;eve;sad"]
+    (tmp_path / "labels.csv").write_bytes(("\ufeff" + "\r\n".join(rows) + "\r\n").encode())
+    prep = ["prep", "folder", str(tmp_path / "f"), "--labels", str(tmp_path / "labels.csv")]
+    res = runner.invoke(app, [*prep, "--out", str(tmp_path / "s")])
+    assert res.exit_code == 3, res.output
+    got = {r["id"]: (r["speaker"], r["emotion"]) for r in read_manifest(tmp_path / "s")}
+    assert got == {"a__one": ("anna", "happy"), "a__two": ("bob", "sad"), "a__three": ("cy", "angry")}
+    errors = {e["source"]: e["error"] for e in json.loads((tmp_path / "s/errors.json").read_text())}
+    assert errors[str(tmp_path / "f/a/four.wav")].endswith("four.wav: listed but missing")
+    assert errors[str(tmp_path / "f/a/notes.txt")].endswith(
+        "notes.txt: listed, but not a video or audio file"
+    )
+    for bad, said in [
+        ("path,speaker\n../one.wav,x\n", "line 2: ../one.wav is not a file inside"),
+        ("path,emotion\na/one.wav,sad\n./a/one.wav,happy\n", "lines 2 and 3 give a/one.wav different labels"),
+    ]:
+        (tmp_path / "bad.csv").write_text(bad)
+        res = runner.invoke(
+            app, [*prep[:3], "--labels", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "b")]
+        )
+        assert isinstance(res.exception, TalkfaceError) and said in str(res.exception), res.output
+    np.save(tmp_path / "f/a/one.npy", rng.random((30, 52)).astype(np.float32))  # EmoTalk's curves
+    (tmp_path / "etf.csv").write_text("path,speaker\n./a/one.npy,anna\na/one.wav,anna\n")
+    res = runner.invoke(
+        app,
+        [
+            "prep",
+            "import",
+            str(tmp_path / "f"),
+            "--format",
+            "etf",
+            "--labels",
+            str(tmp_path / "etf.csv"),
+            "--out",
+            str(tmp_path / "i"),
+        ],
+    )
+    assert res.exit_code == 3, res.output
+    assert [r["speaker"] for r in read_manifest(tmp_path / "i")] == ["anna"]
+    [error] = json.loads((tmp_path / "i/errors.json").read_text())
+    assert error["error"].endswith("one.wav: listed, but not a .npy file")
 
 
 def test_features_are_cached_and_hubert_is_local_only(tmp_path):

@@ -81,8 +81,8 @@ def default_store(recipe: str, root: Path | None) -> Path:
 
 def report(s: PrepSummary, json_out: Path | None) -> None:
     """The summary and failed clips as tables (left out for `--json -`, whose JSON holds them)."""
-    counts = [[s.discovered, s.written, s.skipped, s.failed, s.clips]]
-    columns = ["discovered", "written now", "already there", "failed", "clips in store"]
+    counts = [[s.discovered, s.written, s.skipped, s.relabelled, s.failed, s.clips]]
+    columns = ["discovered", "written now", "already there", "relabelled", "failed", "clips in store"]
     failed = [[e["source"], e["error"]] for e in s.errors[:20]]
     title = f"{len(s.errors)} clip(s) failed (all in {s.out}/errors.json)"
     emit(

@@ -5,6 +5,7 @@ float32 at 25 fps with `param_names` and `face_model`, `pose` (T, 6), `shape` (S
 and `landmarks` (T, L, 3) when tracked. Each clip also has a `clips/<id>.json` sidecar with its
 manifest fields; both are written atomically, so an interrupted prep resumes by skipping clips
 whose two files exist. `manifest.jsonl` is assembled from the sidecars, with the split, at the end.
+Tracked video also leaves `speakers/<speaker>.json`, the face shape fitted to a speaker's clips.
 """
 
 from __future__ import annotations
@@ -43,6 +44,11 @@ SPLITS = ("train", "val", "test")
 
 def clip_paths(root: Path, clip_id: str) -> tuple[Path, Path]:
     return Path(root) / "clips" / f"{clip_id}.npz", Path(root) / "clips" / f"{clip_id}.json"
+
+
+def speaker_path(root: Path, speaker: str) -> Path:
+    """The face shape fitted to a tracked speaker's clips."""
+    return Path(root) / "speakers" / f"{speaker}.json"
 
 
 def is_written(root: Path, clip_id: str) -> bool:
