@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import os
 import posixpath
 import re
 from pathlib import Path
 
 from talkface_cli.audio.io import VIDEO_SUFFIXES
+from talkface_cli.csvfile import number, read_rows
 from talkface_cli.errors import TalkfaceError
 
 COLUMNS = ("path", "speaker", "emotion", "intensity", "statement")
@@ -29,46 +29,42 @@ MEDIA = {
 
 def read_labels(path: Path, root: Path) -> dict[str, dict]:
     """CSV with a header; `path` (relative to the corpus root ROOT, or absolute inside it) is
-    required, then any of speaker, emotion, intensity, statement. Read as spreadsheets save it:
-    a UTF-8 byte-order mark, header names in any case, `;` or tab between the cells. Returns the
-    path relative to ROOT in POSIX form ("a/b.wav": no "./", Windows' backslashes made slashes)
-    -> labels."""
+    required, then any of speaker, emotion, intensity, statement; header names in any case, the
+    file as spreadsheets save it (`csvfile.read_rows`). Returns the path relative to ROOT in POSIX
+    form ("a/b.wav": no "./", Windows' backslashes made slashes) -> labels."""
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except UnicodeDecodeError:
-        raise TalkfaceError(f"{path}: the labels CSV is not UTF-8 (save it as 'CSV UTF-8')") from None
-    except OSError as e:
-        raise TalkfaceError(f"{path}: cannot read the labels CSV ({e.strerror})") from None
-    head = lines[0] if lines else ""
-    delimiter = max(",;\t", key=head.count)
-    try:
-        reader = csv.DictReader(lines, delimiter=delimiter)
-        reader.fieldnames = [(f or "").strip().lower() for f in reader.fieldnames or []]
-        rows = list(reader)
-    except csv.Error as e:
-        raise TalkfaceError(f"{path}: cannot read the labels CSV ({e})") from None
-    if "path" not in reader.fieldnames:
+    rows = read_rows(path, "the labels CSV")
+    header = [h.strip().lower() for h in rows[0]] if rows else []
+    if "path" not in header:
         raise TalkfaceError(
             f"{path}: the labels CSV needs a header with a 'path' column ({', '.join(COLUMNS)})"
         )
     out, lines_of = {}, {}
-    for i, r in enumerate(rows, 2):
-        rel = corpus_path(r["path"] or "", root, f"{path}: line {i}")
+    for i, cells in enumerate(rows[1:], 2):
+        if not "".join(cells).strip():  # a blank line
+            continue
+        r = dict(zip(header, cells))
+        rel = corpus_path(r.get("path") or "", root, f"{path}: line {i}")
         labels = {k: (r.get(k) or "").strip() or None for k in COLUMNS[1:]}
         if labels["emotion"] is not None:
             labels["emotion"] = emotion_name(labels["emotion"])
         if labels["intensity"] is not None:
-            try:
-                labels["intensity"] = int(labels["intensity"])
-            except ValueError:
-                raise TalkfaceError(
-                    f"{path}: line {i}: intensity {labels['intensity']!r} is not a whole number"
-                ) from None
+            labels["intensity"] = whole_number(labels["intensity"], f"{path}: line {i}: intensity")
         if out.get(rel, labels) != labels:
             raise TalkfaceError(f"{path}: lines {lines_of[rel]} and {i} give {rel} different labels")
         out[rel], lines_of[rel] = labels, i
     return out
+
+
+def whole_number(cell: str, what: str) -> int:
+    """A cell holding a whole number ("2", or "2.0" as a spreadsheet may write it)."""
+    try:
+        value = number(cell)
+    except ValueError:
+        value = float("nan")
+    if not value.is_integer():
+        raise TalkfaceError(f"{what} {cell!r} is not a whole number")
+    return int(value)
 
 
 def corpus_path(cell: str, root: Path, where: str) -> str:

@@ -156,14 +156,15 @@ def test_arkit_round_trips(ict, tmp_path):
     np.testing.assert_array_equal(params[:, i.index("browInnerUp_L")], params[:, i.index("browInnerUp_R")])
     np.testing.assert_array_equal(ict_to_arkit(params, ict.param_names), curves)
     (tmp_path / "a.csv").write_bytes(arkit_csv(curves))
-    np.testing.assert_allclose(read_arkit_csv(tmp_path / "a.csv"), curves, atol=1e-6)
+    np.testing.assert_allclose(read_arkit_csv(tmp_path / "a.csv")[0], curves, atol=1e-6)
 
 
 def test_livelink_style_csv_is_read(tmp_path):
     cols = ["Timecode", "BlendShapeCount"] + [n[0].upper() + n[1:] for n in ARKIT_52] + ["HeadYaw"]
     row = ["00:00:00:01.000", "61"] + [f"{k / 100:.2f}" for k in range(52)] + ["0.1"]
     (tmp_path / "ll.csv").write_text(",".join(cols) + "\n" + ",".join(row) + "\n")
-    curves = read_arkit_csv(tmp_path / "ll.csv")
+    curves, rate = read_arkit_csv(tmp_path / "ll.csv")
+    assert rate is None  # LiveLink's Timecode does not give it
     np.testing.assert_allclose(curves[0], np.arange(52) / 100, atol=1e-6)
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     with pytest.raises(TalkfaceError, match="ARKit blendshape columns"):

@@ -393,6 +393,12 @@ def test_arkit_csv_export_and_import_through_render(ict, tmp_path):
     assert res.exit_code == 0, res.output
     back = load_any(tmp_path / "a.csv")  # time_s column says 25 fps: no resampling
     np.testing.assert_allclose(back.params, seq.params, atol=1e-5)
+    text = (tmp_path / "a.csv").read_text()  # edited in a spreadsheet and saved again:
+    (tmp_path / "excel.csv").write_bytes(("\ufeff" + text.replace("\n", "\r\n")).encode())  # "CSV UTF-8"
+    (tmp_path / "de.csv").write_text(text.replace(",", ";").replace(".", ","))  # a decimal-comma locale
+    (tmp_path / "WIN.CSV").write_text(text)
+    for name in ("excel.csv", "de.csv", "WIN.CSV"):
+        np.testing.assert_allclose(load_any(tmp_path / name).params, seq.params, atol=1e-5)
     np.save(
         tmp_path / "etf.npy", np.random.default_rng(0).random((30, 52)).astype(np.float32)
     )  # 1 s at 30 fps

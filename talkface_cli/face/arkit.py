@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..csvfile import number, read_rows
 from ..errors import TalkfaceError
 
 ARKIT_52 = [
@@ -78,14 +79,12 @@ def arkit_csv(curves: np.ndarray, fps: float = 25.0) -> bytes:
     return buf.getvalue().encode()
 
 
-def read_arkit_csv(path: Path) -> np.ndarray:
+def read_arkit_csv(path: Path) -> tuple[np.ndarray, float | None]:
     """Read ARKit-named curves (ours, or LiveLink Face's capitalised columns; other columns such as
-    Timecode or head rotation are ignored) -> (T, 52) in ARKIT_52 order, missing names as 0."""
+    Timecode or head rotation are ignored) -> (T, 52) in ARKIT_52 order, missing names as 0, and
+    the frame rate that a `time_s` column (ours) gives, else None."""
     path = Path(path)
-    try:
-        rows = list(csv.reader(path.read_text().splitlines()))
-    except (OSError, UnicodeDecodeError) as e:
-        raise TalkfaceError(f"{path}: cannot read CSV ({e})") from None
+    rows = [r for r in read_rows(path, "the CSV") if "".join(r).strip()]
     if len(rows) < 2:
         raise TalkfaceError(f"{path}: no frames in CSV")
     header = {_key(h): i for i, h in enumerate(rows[0])}
@@ -97,10 +96,23 @@ def read_arkit_csv(path: Path) -> np.ndarray:
         for j, c in enumerate(cols):
             if c is not None:
                 try:
-                    out[t, j] = float(row[c])
+                    out[t, j] = number(row[c])
                 except (ValueError, IndexError):
                     raise TalkfaceError(f"{path}: row {t + 2}, column {rows[0][c]}: not a number") from None
-    return out
+    return out, _time_rate(path, rows)
+
+
+def _time_rate(path: Path, rows: list[list[str]]) -> float | None:
+    """Frames per second from a `time_s` first column (ours), else None."""
+    if rows[0][0].strip() != "time_s" or len(rows) < 3:
+        return None
+    try:
+        step = number(rows[2][0]) - number(rows[1][0])
+    except (ValueError, IndexError):
+        step = float("nan")
+    if not step > 0:
+        raise TalkfaceError(f"{path}: the time_s column does not count up from row 2 to row 3")
+    return float(round(1.0 / step, 3))
 
 
 def resample(x: np.ndarray, src_fps: float, dst_fps: float = 25.0) -> np.ndarray:
@@ -119,7 +131,7 @@ def load_arkit_curves(path: Path, fps: float | None = None) -> tuple[np.ndarray,
     3D-ETF `.npy` (T, 52). The rate comes from `fps`, else a `time_s` column, else 60 (LiveLink's
     capture rate) for CSV and 30 (3D-ETF) for `.npy`."""
     path = Path(path)
-    if path.suffix == ".npy":
+    if path.suffix.lower() == ".npy":
         try:
             curves = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as e:
@@ -127,11 +139,5 @@ def load_arkit_curves(path: Path, fps: float | None = None) -> tuple[np.ndarray,
         if curves.ndim != 2 or curves.shape[1] != 52:
             raise TalkfaceError(f"{path}: expected (T, 52) ARKit blendshape curves, got {curves.shape}")
         return curves.astype(np.float32), float(fps or 30.0)
-    curves = read_arkit_csv(path)
-    if fps is None:
-        header = path.read_text().splitlines()[0].split(",")
-        fps = 60.0
-        if header[0] == "time_s" and len(curves) > 1:
-            times = np.array([float(line.split(",")[0]) for line in path.read_text().splitlines()[1:3]])
-            fps = float(round(1.0 / (times[1] - times[0]), 3))
-    return curves, float(fps)
+    curves, rate = read_arkit_csv(path)
+    return curves, float(fps or rate or 60.0)

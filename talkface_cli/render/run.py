@@ -85,7 +85,7 @@ def load_inputs(
 
 def load_any(path: Path, ict: Path | None = None) -> ParamSequence:
     """A parameter sequence from .npz, or from ARKit curves (.csv / .npy) mapped to ICT at 25 fps."""
-    if Path(path).suffix in (".csv", ".npy"):
+    if Path(path).suffix.lower() in (".csv", ".npy"):
         curves, fps = load_arkit_curves(path)
         names = load_face_model("ict", ict=ict).param_names
         return ParamSequence(resample(arkit_to_ict(curves, names), fps, FPS), names)

@@ -1,0 +1,32 @@
+"""CSV files as users hand them over: written by scripts, or saved from a spreadsheet (a UTF-8
+byte-order mark, CRLF, `;` between cells and a decimal comma where the locale writes 0,5)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from .errors import TalkfaceError
+
+
+def read_rows(path: Path, what: str) -> list[list[str]]:
+    """The rows of a CSV file (the header first), its cells split on whichever of `,` `;` or tab
+    the header line holds most; `what` names the file in errors ("the labels CSV")."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except UnicodeDecodeError:
+        raise TalkfaceError(f"{path}: {what} is not UTF-8 text (save it as 'CSV UTF-8')") from None
+    except OSError as e:
+        raise TalkfaceError(f"{path}: cannot read {what} ({e.strerror or e})") from None
+    delimiter = max(",;\t", key=lines[0].count) if lines else ","
+    try:
+        return list(csv.reader(lines, delimiter=delimiter))
+    except csv.Error as e:
+        raise TalkfaceError(f"{path}: cannot read {what} ({e})") from None
+
+
+def number(cell: str) -> float:
+    """A cell as a number, with a decimal point or a decimal comma ("0,5": a `;` CSV from a
+    spreadsheet in a locale that writes it so). ValueError if it is none."""
+    return float(cell.strip().replace(",", "."))
