@@ -150,8 +150,11 @@ def test_speaker_ids():
     assert torch.allclose(speaker_condition(m, None), torch.full((1, 5), 1 / 5))
     with pytest.raises(TalkfaceError, match="not a training speaker"):
         speaker_condition(m, "9")
-    with pytest.raises(TalkfaceError, match="several training speakers carry that number .M007, W007"):
+    with pytest.raises(TalkfaceError, match="several training speakers answer to it .M007, W007"):
         speaker_condition(m, "7")
+    assert [speaker_name(m, i) for i in ("S03", "m7", "w_07", "S 3")] == ["s3", "M007", "W007", "s3"]
+    with pytest.raises(TalkfaceError, match="not a training speaker"):
+        speaker_condition(m, "x3")
 
 
 def test_emotion_track_blends():

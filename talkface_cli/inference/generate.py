@@ -23,23 +23,24 @@ def speaker_condition(emg: EMG, speaker: str | None) -> torch.Tensor:
 
 
 def speaker_name(emg: EMG, speaker: str | None) -> str | None:
-    """The training speaker an id names: a name ("s03", "Actor_03", "M003") or, when only one name
-    carries that number, just the number ("3"). None for an unseen speaker (or a model without
-    speaker conditioning); a one-line error for an id the model was not trained on."""
+    """The training speaker an id names: its name ("s03", "Actor_03", "M003") in any case and
+    with its number written any way ("S3", "actor_3"), or, when only one name carries that number,
+    just the number ("3"). None for an unseen speaker (or a model without speaker conditioning);
+    a one-line error for an id the model was not trained on."""
     names = list(emg.cfg.speakers)
     if speaker is None or not emg.cfg.speaker_conditioning:
         return None
     if speaker in names:
         return speaker
-    if speaker.isdigit():
-        hits = [n for n in names if _number(n) == int(speaker)]
-        if len(hits) == 1:
-            return hits[0]
-        if hits:
-            raise TalkfaceError(
-                f"--speaker {speaker}: several training speakers carry that number "
-                f"({', '.join(hits)}); give the whole name"
-            )
+    key = _number if speaker.isdigit() else _spelling
+    hits = [n for n in names if key(n) == key(speaker)]
+    if len(hits) == 1:
+        return hits[0]
+    if hits:
+        raise TalkfaceError(
+            f"--speaker {speaker}: several training speakers answer to it ({', '.join(hits)}); "
+            "give the whole name"
+        )
     raise TalkfaceError(
         f"--speaker {speaker}: not a training speaker of this model ({', '.join(names[:12])}"
         f"{' ...' if len(names) > 12 else ''}); leave it out for an unseen speaker"
@@ -50,6 +51,12 @@ def _number(name: str) -> int | None:
     """The number a speaker name ends in: "s03" -> 3, "Actor_12" -> 12, "M003" -> 3, "bob" -> None."""
     digits = name[len(name.rstrip("0123456789")) :]
     return int(digits) if digits else None
+
+
+def _spelling(name: str) -> tuple[str, int | None]:
+    """A speaker name as a user may type it: "Actor_03", "actor 3" -> ("actor", 3); "Bob" -> ("bob", None)."""
+    digits = name[len(name.rstrip("0123456789")) :]
+    return name[: len(name) - len(digits)].rstrip("_- ").casefold(), int(digits) if digits else None
 
 
 @torch.inference_mode()
