@@ -85,6 +85,18 @@ def test_save_refuses_to_replace_without_overwrite():
         _save(reg)
 
 
+@pytest.mark.parametrize("stage", ["train-ede", "train-sync", "train-emg"])
+def test_training_into_a_taken_name_is_refused_before_the_data_is_read(stage, tmp_path):
+    """Not after the first pass over the store (minutes of renders and features): the store
+    named here does not even exist."""
+    _save(Registry(), f"{stage[6:]}/taken")
+    parents = ["--ede", "ede/x", "--sync", "sync/y"] if stage == "train-emg" else []
+    res = runner.invoke(
+        app, [stage, "--data", str(tmp_path / "none"), *parents, "--name", f"{stage[6:]}/taken"]
+    )
+    assert isinstance(res.exception, TalkfaceError) and "already in the registry" in str(res.exception)
+
+
 @pytest.mark.parametrize("damage", ["truncate", "no_config", "flip"])
 def test_broken_entries_are_refused_with_one_line(damage):
     reg = Registry()

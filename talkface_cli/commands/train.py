@@ -32,13 +32,14 @@ def _config(stage: str, preset: str, overrides: list[str], show: bool):  # noqa:
 
 
 def _check_outputs(name: str, run_dir: Path | None, json_out: Path | None) -> None:
-    """The registry entry, the run folder and --json, checked before the data is read: no run is
-    lost to a folder that cannot be written."""
+    """The registry entry (a name not taken), the run folder and --json, checked before the data
+    is read: no run is lost to a folder that cannot be written or a name already used."""
     from ..registry import EntryRef, Registry
     from ..training.loop import check_run_dir
-    from ..training.run import default_run_dir
+    from ..training.run import check_name_free, default_run_dir
 
     reg, ref = Registry(), EntryRef.parse(name)
+    check_name_free(reg, ref)
     run_dir = run_dir or default_run_dir(reg, ref)
     for folder in (reg.path(ref), run_dir):
         check_can_create(folder, folder=True)

@@ -28,6 +28,12 @@ def stopped(ref: EntryRef, run_dir: Path, by_ctrl_c: bool) -> TalkfaceError:
     return TalkfaceError(f"{ref}: training {how}; {then}", exit_code=130 if by_ctrl_c else 143)
 
 
+def check_name_free(registry: Registry, ref: EntryRef) -> None:
+    """A training run's registry name must be free: the run would be lost at its end."""
+    if registry.path(ref).exists():
+        raise TalkfaceError(f"{ref}: already in the registry at {registry.path(ref)} (choose another --name)")
+
+
 def train_and_publish(
     task: Task,
     cfg: Any,
@@ -48,8 +54,8 @@ def train_and_publish(
     """
     registry = registry or Registry()
     ref = EntryRef.parse(name)
-    if registry.path(ref).exists() and not overwrite:
-        raise TalkfaceError(f"{ref}: already in the registry at {registry.path(ref)} (choose another --name)")
+    if not overwrite:
+        check_name_free(registry, ref)
     run_dir = Path(run_dir) if run_dir else default_run_dir(registry, ref)
     run_config = to_dict(cfg)
     try:
