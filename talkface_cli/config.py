@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import types
 import typing
 from collections.abc import Callable
@@ -18,25 +19,30 @@ from typing import Any
 from .errors import TalkfaceError
 
 
-def opt(default: Any, help: str) -> Any:  # noqa: A002 - mirrors argparse's vocabulary
-    """A dataclass field with a default and its help text."""
+def opt(default: Any, help: str, **limits: Any) -> Any:  # noqa: A002 - mirrors argparse's vocabulary
+    """A dataclass field with a default, its help text and the limits `--set` holds it to: `low` /
+    `high` (inclusive), `above` / `below` (exclusive), `choices`. A number without limits must be
+    at least 1 if whole (a count or a size) and 0 if not (a weight or a rate)."""
+    meta = {"help": help, **limits}
     if isinstance(default, (list, dict, set)):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
-    return field(default=default, metadata={"help": help})
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
 
 
 @dataclass
 class TrainConfig:
     steps: int = opt(1000, "optimiser steps in total")
     batch_size: int = opt(8, "effective (global) batch: split evenly over torchrun processes")
-    lr: float = opt(5e-5, "Adam learning rate (paper: 5e-5 for EDE and EMG)")
+    lr: float = opt(5e-5, "Adam learning rate (paper: 5e-5 for EDE and EMG)", above=0)
     weight_decay: float = opt(0.0, "decoupled weight decay (AdamW when > 0)")
-    warmup_steps: int = opt(0, "linear learning-rate warm-up steps")
-    schedule: str = opt("constant", "learning-rate schedule after warm-up: constant or cosine")
+    warmup_steps: int = opt(0, "linear learning-rate warm-up steps", low=0)
+    schedule: str = opt(
+        "constant", "learning-rate schedule after warm-up: constant or cosine", choices=("constant", "cosine")
+    )
     grad_clip: float = opt(0.0, "clip the gradient norm to this value (0: off)")
-    seed: int = opt(0, "seed for weights, batches and sampling")
+    seed: int = opt(0, "seed for weights, batches and sampling", low=0)
     log_every: int = opt(10, "steps between rows of metrics.jsonl")
-    val_every: int = opt(200, "steps between validations (0: only at the end)")
+    val_every: int = opt(200, "steps between validations (0: only at the end)", low=0)
     ckpt_every: int = opt(200, "steps between checkpoints in the run folder")
     keep_ckpts: int = opt(2, "checkpoints kept in the run folder (older ones are pruned)")
 
@@ -60,13 +66,15 @@ def register_preset(stage: str, name: str, description: str) -> Callable:
 
 
 def make_config(stage: str, preset: str, overrides: list[str] | None = None) -> Any:
-    """The named preset of a stage with `key.path=value` overrides applied."""
+    """The named preset of a stage with `key.path=value` overrides applied, checked."""
     presets = PRESETS.get(stage, {})
     if preset not in presets:
         known = ", ".join(sorted(presets)) or "none"
         raise TalkfaceError(f"unknown preset {preset!r} for {stage} (known: {known})")
-    cfg = presets[preset].factory()
-    return apply_overrides(cfg, overrides or [])
+    cfg = apply_overrides(presets[preset].factory(), overrides or [])
+    if hasattr(cfg, "check"):  # a stage config: settings that hold together
+        cfg.check()
+    return cfg
 
 
 def apply_overrides(cfg: Any, overrides: list[str]) -> Any:
@@ -84,8 +92,32 @@ def apply_overrides(cfg: Any, overrides: list[str]) -> Any:
         if f is None:
             raise TalkfaceError(f"--set {key}: no such setting (known: {', '.join(field_names(target))})")
         hint = typing.get_type_hints(type(target))[leaf]
-        setattr(target, leaf, _parse(raw.strip(), hint, key))
+        value = _parse(raw.strip(), hint, key)
+        if (why := out_of_limits(value, f.metadata)) is not None:
+            raise TalkfaceError(f"--set {key}={raw.strip()}: {why}")
+        setattr(target, leaf, value)
     return cfg
+
+
+def out_of_limits(value: Any, meta: typing.Mapping) -> str | None:
+    """Why `value` breaks the limits of its field (see `opt`), or None."""
+    if "choices" in meta:
+        return None if value in meta["choices"] else f"use one of {', '.join(map(str, meta['choices']))}"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not math.isfinite(value):
+        return "not a finite number"
+    above, below, high = meta.get("above"), meta.get("below"), meta.get("high")
+    low = meta.get("low", None if above is not None else 1 if isinstance(value, int) else 0)
+    if above is not None and value <= above:
+        return f"must be more than {above}"
+    if low is not None and value < low:
+        return f"must be at least {low}"
+    if below is not None and value >= below:
+        return f"must be less than {below}"
+    if high is not None and value > high:
+        return f"must be at most {high}"
+    return None
 
 
 def _get_field(obj: Any, name: str, key: str) -> Any:

@@ -49,6 +49,55 @@ def test_bad_overrides_are_refused(bad):
         apply_overrides(_Stage(), [bad])
 
 
+@pytest.mark.parametrize(
+    "bad, said",
+    [
+        ("train.batch_size=0", "must be at least 1"),  # was torch.cat's "expected a non-empty list"
+        ("train.steps=-5", "must be at least 1"),  # was: an untrained model published
+        ("train.lr=-1", "must be more than 0"),  # was Adam's ValueError traceback
+        ("train.lr=nan", "not a finite number"),
+        ("train.weight_decay=-0.1", "must be at least 0"),
+        ("train.schedule=linear", "use one of constant, cosine"),
+        ("train.seed=-1", "must be at least 0"),
+        ("model.width=0", "must be at least 1"),
+    ],
+)
+def test_settings_out_of_their_range_are_refused_in_one_line(bad, said):
+    with pytest.raises(TalkfaceError, match=f"^--set {bad}: {said}$"):
+        apply_overrides(_Stage(), [bad])
+
+
+@pytest.mark.parametrize(
+    "stage, bad, said",
+    [
+        ("ede", ["model.heads=5"], "model.heads=5: must divide model.width"),  # was a ValueError traceback
+        ("ede", ["model.front_pool=5"], "model.front_pool=5: at most model.front_layers"),  # an IndexError
+        ("sync", ["train.batch_size=1"], "train.batch_size=1: at least 2"),  # BatchNorm's ValueError
+        ("sync", ["min_shift=9", "max_shift=4"], "min_shift=9: at most max_shift"),
+        ("emg", ["window=50"], "window=50: must be a multiple of model.stride"),
+    ],
+)
+def test_settings_that_do_not_hold_together_are_refused_before_training(stage, bad, said):
+    import talkface_cli.presets  # noqa: F401 - registers the presets
+
+    with pytest.raises(TalkfaceError, match=f"^--set {said}"):
+        make_config(stage, "tiny", bad)
+
+
+@pytest.mark.parametrize("stage", ["ede", "sync", "emg"])
+def test_every_preset_setting_is_within_its_limits(stage):
+    """The limits hold the presets' own values (a limit too tight would refuse a paper setting)."""
+    import talkface_cli.presets  # noqa: F401 - registers the presets
+    from talkface_cli.config import PRESETS, describe
+
+    for preset in PRESETS[stage]:
+        cfg = make_config(stage, preset)
+        for key, value, _ in describe(cfg):
+            if isinstance(value, (int, float, str)) and not key.endswith(("content", "face_model")):
+                assert apply_overrides(cfg, [f"{key}={value}"]) == cfg, (preset, key)
+    assert apply_overrides(cfg, ["train.warmup_steps=0", "train.val_every=0", "train.grad_clip=0"])
+
+
 def test_unknown_preset_is_refused():
     with pytest.raises(TalkfaceError, match="unknown preset"):
         make_config("_test", "huge")

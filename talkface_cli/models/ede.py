@@ -19,21 +19,28 @@ import torch
 from torch import nn
 
 from ..config import TrainConfig, from_dict, opt
+from ..errors import TalkfaceError
 from .video_resnet import VideoResNet18
 
 
 @dataclass
 class EDEConfig:
     width: int = opt(1024, "emotion feature width W (paper: 1024)")
-    front: str = opt("wave", "audio front end: wave (HuBERT conv encoder) or logmel (80 bands, 50 Hz)")
+    front: str = opt(
+        "wave",
+        "audio front end: wave (HuBERT conv encoder) or logmel (80 bands, 50 Hz)",
+        choices=("wave", "logmel"),
+    )
     layers: int = opt(24, "transformer layers of the audio branch (HuBERT large: 24)")
     heads: int = opt(16, "attention heads")
     ffn: int = opt(4096, "transformer feed-forward width")
     conv_pos: int = opt(128, "HuBERT positional convolution kernel")
     front_layers: int = opt(2, "logmel front: Conv1d + BatchNorm + ReLU layers (kernel 5)")
-    front_width: int = opt(0, "logmel front: channels of its hidden layers (0: W)")
+    front_width: int = opt(0, "logmel front: channels of its hidden layers (0: W)", low=0)
     front_pool: int = opt(
-        0, "logmel front: max-pool time by 2 after each of its first k layers (transformer at 50/2^k Hz)"
+        0,
+        "logmel front: max-pool time by 2 after each of its first k layers (transformer at 50/2^k Hz)",
+        low=0,
     )
     mel_norm: bool = opt(
         False, "logmel front: subtract each band's mean over the utterance (removes speaker/channel)"
@@ -51,7 +58,7 @@ class EDEConfig:
         "logmel front: remove what lies below 30 Hz first (a DC offset, rumble), as the content "
         "features do (off for models trained before it; the tiny preset sets it)",
     )
-    dropout: float = opt(0.1, "dropout in the audio transformer")
+    dropout: float = opt(0.1, "dropout in the audio transformer", below=1)
     video_widths: tuple = opt((64, 128, 256, 512), "ResNet-18 stage widths of the video branch")
     image_size: int = opt(128, "render size S of the video branch input (paper: 128)")
     video_stride: int = opt(
@@ -187,15 +194,25 @@ class EDEStage:
     """Everything `train-ede` needs: the model, the loss weights, the data window, training."""
 
     model: EDEConfig = field(default_factory=EDEConfig)
-    temperature: float = opt(0.07, "SupCon temperature tau (eq. 4)")
+    temperature: float = opt(0.07, "SupCon temperature tau (eq. 4)", above=0)
     margin: float = opt(0.5, "triplet margin alpha (eq. 7)")
     w_contrastive: float = opt(1.0, "weight of the supervised contrastive loss (0 drops it)")
     w_av: float = opt(1.0, "weight of the audio-visual L2 loss (eq. 5; 0 drops it)")
     w_triplet: float = opt(1.0, "weight of the intensity triplet loss (eq. 7; 0 drops it)")
     window: int = opt(50, "frames per training window (25 fps); clips are cropped or padded")
-    speed_perturb: float = opt(0.0, "training audio played 1 +- this faster or slower (0: off)")
-    video_per_batch: int = opt(0, "clips per batch that also go through the video branch (0: all)")
+    speed_perturb: float = opt(0.0, "training audio played 1 +- this faster or slower (0: off)", below=1)
+    video_per_batch: int = opt(0, "clips per batch that also go through the video branch (0: all)", low=0)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def check(self) -> None:
+        """Settings that hold together (each alone is held to its limits by `--set`)."""
+        m = self.model
+        if m.width % m.heads:
+            raise TalkfaceError(f"--set model.heads={m.heads}: must divide model.width ({m.width})")
+        if m.front_pool > m.front_layers:
+            raise TalkfaceError(
+                f"--set model.front_pool={m.front_pool}: at most model.front_layers ({m.front_layers})"
+            )
 
 
 def build(config: dict) -> EDE:

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ..config import TrainConfig, from_dict, opt
+from ..errors import TalkfaceError
 
 
 @dataclass
@@ -48,6 +49,7 @@ class EMGConfig:
     frame_layers: int = opt(
         3,
         "layers of a frame-rate conditional WaveNet after the decoder's upsampling (0: the paper's decoder)",
+        low=0,
     )
 
 
@@ -280,7 +282,7 @@ class EMGStage:
     w_recon: float = opt(
         1.0, "weight of the reconstruction term (Gaussian NLL = scaled MSE of the parameters)"
     )
-    recon_scale: float = opt(100.0, "1 / (2 sigma^2) of the Gaussian likelihood of the parameters")
+    recon_scale: float = opt(100.0, "1 / (2 sigma^2) of the Gaussian likelihood of the parameters", above=0)
     w_kl: float = opt(1.0, "weight of KL(q || flow prior) per latent element")
     w_sync: float = opt(0.1, "weight of -log D_sync of the prediction (0 drops it)")
     w_mesh: float = opt(0.0, "weight of the vertex L2 loss (cm^2) used in place of the sync loss (--no-sync)")
@@ -290,6 +292,13 @@ class EMGStage:
     sync_windows: int = opt(4, "5-frame windows per clip scored by the sync expert")
     emotion_clips: int = opt(4, "clips per batch rendered for the emotion loss")
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def check(self) -> None:
+        """Settings that hold together (each alone is held to its limits by `--set`)."""
+        if self.window % self.model.stride:
+            raise TalkfaceError(
+                f"--set window={self.window}: must be a multiple of model.stride ({self.model.stride})"
+            )
 
 
 def build(config: dict) -> EMG:

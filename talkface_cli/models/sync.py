@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..config import TrainConfig, from_dict, opt
+from ..errors import TalkfaceError
 
 AUDIO_FRAMES, VIDEO_FRAMES, LIP_POINTS = 10, 5, 20
 
@@ -80,8 +81,17 @@ class SyncStage:
     model: SyncConfig = field(default_factory=SyncConfig)
     max_shift: int = opt(15, "largest shift (video frames) of an off-sync pair")
     min_shift: int = opt(2, "smallest shift (video frames) of an off-sync pair")
-    other_clip: float = opt(0.25, "share of off-sync pairs whose audio comes from another clip")
+    other_clip: float = opt(0.25, "share of off-sync pairs whose audio comes from another clip", high=1)
     train: TrainConfig = field(default_factory=TrainConfig)
+
+    def check(self) -> None:
+        """Settings that hold together (each alone is held to its limits by `--set`)."""
+        if self.min_shift > self.max_shift:
+            raise TalkfaceError(f"--set min_shift={self.min_shift}: at most max_shift ({self.max_shift})")
+        if self.train.batch_size < 2:  # BatchNorm needs two values per channel to train
+            raise TalkfaceError(
+                f"--set train.batch_size={self.train.batch_size}: at least 2 for the sync expert"
+            )
 
 
 def build(config: dict) -> SyncExpert:

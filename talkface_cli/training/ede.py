@@ -46,6 +46,7 @@ class EDETask:
     """Batches of labelled clips: audio windows, render windows (clips with a face), labels."""
 
     def __init__(self, cfg: EDEStage, stores: list[Path]):
+        cfg.check()
         self.cfg = cfg
         self.train = load_clips(stores, ("train",), labelled=True)
         self.held = [c for c in load_clips(stores, None, labelled=True) if c.record["split"] != "train"]

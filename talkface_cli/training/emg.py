@@ -46,8 +46,7 @@ def cached_emotion(
 
 class EMGTask:
     def __init__(self, cfg: EMGStage, stores: list[Path], ede: str, sync: str):
-        if cfg.window % cfg.model.stride:
-            raise TalkfaceError(f"window {cfg.window}: must be a multiple of the stride {cfg.model.stride}")
+        cfg.check()
         self.cfg, self.ede_name, self.sync_name = cfg, ede, sync
         reg = Registry()
         self.ede = reg.load_model(ede, "cpu").eval().requires_grad_(False)

@@ -35,6 +35,7 @@ def clip_lips(clip: Clip) -> torch.Tensor:
 
 class SyncTask:
     def __init__(self, cfg: SyncStage, stores: list[Path], content: str | None = None):
+        cfg.check()
         self.cfg = cfg
         self.content_source = content or CONTENT_DEFAULT  # None: no HuBERT given
         self.encoder = content_encoder(self.content_source)
