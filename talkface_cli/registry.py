@@ -221,12 +221,34 @@ class Registry:
                     out.append((ref, str(e)))
         return out
 
-    def remove(self, ref: EntryRef | str) -> Path:
-        """Delete one entry (only the registry's own folder for it)."""
+    def parent(self, entry: Entry, kind: str) -> EntryRef:
+        """The `kind` entry (ede, sync) that `entry` was trained with, checked to be there."""
+        ref = EntryRef.parse(entry.meta[kind])
+        if not self.path(ref).is_dir():
+            raise TalkfaceError(f"{entry.ref}: trained with {ref}, which is no longer in {self.home}")
+        return ref
+
+    def dependents(self, ref: EntryRef) -> list[str]:
+        """The entries trained with `ref` (their meta names it a parent)."""
+        return [
+            str(e.ref) for e in self.list() if isinstance(e, Entry) and str(ref) in e.meta.get("parents", [])
+        ]
+
+    def removable(self, ref: EntryRef | str) -> Path:
+        """The folder of an entry that may go: one that exists, and that no other entry was trained
+        with (an EMG loads its EDE to animate and its sync expert to evaluate)."""
         ref = EntryRef.parse(ref) if isinstance(ref, str) else ref
         path = self.path(ref)
         if not path.is_dir():
             raise TalkfaceError(f"{ref}: no such model in {self.home}")
+        if children := self.dependents(ref):
+            need = "needs it (trained with it); remove it" if len(children) == 1 else "need it; remove them"
+            raise TalkfaceError(f"{ref}: {', '.join(children)} {need} first")
+        return path
+
+    def remove(self, ref: EntryRef | str) -> Path:
+        """Delete one `removable` entry (only the registry's own folder for it)."""
+        path = self.removable(ref)
         self._forget(path)
         shutil.rmtree(path)
         return path

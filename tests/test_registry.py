@@ -182,6 +182,16 @@ def test_models_remove():
         text=True,
     )
     assert out.returncode == 1 and reg.path("sync/demo").is_dir()
+    # an EMG trained with it loads it: the expert stays till the EMG goes, and a missing parent is named
+    meta = {"ede": "ede/gone", "sync": "sync/demo", "parents": ["ede/gone", "sync/demo"]}
+    reg.save("emg/child", _model().state_dict(), config={}, meta=meta)
+    res = runner.invoke(app, ["models", "remove", "sync/demo", "--yes"])
+    assert isinstance(res.exception, TalkfaceError) and reg.path("sync/demo").is_dir()
+    assert str(res.exception) == "sync/demo: emg/child needs it (trained with it); remove it first"
+    with pytest.raises(TalkfaceError, match="^emg/child: trained with ede/gone, which is no longer in "):
+        reg.parent(reg.read("emg/child"), "ede")
+    assert str(reg.parent(reg.read("emg/child"), "sync")) == "sync/demo"
+    assert runner.invoke(app, ["models", "remove", "emg/child", "--yes"]).exit_code == 0
     res = runner.invoke(app, ["models", "remove", "sync/demo", "--yes"])
     assert res.exit_code == 0 and not reg.path("sync/demo").exists()
 

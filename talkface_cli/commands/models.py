@@ -95,7 +95,7 @@ def remove(
     Example: talkface models remove emg/old --yes
     """
     reg = Registry()
-    if reg.path(name).is_dir() and not yes and not typer.confirm(f"remove {name} ({reg.path(name)})?"):
+    if not yes and not typer.confirm(f"remove {name} ({reg.removable(name)})?"):
         raise typer.Exit(1)
     path = reg.remove(name)
     console.print(f"removed {name} ({path})")

@@ -235,7 +235,7 @@ def evaluate(
             raise TalkfaceError(f"--predictions {folder}: a row is named {name} already; rename the folder")
         names.append(name)
     found = [find_predictions(p, [c.id for c in clips]) for p in predictions]  # all, before any scoring
-    sync_name = reg.read(models[0]).meta["sync"]
+    sync_name = str(reg.parent(reg.read(models[0]), "sync"))
     setup = EvalSetup(
         face=first.face,
         ede=first.ede,

@@ -69,11 +69,12 @@ class Animator:
         if entry.ref.kind != "emg":
             raise TalkfaceError(f"--model {name}: an emg/NAME entry is needed, not {entry.ref.kind}")
         emg = reg.load_model(name, device)
-        ede = reg.load_model(entry.meta["ede"], device)
+        ede_ref = reg.parent(entry, "ede")
+        ede = reg.load_model(ede_ref, device)
         encoder = content_encoder(emg.cfg.content).to(device)
         face = load_face_model(emg.cfg.face_model, ict=ict, flame=flame)
         heard = ede.cfg.front == "logmel" and not ede.cfg.level  # hears the absolute level
-        ede_meta = reg.read(entry.meta["ede"]).meta
+        ede_meta = reg.read(ede_ref).meta
         levels = ede_meta.get("speech_level_dbfs") if heard else None
         weights = (entry.meta.get("model_sha256"), ede_meta.get("model_sha256"))
         return cls(emg, ede, face, encoder, levels, weights)
