@@ -22,7 +22,10 @@ SYNONYMS = {
     "surprise": "surprised",
 }
 MEDIA = {
-    **{s: "audio" for s in (".wav", ".flac", ".mp3", ".m4a", ".ogg")},
+    **{
+        s: "audio"
+        for s in (".wav", ".flac", ".mp3", ".m4a", ".ogg", ".opus", ".aac", ".aif", ".aiff", ".wma")
+    },
     **{s: "video" for s in sorted(VIDEO_SUFFIXES)},  # the suffixes the audio reader sends to ffmpeg
 }
 

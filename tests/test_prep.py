@@ -531,6 +531,23 @@ def test_folder_with_labels_and_mead_hdtf_layouts(shared, tmp_path):
     assert {r["speaker"] for r in read_manifest(tmp_path / "h")} == {"WRA_Someone", "WRA_Other"}
 
 
+def test_a_folder_of_speech_in_the_common_formats_is_found_without_a_table(tmp_path):
+    """Phones and voice recorders save Opus, AAC, AIFF, WMA: each is a clip, not passed over."""
+    wav = tmp_path / "speech.wav"
+    sf.write(wav, np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32), 16000)
+    (tmp_path / "f/ann").mkdir(parents=True)
+    suffixes = (".opus", ".aac", ".aiff", ".wma", ".ogg")
+    for suffix in suffixes:
+        memo = tmp_path / f"f/ann/memo-{suffix[1:]}{suffix}"
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(wav), str(memo)], check=True)
+    (tmp_path / "f/ann/notes.txt").write_text("not speech")
+    res = runner.invoke(app, ["prep", "folder", str(tmp_path / "f"), "--out", str(tmp_path / "s")])
+    assert res.exit_code == 0, res.output
+    recs = read_manifest(tmp_path / "s")
+    assert sorted(r["id"] for r in recs) == sorted(f"ann__memo-{x[1:]}" for x in suffixes)
+    assert all(r["speaker"] == "ann" and abs(r["duration"] - 1.0) < 0.1 for r in recs), recs  # codec padding
+
+
 def test_a_labels_csv_as_spreadsheets_and_scripts_write_it(tmp_path):
     """Excel's "CSV UTF-8" (a byte-order mark, CRLF, `;` where the decimal comma is used, header
     names capitalised) and paths written "./a/x.wav", "a\\x.wav" or absolute label the files they
