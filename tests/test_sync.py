@@ -8,7 +8,9 @@ import math
 import numpy as np
 import pytest
 import torch
+from typer.testing import CliRunner
 
+from talkface_cli.app import app
 from talkface_cli.eval.sync import delay, offset_distances, stats_from_distances
 from talkface_cli.models.sync import SyncConfig, SyncExpert, sync_bce
 
@@ -91,3 +93,19 @@ def test_trained_expert_scores_true_pairs_higher(use_chain):
     assert {"offset_recovery", "lse_d_ground_truth", "lse_d_shifted"} <= set(metrics["sync"])
     expert = Registry().load_model("sync/t", "cpu")
     assert expert.cfg.content == "logmel-clean-hp" and expert.cfg.content_dim == 80
+
+
+def test_a_store_with_nothing_held_out_says_so(tmp_path, talkface_home):
+    """One speaker split by speaker: every clip trains, and the report says nothing was scored
+    rather than showing an empty table."""
+    from data_recipes.base import PrepOptions, run_recipe
+    from data_recipes.synthetic import Synthetic
+
+    store = tmp_path / "s"
+    run_recipe(
+        Synthetic(), None, store, PrepOptions(split_by="speaker", extra={"speakers": 1, "sentences": 1})
+    )
+    cmd = ["train-sync", "--data", str(store), "--preset", "tiny", "--name", "sync/t"]
+    res = CliRunner().invoke(app, [*cmd, "--set", "train.steps=2", "--set", "train.batch_size=4"])
+    assert res.exit_code == 0, res.output
+    assert "note: the store has no held-out clips" in " ".join(res.output.split())

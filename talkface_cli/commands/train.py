@@ -50,6 +50,13 @@ def _check_outputs(name: str, run_dir: Path | None, json_out: Path | None) -> No
 def _report(title: str, metrics: dict, json_out: Path | None) -> None:
     rows = [[k, v] for k, v in metrics.items() if not isinstance(v, (dict, list))]
     emit(json_out, metrics, table(title, ["metric", "value"], rows))
+    if metrics.get("held_out_clips") == 0:
+        console.print(
+            "[yellow]note:[/] the store has no held-out clips (val or test split) this stage can use, "
+            "so nothing was scored; give it some with `talkface prep ... --val-speakers S` or "
+            "`--split-by speaker` (train-sync and train-emg need speakers with tracked video there)",
+            highlight=False,
+        )
 
 
 def train_ede(

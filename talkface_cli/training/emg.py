@@ -217,7 +217,7 @@ def train_emg(
     task = EMGTask(cfg, stores, ede, sync)
 
     def finalize(model: EMG) -> tuple[dict, dict, dict]:
-        report = task.validate(model, next(model.parameters()).device)
+        report = {**task.validate(model, next(model.parameters()).device), "held_out_clips": len(task.held)}
         final = dataclasses.replace(cfg, model=task.model_cfg())
         more = {"metrics": report, "mean_params": task.mean_params.tolist()}
         return to_dict(final), more, {"report.json": json_text(report, sort_keys=False).encode()}
