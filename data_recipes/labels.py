@@ -20,6 +20,27 @@ SYNONYMS = {
     "fear": "fearful",
     "disgusted": "disgust",
     "surprise": "surprised",
+    # CREMA-D's and IEMOCAP's codes (their other classes, e.g. IEMOCAP's "fru", are kept as written)
+    **{
+        "neu": "neutral",
+        "hap": "happy",
+        "ang": "angry",
+        "fea": "fearful",
+        "dis": "disgust",
+        "sur": "surprised",
+    },
+}
+# Intensity words: CREMA-D's LO / MD / HI (XX: unspecified), RAVDESS's normal / strong.
+INTENSITIES = {
+    "lo": 1,
+    "low": 1,
+    "md": 2,
+    "mid": 2,
+    "medium": 2,
+    "hi": 3,
+    "high": 3,
+    "normal": 1,
+    "strong": 2,
 }
 MEDIA = {
     **{
@@ -52,21 +73,25 @@ def read_labels(path: Path, root: Path) -> dict[str, dict]:
         if labels["emotion"] is not None:
             labels["emotion"] = emotion_name(labels["emotion"])
         if labels["intensity"] is not None:
-            labels["intensity"] = whole_number(labels["intensity"], f"{path}: line {i}: intensity")
+            labels["intensity"] = intensity(labels["intensity"], f"{path}: line {i}: intensity")
         if out.get(rel, labels) != labels:
             raise TalkfaceError(f"{path}: lines {lines_of[rel]} and {i} give {rel} different labels")
         out[rel], lines_of[rel] = labels, i
     return out
 
 
-def whole_number(cell: str, what: str) -> int:
-    """A cell holding a whole number ("2", or "2.0" as a spreadsheet may write it)."""
+def intensity(cell: str, what: str) -> int | None:
+    """An intensity level: a whole number ("2", or "2.0" as a spreadsheet may write it) or a word
+    (`INTENSITIES`; "XX", CREMA-D's unspecified level, is None)."""
+    word = cell.strip().lower()
+    if word == "xx":
+        return None
     try:
-        value = number(cell)
+        value = float(INTENSITIES.get(word) or number(cell))
     except ValueError:
         value = float("nan")
     if not value.is_integer():
-        raise TalkfaceError(f"{what} {cell!r} is not a whole number")
+        raise TalkfaceError(f"{what} {cell!r} is not a whole number or a level (low, medium, high)")
     return int(value)
 
 

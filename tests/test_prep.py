@@ -548,6 +548,33 @@ def test_a_folder_of_speech_in_the_common_formats_is_found_without_a_table(tmp_p
     assert all(r["speaker"] == "ann" and abs(r["duration"] - 1.0) < 0.1 for r in recs), recs  # codec padding
 
 
+def test_crema_d_and_iemocap_codes_label_as_ravdess_names(tmp_path):
+    """CREMA-D writes ANG / HAP with LO / MD / HI (XX: unspecified), IEMOCAP neu / hap / fru:
+    one class per emotion across corpora; other classes are kept as written."""
+    from data_recipes.labels import read_labels
+
+    rows = [
+        "path,speaker,emotion,intensity",
+        "1001_DFA_ANG_XX.wav,1001,ANG,XX",
+        "1001_IEO_HAP_HI.wav,1001,HAP,HI",
+    ]
+    rows += ["1001_IEO_SAD_LO.wav,1001,SAD,low", "Ses01F_a.wav,Ses01F,fru,", "Ses01F_b.wav,Ses01F,neu,2"]
+    (tmp_path / "crema.csv").write_text("\n".join(rows) + "\n")
+    got = {
+        p: (v["emotion"], v["intensity"]) for p, v in read_labels(tmp_path / "crema.csv", tmp_path).items()
+    }
+    assert got == {
+        "1001_DFA_ANG_XX.wav": ("angry", None),
+        "1001_IEO_HAP_HI.wav": ("happy", 3),
+        "1001_IEO_SAD_LO.wav": ("sad", 1),
+        "Ses01F_a.wav": ("fru", None),
+        "Ses01F_b.wav": ("neutral", 2),
+    }
+    (tmp_path / "bad.csv").write_text("path,intensity\na.wav,very\n")
+    with pytest.raises(TalkfaceError, match="line 2: intensity 'very' is not a whole number or a level"):
+        read_labels(tmp_path / "bad.csv", tmp_path)
+
+
 def test_a_labels_csv_as_spreadsheets_and_scripts_write_it(tmp_path):
     """Excel's "CSV UTF-8" (a byte-order mark, CRLF, `;` where the decimal comma is used, header
     names capitalised) and paths written "./a/x.wav", "a\\x.wav" or absolute label the files they
