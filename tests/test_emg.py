@@ -207,6 +207,38 @@ def test_training_lowers_the_loss(use_chain):
     assert metrics["emg"]["lve_mm"] > 0 and metrics["emg"]["lve_mean_face_mm"] > 0
 
 
+def test_an_ede_that_never_saw_a_face_is_refused_for_the_emotion_loss(use_chain):
+    """An EDE trained on speech alone has no video centroids: the emotion loss (eq. 11) and the
+    eval's reading of the motion would compare untrained features. Refused in one line, before
+    the store is read (with --no-emotion the EMG may still use it for its conditions)."""
+    from talkface_cli.config import make_config
+    from talkface_cli.errors import TalkfaceError
+    from talkface_cli.eval.run import evaluate
+    from talkface_cli.registry import Registry
+    from talkface_cli.training.emg import EMGTask
+    from tests.chain import EMG_FAST
+
+    reg = Registry()
+    entry = reg.read("ede/t")
+    state = {k: v.clone() for k, v in reg.load_model("ede/t", "cpu").state_dict().items()}
+    state["centroids_video"].zero_()
+    state["intensity_centroids_video"].zero_()
+    reg.save("ede/speech-only", state, config=entry.config, meta={"metrics": {}})
+    _, store, _ = use_chain
+    emg = reg.read("emg/t")  # an EMG with it (as --no-emotion would make): eval reads no emotion
+    meta = {**emg.meta, "ede": "ede/speech-only", "parents": ["ede/speech-only", "sync/t"]}
+    reg.save("emg/speech-only", reg.load_state("emg/t"), config=emg.config, meta=meta)
+    try:
+        with pytest.raises(TalkfaceError, match="^ede/speech-only: its video branch never saw a face"):
+            EMGTask(make_config("emg", "tiny", EMG_FAST), [store], "ede/speech-only", "sync/t")
+        report = evaluate(["emg/speech-only"], [store], "test", torch.device("cpu"), limit=1)
+        row = report["table"]["emg/speech-only"]
+        assert np.isnan(row["emotion_acc"]) and row["lve"] > 0
+    finally:  # the chain's registry is shared by the other tests
+        reg.remove("emg/speech-only")
+        reg.remove("ede/speech-only")
+
+
 def test_the_speech_emotion_of_the_training_clips_is_read_once_per_store_and_ede(use_chain, monkeypatch):
     """train-emg keeps what the EDE reads from each clip's speech in the store's cache, under the
     EDE's weights: a second run on the same store and EDE (an ablation, a resumed run) reads no

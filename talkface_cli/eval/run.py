@@ -114,9 +114,11 @@ def score(
     row.per_clip["lse_d"].append(d)
     row.per_clip["lse_c"].append(c)
     z = motion_emotion(setup.ede, face, params)
-    names = list(setup.ede.cfg.emotions)
-    guess = es.nearest_centroid(z[None], names, setup.ede.centroids_video.cpu().numpy())[0]
-    row.per_clip["emotion_acc"].append(100.0 * (guess == clip.record.get("emotion")))
+    names, cents = list(setup.ede.cfg.emotions), setup.ede.centroids_video.cpu().numpy()
+    guess = es.nearest_centroid(z[None], names, cents)[0]
+    # an EDE whose video branch never saw a face has no video centroids: no reading of the motion
+    hit = 100.0 * (guess == clip.record.get("emotion")) if cents.any() else float("nan")
+    row.per_clip["emotion_acc"].append(hit)
     row.features.append(
         z if setup.features_ede is setup.ede else motion_emotion(setup.features_ede, face, params)
     )
@@ -163,7 +165,7 @@ def swap_scores(anim: Animator, setup: EvalSetup, clips: list[Clip], temperature
     rise = lambda x: 100.0 * (float(np.mean(x)) / float(np.mean(plain)) - 1)  # noqa: E731
     return {
         "swaps": len(hits),
-        "accuracy_pct": 100.0 * float(np.mean(hits)),
+        "accuracy_pct": 100.0 * float(np.mean(hits)) if cents.any() else float("nan"),  # see `score`
         "lve_plain_mm": float(np.mean(plain)),
         "lve_swapped_mm": float(np.mean(swapped)),
         "lve_rise_pct": rise(swapped),

@@ -50,6 +50,12 @@ class EMGTask:
         self.cfg, self.ede_name, self.sync_name = cfg, ede, sync
         reg = Registry()
         self.ede = reg.load_model(ede, "cpu").eval().requires_grad_(False)
+        if cfg.w_emotion > 0 and not self.ede.centroids_video.any():  # no face in its training split
+            raise TalkfaceError(
+                f"{ede}: its video branch never saw a face (trained on speech alone), so the emotion "
+                "loss would compare untrained features; train it on a store with tracked faces, or "
+                "pass --no-emotion"
+            )
         entry = reg.read(ede)
         ede_sha = entry.meta.get("model_sha256") or sha256_file(entry.path / "model.safetensors")
         self.sync = reg.load_model(sync, "cpu").eval().requires_grad_(False)
