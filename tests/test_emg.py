@@ -207,13 +207,15 @@ def test_training_lowers_the_loss(use_chain):
     assert metrics["emg"]["lve_mm"] > 0 and metrics["emg"]["lve_mean_face_mm"] > 0
 
 
-def test_an_ede_that_never_saw_a_face_is_refused_for_the_emotion_loss(use_chain):
+def test_an_ede_that_never_saw_a_face_is_refused_for_the_emotion_loss(use_chain, shared):
     """An EDE trained on speech alone has no video centroids: the emotion loss (eq. 11) and the
     eval's reading of the motion would compare untrained features. Refused in one line, before
-    the store is read (with --no-emotion the EMG may still use it for its conditions)."""
+    the store is read (with --no-emotion the EMG may still use it for its conditions); eval reads
+    no emotion from the motion, and a video emotion reference is refused."""
     from talkface_cli.config import make_config
     from talkface_cli.errors import TalkfaceError
     from talkface_cli.eval.run import evaluate
+    from talkface_cli.inference.animate import Animator
     from talkface_cli.registry import Registry
     from talkface_cli.training.emg import EMGTask
     from tests.chain import EMG_FAST
@@ -234,6 +236,9 @@ def test_an_ede_that_never_saw_a_face_is_refused_for_the_emotion_loss(use_chain)
         report = evaluate(["emg/speech-only"], [store], "test", torch.device("cpu"), limit=1)
         row = report["table"]["emg/speech-only"]
         assert np.isnan(row["emotion_acc"]) and row["lve"] > 0
+        anim = Animator.load("emg/speech-only", torch.device("cpu"))
+        with pytest.raises(TalkfaceError, match="02-05.mp4: this model's EDE never saw a face"):
+            anim.reference_emotion(shared / "data/ravdess/Video_Speech/Actor_05/01-01-03-01-01-02-05.mp4")
     finally:  # the chain's registry is shared by the other tests
         reg.remove("emg/speech-only")
         reg.remove("ede/speech-only")

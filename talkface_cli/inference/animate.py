@@ -105,6 +105,11 @@ class Animator:
             from ..track.mediapipe import MESH_TO_IBUG68
             from ..track.video import track_video
 
+            if not self.ede.centroids_video.any():  # see `training.emg.EMGTask`
+                raise TalkfaceError(
+                    f"{path}: this model's EDE never saw a face (trained on speech alone) and cannot "
+                    "read a video's emotion; give speech as the reference"
+                )
             track = track_video(path)
             fit = fit_landmarks(self.face, track.landmarks[:, MESH_TO_IBUG68], track.size)
             emb, modality = motion_emotion(self.ede, self.face, fit.params), "video"
