@@ -288,8 +288,9 @@ def test_emotion_labels_as_users_type_them():
                 emotion_name(label, ravdess)
         else:
             assert emotion_name(label, ravdess) == want, label
-    with pytest.raises(TalkfaceError):  # ambiguous: both begin with "sur"
-        emotion_name("sur", ["surprised", "surly"])
+    with pytest.raises(TalkfaceError):  # ambiguous: both begin with "exc"
+        emotion_name("exc", ["excited", "exceptional"])
+    assert emotion_name("sur", ["surprised", "surly"]) == "surprised"  # IEMOCAP's code for it
 
 
 def test_nearest_emotion_reads_each_centroid_as_its_own(use_chain):
@@ -547,3 +548,97 @@ def test_animate_bad_input(use_chain, tmp_path):
         err = res.stderr.strip()
         assert res.returncode != 0 and needle in err and len(err.splitlines()) == 1, err
     assert not (tmp_path / "x.npz").exists()
+
+
+def _hubert(folder: Path, width: int) -> Path:
+    """A tiny HuBERT saved as `save_pretrained` writes it (no download)."""
+    from transformers import HubertConfig, HubertModel
+
+    torch.manual_seed(0)
+    cfg = HubertConfig(
+        hidden_size=width,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        conv_dim=(16,) * 7,
+    )
+    HubertModel(cfg).save_pretrained(folder)
+    return folder
+
+
+def test_a_model_trained_with_a_hubert_found_elsewhere_animates_with_hubert_given(
+    use_chain, tmp_path, monkeypatch, shared
+):
+    """A HuBERT-based model moved to another machine (or its HuBERT folder moved): its config
+    names a folder that is not there. The error says to pass --hubert; with it, the model
+    animates; a HuBERT of another width is refused."""
+    from talkface_cli.errors import TalkfaceError
+    from talkface_cli.inference.animate import Animator
+    from talkface_cli.registry import Registry
+
+    monkeypatch.delenv("TALKFACE_HUBERT", raising=False)  # restored after `--hubert` sets it
+    reg = Registry()
+    emg = reg.read("emg/t")  # its content features are 80 wide: a HuBERT 80 wide fits its weights
+    config = {**emg.config, "model": {**emg.config["model"], "content": str(tmp_path / "gone/hubert")}}
+    reg.save("emg/hubert", reg.load_state("emg/t"), config=config, meta=emg.meta)
+    try:
+        with pytest.raises(
+            TalkfaceError, match="^emg/hubert was trained with the HuBERT at .*gone/hubert, which"
+        ):
+            Animator.load("emg/hubert", torch.device("cpu"))
+        wav = shared / "data/ravdess/Audio_Speech_16k/Actor_01/03-01-01-01-01-01-01.flac"
+        cmd = ["animate", str(wav), "--model", "emg/hubert", "--out", str(tmp_path / "o.npz")]
+        res = _run(*cmd, "--hubert", _hubert(tmp_path / "here/hubert", 80))
+        assert res.exit_code == 0, res.output
+        assert np.load(tmp_path / "o.npz")["params"].shape[0] == 83
+        monkeypatch.setenv("TALKFACE_HUBERT", str(_hubert(tmp_path / "narrow", 16)))
+        with pytest.raises(
+            TalkfaceError, match="narrow: a HuBERT 16 wide; emg/hubert was trained on one 80 wide"
+        ):
+            Animator.load("emg/hubert", torch.device("cpu"))
+    finally:  # the chain's registry is shared by the other tests
+        reg.remove("emg/hubert")
+
+
+def test_a_flame_store_trains_and_animates_with_flame_model_given(
+    talkface_home, tmp_path, monkeypatch, shared
+):
+    """FLAME faces need the user's FLAME files (here a stand-in made by code): every command that
+    renders or fits them takes --flame-model, as its error says."""
+    from tests.flame_standin import make_flame_standin
+
+    monkeypatch.delenv("TALKFACE_FLAME", raising=False)  # restored after `--flame-model` sets it
+    flame = str(make_flame_standin(tmp_path / "flame"))
+    rng = np.random.default_rng(0)
+    (tmp_path / "emoca").mkdir()
+    for i in range(6):  # EMOCA-style FLAME codes of three speakers, happy and sad
+        exp, pose = rng.normal(size=(50, 100)), rng.normal(0, 0.1, (50, 6))
+        np.savez(tmp_path / f"emoca/c{i}.npz", exp=exp.astype(np.float32), pose=pose.astype(np.float32))
+        sf.write(tmp_path / f"emoca/c{i}.wav", rng.normal(0, 0.1, 32000).astype(np.float32), 16000)
+    rows = [f"c{i}.npz,{'abc'[i // 2]},{('happy', 'sad')[i % 2]}" for i in range(6)]
+    (tmp_path / "labels.csv").write_text("path,speaker,emotion\n" + "\n".join(rows) + "\n")
+    store = str(tmp_path / "store")
+    prep = [
+        "prep",
+        "import",
+        str(tmp_path / "emoca"),
+        "--labels",
+        str(tmp_path / "labels.csv"),
+        "--out",
+        store,
+    ]
+    assert _run(*prep).exit_code == 0
+    fast = ["--set", "train.steps=2", "--set", "train.batch_size=2"]
+    res = _run("train-sync", "--data", store, "--name", "sync/f", *fast)
+    assert "--flame-model DIR" in str(res.exception)  # the option it names is there:
+    for cmd in (
+        ["train-sync", "--data", store, "--name", "sync/f"],
+        ["train-ede", "--data", store, "--name", "ede/f"],
+        ["train-emg", "--data", store, "--ede", "ede/f", "--sync", "sync/f", "--name", "emg/f"],
+    ):
+        res = _run(*cmd, *fast, "--flame-model", flame)
+        assert res.exit_code == 0, (cmd[0], res.output, res.exception)
+    wav = shared / "data/ravdess/Audio_Speech_16k/Actor_01/03-01-01-01-01-01-01.flac"
+    res = _run("animate", wav, "--out", tmp_path / "o.npz", "--flame-model", flame)
+    assert res.exit_code == 0, res.output
+    assert str(np.load(tmp_path / "o.npz")["face_model"]) == "flame"
