@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -264,6 +265,27 @@ LOGMEL = {
     "logmel-level": (True, False, False),
     "logmel": (False, False, False),
 }
+
+
+def trained_content_encoder(source: str, width: int, model: str) -> torch.nn.Module:
+    """The content encoder `model` was trained with (`source` as its config records it, features
+    `width` wide). A HuBERT folder moved since, or a model trained on another machine, is found
+    where TALKFACE_HUBERT (`--hubert`) points, which must hold a HuBERT of the same width."""
+    if source in LOGMEL:
+        return content_encoder(source)
+    moved = os.environ.get("TALKFACE_HUBERT")
+    if not moved and not Path(source).expanduser().is_dir() and source.count("/") != 1:
+        raise TalkfaceError(
+            f"{model} was trained with the HuBERT at {source}, which is not on this machine: pass "
+            "--hubert DIR (or set TALKFACE_HUBERT) where the same HuBERT is here"
+        )
+    encoder = Hubert(moved or source)
+    if encoder.dim != width:
+        raise TalkfaceError(
+            f"--hubert {moved or source}: a HuBERT {encoder.dim} wide; {model} was trained on one "
+            f"{width} wide"
+        )
+    return encoder
 
 
 def content_encoder(source: str | Path | None = None, layer: int = -1) -> torch.nn.Module:

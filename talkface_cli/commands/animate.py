@@ -19,7 +19,7 @@ from ..fsutil import Output, check_can_create
 from ..made_by import digest, record, say_kept
 from ..registry import Registry
 from ..ui import console, json_target, report_rows
-from .common import DeviceOpt, JsonOpt, each_file, fail_if_any
+from .common import DeviceOpt, FlameModelOpt, HubertAtOpt, JsonOpt, each_file, fail_if_any, use_assets
 
 ModelOpt = typer.Option(None, "--model", help="trained EMG (registry name; default: the newest emg entry)")
 OutOpt = typer.Option(
@@ -207,6 +207,8 @@ def animate(
     seed: int = SeedOpt,
     render: Path = RenderOpt,
     device: str = DeviceOpt,
+    flame_model: Path = FlameModelOpt,
+    hubert_at: Path = HubertAtOpt,
     json_out: Path = JsonOpt,
 ) -> None:
     """Turn speech into an emotional face-parameter sequence at 25 fps (and an MP4).
@@ -219,6 +221,7 @@ def animate(
 
     Several files, models loaded once: talkface animate clips/*.wav --out faces --render videos
     """
+    use_assets(flame_model, hubert_at)
     from ..inference.animate import Animator
     from ..inference.emotion import emotion_name
     from ..inference.generate import speaker_name
@@ -258,6 +261,8 @@ def swap_emotion(
     seed: int = SeedOpt,
     render: Path = RenderOpt,
     device: str = DeviceOpt,
+    flame_model: Path = FlameModelOpt,
+    hubert_at: Path = HubertAtOpt,
     json_out: Path = JsonOpt,
 ) -> None:
     """Animate content speech with the emotion of other clips (lips from the content, emotion from
@@ -269,6 +274,7 @@ def swap_emotion(
 
     Blend: talkface swap-emotion content.wav happy.wav sad.mp4 --out blend.npz
     """
+    use_assets(flame_model, hubert_at)
     from ..inference.animate import Animator
     from ..inference.generate import speaker_name
 

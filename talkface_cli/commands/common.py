@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TypeVar
 
 import typer
@@ -20,6 +22,25 @@ SetOpt = typer.Option(None, "--set", help="override a config value, e.g. --set t
 PresetOpt = typer.Option("tiny", "--preset", help="named config preset: tiny (tests, CPU demos) or paper")
 ResumeOpt = typer.Option(False, "--resume", help="continue the run in --run-dir from its latest checkpoint")
 RunDirOpt = typer.Option(None, "--run-dir", help="run folder (default: $TALKFACE_HOME/runs/KIND/NAME)")
+FlameModelOpt = typer.Option(
+    None,
+    "--flame-model",
+    help="folder with your FLAME files, for FLAME models and stores (or TALKFACE_FLAME)",
+)
+HubertAtOpt = typer.Option(
+    None,
+    "--hubert",
+    help="the HuBERT the model was trained with, where it is on this machine if not where training "
+    "found it (or TALKFACE_HUBERT)",
+)
+
+
+def use_assets(flame: Path | None, hubert: Path | None = None) -> None:
+    """--flame-model and --hubert stand for TALKFACE_FLAME and TALKFACE_HUBERT in this run, so
+    every model, store and worker process of it finds the files there."""
+    for name, value in (("TALKFACE_FLAME", flame), ("TALKFACE_HUBERT", hubert)):
+        if value is not None:
+            os.environ[name] = str(Path(value).expanduser())
 
 
 Input = TypeVar("Input")

@@ -10,7 +10,7 @@ from ..device import resolve_device
 from ..errors import TalkfaceError
 from ..fsutil import atomic_write_bytes, atomic_write_json, check_can_create, refuse_foreign
 from ..ui import console
-from .common import DeviceOpt
+from .common import DeviceOpt, FlameModelOpt, HubertAtOpt, use_assets
 
 
 def command(
@@ -55,6 +55,8 @@ def command(
         "to animate (then score its outputs with --predictions)",
     ),
     device: str = DeviceOpt,
+    flame_model: Path = FlameModelOpt,
+    hubert_at: Path = HubertAtOpt,
 ) -> None:
     """Score models against baselines: LVE, EVE, FDD, LSE-D/C, VE-FID, emotion accuracy, speed.
 
@@ -66,6 +68,7 @@ def command(
     run it on speech/*.wav saving <clip id>.npy into emotalk/, then
     talkface eval --emg emg/synth --data data/synth --predictions emotalk
     """
+    use_assets(flame_model, hubert_at)
     from ..data.store import SPLITS
     from ..eval.run import evaluate
     from ..eval.tables import markdown, rich_tables

@@ -11,7 +11,17 @@ from .. import presets  # noqa: F401 - registers the presets
 from ..config import PRESETS, describe, make_config
 from ..fsutil import check_can_create
 from ..ui import console, emit, json_target, table
-from .common import DeviceOpt, JsonOpt, PresetOpt, ResumeOpt, RunDirOpt, SetOpt
+from .common import (
+    DeviceOpt,
+    FlameModelOpt,
+    HubertAtOpt,
+    JsonOpt,
+    PresetOpt,
+    ResumeOpt,
+    RunDirOpt,
+    SetOpt,
+    use_assets,
+)
 
 
 def _preset_help(stage: str) -> str:
@@ -67,6 +77,7 @@ def train_ede(
     run_dir: Path = RunDirOpt,
     resume: bool = ResumeOpt,
     device: str = DeviceOpt,
+    flame_model: Path = FlameModelOpt,
     no_contrastive: bool = typer.Option(False, "--no-contrastive", help="ablation: drop the SupCon loss"),
     no_av: bool = typer.Option(False, "--no-av", help="ablation: drop the audio-visual loss"),
     no_triplet: bool = typer.Option(False, "--no-triplet", help="ablation: drop the intensity triplet loss"),
@@ -77,6 +88,7 @@ def train_ede(
 
     Example: talkface train-ede --data data/synth --preset tiny --name ede/synth
     """
+    use_assets(flame_model)
     from ..training.ede import train_ede as run
 
     drops = [
@@ -107,6 +119,7 @@ def train_sync(
     run_dir: Path = RunDirOpt,
     resume: bool = ResumeOpt,
     device: str = DeviceOpt,
+    flame_model: Path = FlameModelOpt,
     show_config: bool = ShowConfigOpt,
     json_out: Path = JsonOpt,
 ) -> None:
@@ -117,6 +130,7 @@ def train_sync(
 
     Example: talkface train-sync --data data/synth --preset tiny --name sync/synth
     """
+    use_assets(flame_model)
     from ..training.sync import train_sync as run
 
     cfg = _config("sync", preset, overrides or [], show_config)
@@ -141,6 +155,8 @@ def train_emg(
     run_dir: Path = RunDirOpt,
     resume: bool = ResumeOpt,
     device: str = DeviceOpt,
+    flame_model: Path = FlameModelOpt,
+    hubert_at: Path = HubertAtOpt,
     no_sync: bool = typer.Option(
         False, "--no-sync", help="ablation: a vertex L2 loss in place of the sync loss"
     ),
@@ -157,6 +173,7 @@ def train_emg(
 
     Example: talkface train-emg --data data/synth --ede ede/synth --sync sync/synth --name emg/synth
     """
+    use_assets(flame_model, hubert_at)
     from ..training.emg import train_emg as run
 
     drops = [k for k, off in (("w_sync=0", no_sync), ("w_mesh=1", no_sync), ("w_emotion=0", no_emotion),

@@ -26,7 +26,7 @@ def load_face_model(
         folder = flame or os.environ.get("TALKFACE_FLAME")
         if not folder:
             raise TalkfaceError(
-                "this sequence uses FLAME: pass --flame-model DIR (or set TALKFACE_FLAME) with your "
+                "these faces are FLAME's: pass --flame-model DIR (or set TALKFACE_FLAME) with your "
                 "licensed FLAME files (FLAME_NEUTRAL.pkl ...)"
             )
         key = (kind, str(Path(folder).expanduser().resolve()))

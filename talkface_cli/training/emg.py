@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..audio.features import cached_features, content_encoder
+from ..audio.features import cached_features, trained_content_encoder
 from ..config import to_dict
 from ..data.cache import cache_path, cached_array
 from ..data.datasets import Clip, data_hash, load_clips, random_start
@@ -60,7 +60,7 @@ class EMGTask:
         ede_sha = entry.meta.get("model_sha256") or sha256_file(entry.path / "model.safetensors")
         self.sync = reg.load_model(sync, "cpu").eval().requires_grad_(False)
         self.content_source = self.sync.cfg.content
-        encoder = content_encoder(self.content_source)
+        encoder = trained_content_encoder(self.content_source, self.sync.cfg.content_dim, sync)
         clips = load_clips(stores, None, need_face=True)
         kinds = {c.face_model for c in clips}
         if len(kinds) > 1:
