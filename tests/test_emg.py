@@ -512,6 +512,11 @@ def test_animate_says_when_speech_is_far_from_the_emotion_models_level(use_chain
         silent = _run("animate", tmp_path / "silent.wav", "--out", tmp_path / "z.npz", *emotion)
         assert silent.exit_code == 0 and silent.output.count("note:") == 1, silent.output
         assert "silent.wav: no speech heard" in silent.output
+    ref = _run("swap-emotion", tmp_path / "usual.wav", tmp_path / "silent.wav", "--out", tmp_path / "r.npz")
+    assert "silent.wav: no speech heard in this emotion reference" in str(
+        ref.exception
+    )  # not silence's emotion
+    assert not (tmp_path / "r.npz").exists()
 
 
 def test_animate_bad_input(use_chain, tmp_path):

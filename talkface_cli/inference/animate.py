@@ -99,7 +99,10 @@ class Animator:
         a picture is speech)."""
         path = Path(path)
         if not is_video(path):
-            emb, modality = pooled(self.speech_emotion(load_audio(path), str(path))), "audio"
+            audio = load_audio(path)
+            if (level := speech_level_db(audio)) <= SILENT_DB:  # its emotion would be silence's
+                raise TalkfaceError(f"{path}: no speech heard in this emotion reference ({level:.0f} dBFS)")
+            emb, modality = pooled(self.speech_emotion(audio, str(path))), "audio"
         else:
             from ..track.fit import fit_landmarks
             from ..track.mediapipe import MESH_TO_IBUG68
