@@ -30,8 +30,8 @@ FlameModelOpt = typer.Option(
 HubertAtOpt = typer.Option(
     None,
     "--hubert",
-    help="the HuBERT the model was trained with, where it is on this machine if not where training "
-    "found it (or TALKFACE_HUBERT)",
+    help="where the HuBERT the model was trained with is on this machine (default: the folder its "
+    "training used; or TALKFACE_HUBERT)",
 )
 
 
