@@ -72,7 +72,11 @@ def test_settings_out_of_their_range_are_refused_in_one_line(bad, said):
     [
         ("ede", ["model.heads=5"], "model.heads=5: must divide model.width"),  # was a ValueError traceback
         ("ede", ["model.front_pool=5"], "model.front_pool=5: at most model.front_layers"),  # an IndexError
-        ("sync", ["train.batch_size=1"], "train.batch_size=1: at least 2"),  # BatchNorm's ValueError
+        (
+            "sync",
+            ["train.batch_size=1"],
+            "train.batch_size=1: at least 2 per process",
+        ),  # BatchNorm's ValueError
         ("sync", ["min_shift=9", "max_shift=4"], "min_shift=9: at most max_shift"),
         ("emg", ["window=50"], "window=50: must be a multiple of model.stride"),
     ],
@@ -82,6 +86,15 @@ def test_settings_that_do_not_hold_together_are_refused_before_training(stage, b
 
     with pytest.raises(TalkfaceError, match=f"^--set {said}"):
         make_config(stage, "tiny", bad)
+
+
+def test_the_sync_experts_batch_holds_two_clips_per_torchrun_process(monkeypatch):
+    import talkface_cli.presets  # noqa: F401 - registers the presets
+
+    monkeypatch.setenv("WORLD_SIZE", "2")  # as torchrun sets it: a batch of 2 is 1 per process
+    with pytest.raises(TalkfaceError, match="train.batch_size=2: at least 2 per process .* .4 over 2."):
+        make_config("sync", "tiny", ["train.batch_size=2"])
+    assert make_config("sync", "tiny", ["train.batch_size=4"]).train.batch_size == 4
 
 
 @pytest.mark.parametrize("stage", ["ede", "sync", "emg"])

@@ -9,6 +9,7 @@ mean identity, so the expert sees mouth motion, not who is speaking.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import torch
@@ -88,9 +89,11 @@ class SyncStage:
         """Settings that hold together (each alone is held to its limits by `--set`)."""
         if self.min_shift > self.max_shift:
             raise TalkfaceError(f"--set min_shift={self.min_shift}: at most max_shift ({self.max_shift})")
-        if self.train.batch_size < 2:  # BatchNorm needs two values per channel to train
+        world = int(os.environ.get("WORLD_SIZE", "1"))  # torchrun's processes share the batch out
+        if self.train.batch_size < 2 * world:  # BatchNorm needs two values per channel to train
             raise TalkfaceError(
-                f"--set train.batch_size={self.train.batch_size}: at least 2 for the sync expert"
+                f"--set train.batch_size={self.train.batch_size}: at least 2 per process for the sync "
+                f"expert ({2 * world} over {world})"
             )
 
 
