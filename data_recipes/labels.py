@@ -21,14 +21,12 @@ SYNONYMS = {
     "disgusted": "disgust",
     "surprise": "surprised",
     # CREMA-D's and IEMOCAP's codes (their other classes, e.g. IEMOCAP's "fru", are kept as written)
-    **{
-        "neu": "neutral",
-        "hap": "happy",
-        "ang": "angry",
-        "fea": "fearful",
-        "dis": "disgust",
-        "sur": "surprised",
-    },
+    "neu": "neutral",
+    "hap": "happy",
+    "ang": "angry",
+    "fea": "fearful",
+    "dis": "disgust",
+    "sur": "surprised",
 }
 # Intensity words: CREMA-D's LO / MD / HI (XX: unspecified), RAVDESS's normal / strong.
 INTENSITIES = {

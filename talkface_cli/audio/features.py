@@ -222,6 +222,12 @@ class LogMel(torch.nn.Module):
         return to_frames(torch.log(mel + 1e-6).T, frames)
 
 
+def hubert_named(source: str | Path) -> bool:
+    """Whether `source` can name a HuBERT here: a folder that exists, or a Hugging Face model id
+    ("org/name"), looked up in the local cache."""
+    return Path(str(source)).expanduser().is_dir() or str(source).count("/") == 1
+
+
 class Hubert(torch.nn.Module):
     """Hidden states of a local HuBERT at 50 Hz: (N,) audio -> (2T, hidden size)."""
 
@@ -233,7 +239,7 @@ class Hubert(torch.nn.Module):
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
-        if not Path(str(source)).expanduser().is_dir() and str(source).count("/") != 1:
+        if not hubert_named(source):
             raise TalkfaceError(
                 f"--hubert {source}: no such folder (give a HuBERT folder saved with "
                 "save_pretrained, or a model id already in the Hugging Face cache)"
@@ -274,7 +280,7 @@ def trained_content_encoder(source: str, width: int, model: str) -> torch.nn.Mod
     if source in LOGMEL:
         return content_encoder(source)
     moved = os.environ.get("TALKFACE_HUBERT")
-    if not moved and not Path(source).expanduser().is_dir() and source.count("/") != 1:
+    if not moved and not hubert_named(source):
         raise TalkfaceError(
             f"{model} was trained with the HuBERT at {source}, which is not on this machine: pass "
             "--hubert DIR (or set TALKFACE_HUBERT) where the same HuBERT is here"

@@ -99,10 +99,7 @@ class Animator:
         a picture is speech)."""
         path = Path(path)
         if not is_video(path):
-            audio = load_audio(path)
-            if (level := speech_level_db(audio)) <= SILENT_DB:  # its emotion would be silence's
-                raise TalkfaceError(f"{path}: no speech heard in this emotion reference ({level:.0f} dBFS)")
-            emb, modality = pooled(self.speech_emotion(audio, str(path))), "audio"
+            emb, modality = pooled(self.speech_emotion(load_audio(path), str(path), reference=True)), "audio"
         else:
             from ..track.fit import fit_landmarks
             from ..track.mediapipe import MESH_TO_IBUG68
@@ -159,15 +156,18 @@ class Animator:
             audio=audio.astype(np.float32, copy=False),
         )
 
-    def speech_emotion(self, audio: np.ndarray, source: str) -> np.ndarray:
+    def speech_emotion(self, audio: np.ndarray, source: str, reference: bool = False) -> np.ndarray:
         """The EDE's emotion features of speech (2T', W), with `check_level`'s notes."""
-        self.check_level(audio, source, emotion=True)
+        self.check_level(audio, source, emotion=True, reference=reference)
         return speech_emotion(self.ede, audio)
 
-    def check_level(self, audio: np.ndarray, source: str, emotion: bool) -> None:
+    def check_level(self, audio: np.ndarray, source: str, emotion: bool, reference: bool = False) -> None:
         """Notes for the user: the audio is silent; or, when the EDE reads its `emotion`, it is far
-        louder or quieter than the EDE's training speech (a log-mel EDE takes loudness for emotion)."""
+        louder or quieter than the EDE's training speech (a log-mel EDE takes loudness for emotion).
+        A silent emotion `reference` is refused: its emotion would be silence's."""
         level = speech_level_db(audio)
+        if level <= SILENT_DB and reference:
+            raise TalkfaceError(f"{source}: no speech heard in this emotion reference ({level:.0f} dBFS)")
         if level <= SILENT_DB:
             note = f"{source}: no speech heard (active level {level:.0f} dBFS), the lips stay still"
             self.notes.append(note)
