@@ -196,7 +196,12 @@ def run_recipe(
         errors += finish(jobs, out, opts)
     records = assemble_manifest(out)
     assign_splits(
-        records, opts.seed, opts.split_by, test_speakers=opts.test_speakers, val_speakers=opts.val_speakers
+        records,
+        opts.seed,
+        opts.split_by,
+        test_speakers=opts.test_speakers,
+        val_speakers=opts.val_speakers,
+        take=getattr(recipe, "take", None),
     )
     write_manifest(out, records)
     errors = sorted(errors, key=lambda e: e["source"])

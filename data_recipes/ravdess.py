@@ -78,6 +78,13 @@ class Ravdess:
             raise nothing_found(root, "RAVDESS files (01-*.mp4, 03-*.wav, 03-*.flac)")
         return jobs, errors
 
+    @staticmethod
+    def take(record: dict) -> str:
+        """The performance a clip records: its name without the modality code. An audio-video
+        01-*.mp4 and an audio-only 03-*.wav of the same name are one recording (their sound
+        correlates at 0.99), so they share a split."""
+        return record["id"][3:]
+
     def process(self, job: Job, out: Path, opts: PrepOptions) -> None:
         if job.kind == "video":
             track_clip(job, out, opts)

@@ -23,7 +23,7 @@ from data_recipes.synthetic import Synthetic, viseme_of
 from data_recipes.video import sound_frames
 from talkface_cli.app import app
 from talkface_cli.audio.io import audio_delay, ffmpeg_exe, load_audio
-from talkface_cli.data.store import HOP, load_clip, read_manifest, validate
+from talkface_cli.data.store import HOP, assign_splits, load_clip, read_manifest, validate
 from talkface_cli.errors import TalkfaceError
 from talkface_cli.face.ict import ICTFace
 from talkface_cli.track.fit import jaw_opening, loudness_db
@@ -214,6 +214,30 @@ def test_a_clip_found_twice_is_written_once_and_reported(shared, tmp_path):
     )
     kept = next(r for r in read_manifest(tmp_path / "out") if r["id"] == "03-01-03-01-01-02-05")
     assert kept["source"].endswith("a/03-01-03-01-01-02-05.flac")
+
+
+def test_a_performance_filmed_and_recorded_stays_in_one_split(shared, tmp_path):
+    """RAVDESS keeps each performance as an audio-video 01-*.mp4 and an audio-only 03-*.wav: one
+    recording. Split by clip, the two must not land apart, or a test clip's sound is trained on.
+    A store without such twins keeps the split it had."""
+    rv = shared / "data/ravdess"
+    (tmp_path / "in").mkdir()
+    for p in [
+        *(rv / "Video_Speech/Actor_05").glob("*.mp4"),
+        *(rv / "Audio_Speech_16k/Actor_05").glob("*.flac"),
+    ]:
+        (tmp_path / "in" / p.name).symlink_to(p)
+    s = run_recipe(Ravdess(), tmp_path / "in", tmp_path / "out", PrepOptions(jobs=2))
+    assert (s.clips, s.failed) == (64, 0)
+    splits: dict[str, set] = {}
+    for r in read_manifest(tmp_path / "out"):
+        splits.setdefault(r["id"][3:], set()).add(r["split"])
+    assert len(splits) == 60 and all(len(v) == 1 for v in splits.values()), splits
+    audio = [r for r in read_manifest(tmp_path / "out") if r["id"].startswith("03-")]
+    plain = [dict(r) for r in audio]
+    assign_splits(audio, 0, take=Ravdess.take)
+    assign_splits(plain, 0)
+    assert [r["split"] for r in audio] == [r["split"] for r in plain]
 
 
 def test_synthetic_is_deterministic_and_lips_follow_phonemes(tmp_path):

@@ -15,6 +15,8 @@ import io
 import json
 import random
 import zipfile
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -102,8 +104,14 @@ def assign_splits(
     fractions=(0.8, 0.1, 0.1),
     test_speakers: list[str] | None = None,
     val_speakers: list[str] | None = None,
+    take: Callable[[dict], str] | None = None,
 ) -> None:
-    """Seeded split in place: `by` clip or speaker (80/10/10), or explicit speaker lists."""
+    """Seeded split in place: `by` clip or speaker (80/10/10), or explicit speaker lists.
+
+    `take` names the recording a clip comes from, where a corpus holds one recording as several
+    files (RAVDESS: an audio-video .mp4 and an audio-only .wav of the same performance). Clips of
+    one take share a split, so a test clip's sound is never trained on as its twin. A clip with no
+    twin is keyed by its id as before, so a store without twins keeps its split."""
     if test_speakers or val_speakers:
         test, val = set(test_speakers or []), set(val_speakers or [])
         for r in records:
@@ -111,7 +119,11 @@ def assign_splits(
         return
     if by not in ("clip", "speaker"):
         raise TalkfaceError(f"--split-by {by}: use clip or speaker")
-    keys = sorted({r["id"] if by == "clip" else r["speaker"] for r in records})
+    takes = Counter(take(r) for r in records) if take else Counter()
+    key = lambda r: (  # noqa: E731
+        r["speaker"] if by == "speaker" else take(r) if take and takes[take(r)] > 1 else r["id"]
+    )
+    keys = sorted({key(r) for r in records})
     random.Random(seed).shuffle(keys)
     n = len(keys)
     n_train = round(n * fractions[0])
@@ -120,7 +132,7 @@ def assign_splits(
         k: "train" if i < n_train else "val" if i < n_train + n_val else "test" for i, k in enumerate(keys)
     }
     for r in records:
-        r["split"] = which[r["id"] if by == "clip" else r["speaker"]]
+        r["split"] = which[key(r)]
 
 
 def assemble_manifest(root: Path) -> list[dict]:
