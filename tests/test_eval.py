@@ -93,6 +93,8 @@ def test_eval_end_to_end(use_chain, tmp_path):
     assert sw["swaps"] == len(report["clips"]) and 0 <= sw["accuracy_pct"] <= 100
     assert sw["lve_rise_pct"] == pytest.approx(100 * (sw["lve_swapped_mm"] / sw["lve_plain_mm"] - 1))
     assert sw["lve_gt_emotion_shift_mm"] > 1  # the corpus's emotions move the lips by millimetres
+    assert report["setup"]["held_out_checked"] == {"emg/t": True, "ede/t": True, "sync/t": True}
+    assert "Held out: none of emg/t, ede/t, sync/t trained on these clips." in md
     assert "emotion swaps" in md and fmt(sw["lve_gt_emotion_shift_mm"]) in res.output
     assert all(h in res.output for h in ("LVE (mm, max L2)", "LVE (mm², max squared L2)", "LSE-D"))
     mine = tmp_path / "mine"  # a user's folder as --out: refused before any scoring, nothing replaced
@@ -188,3 +190,48 @@ def test_another_methods_outputs_are_scored_beside_the_models(use_chain, tmp_pat
     assert res.exit_code == 1 and f"{2 * clips[0].frames} frames at 25 fps for a clip of" in str(
         res.exception
     )
+
+
+def test_scores_of_clips_a_model_trained_on_are_refused(use_chain, tmp_path):
+    """A model keeps a record of the clips it trained on (by their sound, so a moved or copied
+    store is known). A store split again after training puts a training clip in its test split:
+    eval refuses to score it, naming the model; the train split, asked for, is scored. A model
+    without the record (older talkface) is scored and reported unchecked."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from talkface_cli.app import app
+    from talkface_cli.data.provenance import TRAINED
+    from talkface_cli.data.store import read_manifest, write_manifest
+
+    home, store, _ = use_chain
+    records = read_manifest(store)
+    trained = json.loads((home / "models/emg/t" / TRAINED).read_text())["clips"]
+    assert len(trained) == sum(r["split"] == "train" for r in records)
+    copy = tmp_path / "store"  # moved elsewhere and split again: one training clip is now a test clip
+    shutil.copytree(store, copy)
+    moved = next(r for r in records if r["split"] == "train")
+    write_manifest(copy, [r | {"split": "test"} if r is moved else r for r in records])
+    run = lambda *a: CliRunner().invoke(app, ["eval", "--emg", "emg/t", "--data", str(copy), *a])  # noqa: E731
+    res = run("--out", str(tmp_path / "r1"))
+    tests = sum(r["split"] == "test" for r in records) + 1
+    assert res.exit_code == 1 and str(res.exception).startswith(
+        f"emg/t trained on 1 of the {tests} clips of split 'test' (e.g. {moved['id']}): the store was split"
+    ), res.output
+    assert not (tmp_path / "r1").exists()
+    res = run("--split", "train", "--limit", "1", "--out", str(tmp_path / "r2"))
+    assert res.exit_code == 0, res.output
+    old = tmp_path / "home"  # the same models from before the record was kept
+    shutil.copytree(home, old)
+    for kind in ("emg", "ede", "sync"):
+        (old / "models" / kind / "t" / TRAINED).unlink()
+    res = CliRunner().invoke(
+        app,
+        ["eval", "--emg", "emg/t", "--data", str(copy), "--limit", "1", "--out", str(tmp_path / "r3")],
+        env={"TALKFACE_HOME": str(old)},
+    )
+    assert res.exit_code == 0, res.output
+    checked = json.loads((tmp_path / "r3/report.json").read_text())["setup"]["held_out_checked"]
+    assert checked == {"emg/t": False, "ede/t": False, "sync/t": False}
+    assert "Not checked for emg/t, ede/t, sync/t: trained before" in (tmp_path / "r3/report.md").read_text()

@@ -19,6 +19,7 @@ import torch
 
 from ..audio.features import encode
 from ..data.datasets import Clip, load_clips
+from ..data.provenance import seen_in_training
 from ..data.renders import render_params
 from ..errors import TalkfaceError
 from ..eval import emotion_space as es
@@ -209,6 +210,24 @@ def scored_clips(stores: list[Path], split: str, limit: int | None = None) -> li
     return clips
 
 
+def check_held_out(reg: Registry, names: list[str], clips: list[Clip], split: str) -> dict[str, bool]:
+    """Refuse scores that would not be held out: a model (an EMG, or the EDE or sync expert an
+    evaluation reads with) that trained on any of the scored clips. Scoring the train split is
+    asked for, so it is not checked. Returns, per model, whether it kept a record to check."""
+    checked = {}
+    for name in dict.fromkeys(names):
+        seen = seen_in_training(reg.read(name).path, clips) if split != "train" else None
+        checked[name] = seen is not None
+        if seen:
+            raise TalkfaceError(
+                f"{name} trained on {len(seen)} of the {len(clips)} clips of split {split!r} (e.g. "
+                f"{seen[0]}): the store was split again after it trained, or holds copies of its "
+                "training clips, so its scores would not be held out; evaluate a split it did not "
+                "train on, or train it again"
+            )
+    return checked
+
+
 def evaluate(
     models: list[str],
     stores: list[Path],
@@ -238,6 +257,10 @@ def evaluate(
         names.append(name)
     found = [find_predictions(p, [c.id for c in clips]) for p in predictions]  # all, before any scoring
     sync_name = str(reg.parent(reg.read(models[0]), "sync"))
+    readers = [str(reg.parent(reg.read(m), k)) for m in models for k in ("ede", "sync")]
+    checked = check_held_out(
+        reg, [*models, *readers, *([emotion_features] if emotion_features else [])], clips, split
+    )
     setup = EvalSetup(
         face=first.face,
         ede=first.ede,
@@ -287,6 +310,7 @@ def evaluate(
             "predictions": [str(p) for p in predictions],
             "data": [str(s) for s in stores],
             "split": split,
+            "held_out_checked": checked,  # per model: it kept a record of its training clips
             "sync": "official SyncNet (syncnet_v2) on clay renders"
             if syncnet
             else f"toolkit expert {sync_name}",

@@ -23,6 +23,22 @@ def main_rows(report: dict) -> tuple[list[str], list[list[str]]]:
     return head, [[name, *_cells(report["table"][name], keys)] for name in report["rows"]]
 
 
+def held_out_line(setup: dict) -> str:
+    """Whether the scored clips are proven unseen by the models that made or read the scores."""
+    if setup["split"] == "train":
+        return "The train split: the models trained on these clips."
+    checked = setup.get("held_out_checked", {})
+    yes = [m for m, ok in checked.items() if ok]
+    no = [m for m, ok in checked.items() if not ok]
+    line = f"Held out: none of {', '.join(yes)} trained on these clips." if yes else ""
+    if no:
+        line += (
+            f"{' ' if line else ''}Not checked for {', '.join(no)}: trained before models kept a "
+            "record of their training clips."
+        )
+    return line
+
+
 def rich_tables(report: dict) -> list[Table]:
     head, rows = main_rows(report)
     s = report["setup"]
@@ -50,7 +66,8 @@ def markdown(report: dict) -> str:
         "",
         f"Data: {', '.join(s['data'])}, split `{s['split']}`, {len(report['clips'])} clips. "
         f"Sync scores: {s['sync']}. VE-FID features: EDE video branch of `{s['emotion_features']}`. "
-        f"Sampling temperature {s['temperature']}, seed {s['seed']}, device {s['device']}.",
+        f"Sampling temperature {s['temperature']}, seed {s['seed']}, device {s['device']}. "
+        + held_out_line(s),
         "",
         md(*main_rows(report)),
     ]

@@ -10,7 +10,7 @@ import torch
 
 from ..audio.features import level_range
 from ..config import to_dict
-from ..data.datasets import Clip, data_hash, load_clips, random_start, window
+from ..data.datasets import Clip, load_clips, random_start, window
 from ..data.renders import cached_renders
 from ..errors import TalkfaceError
 from ..eval import emotion_space as es
@@ -273,8 +273,7 @@ def train_ede(
             files,
         )
 
-    meta = {"data_manifest_hash": data_hash(stores), "data": [str(s) for s in stores]}
     result, entry = train_and_publish(
-        task, cfg, name, run_dir=run_dir, resume=resume, device=device, meta=meta, finalize=finalize
+        task, cfg, name, run_dir=run_dir, resume=resume, device=device, data=stores, finalize=finalize
     )
     return (entry.meta["metrics"] if entry else {}), entry

@@ -19,7 +19,7 @@ import torch
 from ..audio.features import cached_features, trained_content_encoder
 from ..config import to_dict
 from ..data.cache import cache_path, cached_array
-from ..data.datasets import Clip, data_hash, load_clips, random_start
+from ..data.datasets import Clip, load_clips, random_start
 from ..data.renders import cached_renders, face_camera, visible_faces
 from ..errors import TalkfaceError
 from ..face.load import load_face_model
@@ -228,14 +228,16 @@ def train_emg(
         more = {"metrics": report, "mean_params": task.mean_params.tolist()}
         return to_dict(final), more, {"report.json": json_text(report, sort_keys=False).encode()}
 
-    meta = {
-        "data_manifest_hash": data_hash(stores),
-        "data": [str(s) for s in stores],
-        "parents": [ede, sync],
-        "ede": ede,
-        "sync": sync,
-    }
+    meta = {"parents": [ede, sync], "ede": ede, "sync": sync}
     _, entry = train_and_publish(
-        task, cfg, name, run_dir=run_dir, resume=resume, device=device, meta=meta, finalize=finalize
+        task,
+        cfg,
+        name,
+        run_dir=run_dir,
+        resume=resume,
+        device=device,
+        meta=meta,
+        data=stores,
+        finalize=finalize,
     )
     return (entry.meta["metrics"] if entry else {}), entry

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import to_dict
+from ..data.provenance import provenance
 from ..errors import TalkfaceError, Terminated
 from ..registry import Entry, EntryRef, Registry
 from .loop import FitResult, Task, fit, latest_checkpoint
@@ -45,11 +46,13 @@ def train_and_publish(
     meta: dict | None = None,
     overwrite: bool = False,
     registry: Registry | None = None,
+    data: list[Path] | None = None,
     finalize=None,  # noqa: ANN001 - (model) -> (config dict, extra meta, extra files), rank 0, before saving
 ) -> tuple[FitResult, Entry | None]:
     """Fit `task` with `cfg.train` and, on rank 0, save the model as registry entry `name`.
 
-    `meta` adds to the entry's meta data (data manifest hash, parent entries, extra metrics).
+    `meta` adds to the entry's meta data (parent entries, extra metrics). `data`: the stores that
+    the task's `train` clips come from, recorded with the model (`data.provenance`).
     Returns the fit result and the entry (None on ranks other than 0).
     """
     registry = registry or Registry()
@@ -64,10 +67,11 @@ def train_and_publish(
         raise stopped(ref, run_dir, isinstance(e, KeyboardInterrupt)) from None
     if not result.main:
         return result, None
-    extra = dict(meta or {})
-    files: dict[str, bytes] = {}
+    extra, files = provenance(data, task.train) if data is not None else ({}, {})
+    extra |= meta or {}
     if finalize is not None:  # e.g. the EDE's centroids and held-out report
-        run_config, more, files = finalize(result.model)
+        run_config, more, made = finalize(result.model)
+        files |= made
         extra.setdefault("metrics", {}).update(more.pop("metrics", {}))
         extra.update(more)
     metrics = {**result.val, **extra.pop("metrics", {})}

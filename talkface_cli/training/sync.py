@@ -15,7 +15,7 @@ import torch
 
 from ..audio.features import CONTENT_DEFAULT, cached_features, content_encoder, encode
 from ..config import to_dict
-from ..data.datasets import Clip, data_hash, load_clips
+from ..data.datasets import Clip, load_clips
 from ..eval.sync import MAX_OFFSET, delay, sync_stats
 from ..face.load import load_face_model
 from ..fsutil import json_text
@@ -171,8 +171,7 @@ def train_sync(
             {"report.json": json_text(report, sort_keys=False).encode()},
         )
 
-    meta = {"data_manifest_hash": data_hash(stores), "data": [str(s) for s in stores]}
     _, entry = train_and_publish(
-        task, cfg, name, run_dir=run_dir, resume=resume, device=device, meta=meta, finalize=finalize
+        task, cfg, name, run_dir=run_dir, resume=resume, device=device, data=stores, finalize=finalize
     )
     return (entry.meta["metrics"] if entry else {}), entry

@@ -1,0 +1,49 @@
+"""What a model trained on, recorded with it, so an evaluation can prove its clips held out.
+
+A store may be split again after a model trained on it (`prep` with another `--seed` or
+`--split-by`), or copied into another store: its test split would then hold clips the model
+learnt. Clip ids and store paths do not tell (two synthetic stores share ids; a store moves), so
+each training clip is recorded by a fingerprint of its sound: the first 16 hex digits of the
+sha256 of its 16 kHz float32 samples, as the store holds them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import TalkfaceError
+from ..fsutil import json_text
+from .datasets import Clip, data_hash
+
+TRAINED = "trained_clips.json"  # in a registry entry's folder
+
+
+def fingerprint(audio: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(audio, np.float32).tobytes()).hexdigest()[:16]
+
+
+def provenance(stores: list[Path], train: list[Clip]) -> tuple[dict, dict[str, bytes]]:
+    """Meta (the stores and their manifests' hash) and the file of training-clip fingerprints."""
+    meta = {"data_manifest_hash": data_hash(stores), "data": [str(s) for s in stores]}
+    record = {
+        "fingerprint": "sha256 of the clip's 16 kHz float32 audio, first 16 hex digits",
+        "clips": sorted({fingerprint(c.audio) for c in train}),
+    }
+    return meta, {TRAINED: json_text(record, indent=None).encode()}
+
+
+def seen_in_training(entry_path: Path, clips: list[Clip]) -> list[str] | None:
+    """Ids of `clips` the model at `entry_path` trained on; None when it keeps no record (trained
+    before models kept one)."""
+    path = Path(entry_path) / TRAINED
+    if not path.is_file():
+        return None
+    try:
+        trained = set(json.loads(path.read_text())["clips"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise TalkfaceError(f"{path}: unreadable record of training clips ({e})") from None
+    return [c.id for c in clips if fingerprint(c.audio) in trained]
