@@ -84,6 +84,7 @@ class PrepSummary:
     clips: int
     problems: list[str]
     errors: list[dict]
+    notes: list[str] = field(default_factory=list)  # the recipe's, e.g. RAVDESS songs passed over
 
 
 def _run_one(recipe: Recipe, job: Job, out: Path, opts: PrepOptions) -> dict | None:
@@ -221,6 +222,7 @@ def run_recipe(
         len(records),
         problems,
         errors,
+        list(getattr(recipe, "notes", [])),
     )
 
 

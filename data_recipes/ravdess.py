@@ -3,6 +3,8 @@
 Takes full audio-video clips `01-*.mp4` (tracked and fitted) and audio-only clips `03-*.wav|.flac`
 at any folder depth. Labels come from the name MM-VV-EE-II-SS-RR-AA: modality, vocal channel
 (01 speech, 02 song), emotion, intensity (01 normal, 02 strong), statement, repetition, actor.
+Sung clips are passed over (and counted in a note) unless `--song`: EcoFace trains on RAVDESS's
+1440 speech clips, and a sung vowel is held for beats, not spoken.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ class Ravdess:
     def discover(self, root: Path, opts: PrepOptions) -> tuple[list[Job], list[dict]]:
         if not root.is_dir():
             raise TalkfaceError(f"{root}: no such folder")
-        jobs, errors = [], []
+        jobs, errors, songs = [], [], 0
         for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file()):
             if not path.name[:2].isdigit():
                 continue  # not a corpus file (readme, notes...)
@@ -73,8 +75,14 @@ class Ravdess:
             wanted = SUFFIXES[path.suffix.lower()]
             if f"{labels.pop('modality'):02d}" != wanted:
                 continue  # video-only (02-) clips, or a modality that does not fit the suffix
+            if labels["vocal"] == "song" and not opts.extra.get("song"):
+                songs += 1
+                continue
             jobs.append(Job(path.stem, str(path), labels, "video" if wanted == "01" else "audio"))
+        self.notes = [f"{root}: {songs} sung clip(s) passed over (--song takes them)"] if songs else []
         if not jobs and not errors:
+            if songs:
+                raise TalkfaceError(f"{root}: only sung RAVDESS clips ({songs}); --song takes them")
             raise nothing_found(root, "RAVDESS files (01-*.mp4, 03-*.wav, 03-*.flac)")
         return jobs, errors
 

@@ -240,6 +240,39 @@ def test_a_performance_filmed_and_recorded_stays_in_one_split(shared, tmp_path):
     assert [r["split"] for r in audio] == [r["split"] for r in plain]
 
 
+def test_sung_clips_are_taken_only_when_asked_for(shared, tmp_path):
+    """RAVDESS's song set (vocal channel 02) unpacked beside the speech: the paper trains on the
+    speech clips, so songs are passed over with a note, and taken with --song."""
+    speech = shared / "data/ravdess/Audio_Speech_16k/Actor_05"
+    (tmp_path / "in").mkdir()
+    for name in ("03-01-03-01-01-02-05.flac", "03-01-01-01-02-01-05.flac"):
+        (tmp_path / "in" / name).symlink_to(speech / name)
+    (tmp_path / "songs").mkdir()  # a song's name (the sound does not matter here)
+    (tmp_path / "songs" / "03-02-03-01-01-02-05.flac").symlink_to(speech / "03-01-03-01-01-02-05.flac")
+    (tmp_path / "in" / "03-02-03-01-01-02-05.flac").symlink_to(
+        tmp_path / "songs" / "03-02-03-01-01-02-05.flac"
+    )
+    prep = lambda root, out, *a: runner.invoke(  # noqa: E731
+        app, ["prep", "ravdess", str(root), "--out", str(out), *a], env={"COLUMNS": "250"}
+    )
+    res = prep(tmp_path / "in", tmp_path / "speech")
+    assert res.exit_code == 0, res.output
+    assert f"note: {tmp_path / 'in'}: 1 sung clip(s) passed over (--song takes them)" in res.output
+    assert [r["id"] for r in read_manifest(tmp_path / "speech")] == [
+        "03-01-01-01-02-01-05",
+        "03-01-03-01-01-02-05",
+    ]
+    res = prep(tmp_path / "in", tmp_path / "all", "--song")
+    assert res.exit_code == 0 and "note:" not in res.output, res.output
+    song = [r for r in read_manifest(tmp_path / "all") if r["id"].startswith("03-02")]
+    assert [(r["vocal"], r["emotion"]) for r in song] == [("song", "happy")]
+    res = prep(tmp_path / "songs", tmp_path / "none")
+    assert res.exit_code == 1 and str(res.exception) == (
+        f"{tmp_path / 'songs'}: only sung RAVDESS clips (1); --song takes them"
+    )
+    assert not (tmp_path / "none").exists()
+
+
 def test_synthetic_is_deterministic_and_lips_follow_phonemes(tmp_path):
     opts = lambda jobs: PrepOptions(jobs=jobs, split_by="speaker", extra={"speakers": 3, "sentences": 1})  # noqa: E731
     a = run_recipe(Synthetic(), None, tmp_path / "a", opts(2))

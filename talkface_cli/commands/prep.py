@@ -91,6 +91,8 @@ def report(s: PrepSummary, json_out: Path | None) -> None:
         table(f"prep -> {s.out}", columns, counts),
         table(title, ["file", "error"], failed) if failed else None,
     )
+    for n in s.notes:
+        console.print(f"[yellow]note:[/] {n}", highlight=False)
     for p in s.problems:
         console.print(f"[red]store problem:[/] {p}")
     if s.errors or s.problems:
@@ -109,9 +111,13 @@ def ravdess(
     face: str = FaceOpt,
     flame: Path = FlameOpt,
     max_miss: float = MissOpt,
+    song: bool = typer.Option(
+        False, "--song", help="take the sung clips (02 vocal channel) too; the paper trains on speech"
+    ),
     json_out: Path = JsonOpt,
 ) -> None:
-    """RAVDESS: audio-video clips are tracked and fitted, audio-only clips keep their audio.
+    """RAVDESS: audio-video clips are tracked and fitted, audio-only clips keep their audio; sung
+    clips only with --song.
 
     Example: talkface prep ravdess ~/RAVDESS   (makes the store data/ravdess)
 
@@ -120,7 +126,11 @@ def ravdess(
     from data_recipes.ravdess import Ravdess
 
     run_and_report(
-        Ravdess(), root, out, options(jobs, seed, split_by, test, val, face, flame, max_miss), json_out
+        Ravdess(),
+        root,
+        out,
+        options(jobs, seed, split_by, test, val, face, flame, max_miss, song=song),
+        json_out,
     )
 
 
