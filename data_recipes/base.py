@@ -196,13 +196,11 @@ def run_recipe(
     if finish is not None:  # recipes with a second, per-speaker pass (tracked video)
         errors += finish(jobs, out, opts)
     records = assemble_manifest(out)
+    if (take := getattr(recipe, "take", None)) is not None:  # the recording a clip's file holds
+        for r in records:
+            r["take"] = take(r)
     assign_splits(
-        records,
-        opts.seed,
-        opts.split_by,
-        test_speakers=opts.test_speakers,
-        val_speakers=opts.val_speakers,
-        take=getattr(recipe, "take", None),
+        records, opts.seed, opts.split_by, test_speakers=opts.test_speakers, val_speakers=opts.val_speakers
     )
     write_manifest(out, records)
     errors = sorted(errors, key=lambda e: e["source"])

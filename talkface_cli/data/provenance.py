@@ -4,7 +4,10 @@ A store may be split again after a model trained on it (`prep` with another `--s
 `--split-by`), or copied into another store: its test split would then hold clips the model
 learnt. Clip ids and store paths do not tell (two synthetic stores share ids; a store moves), so
 each training clip is recorded by a fingerprint of its sound: the first 16 hex digits of the
-sha256 of its 16 kHz float32 samples, as the store holds them.
+sha256 of its 16 kHz float32 samples, as the store holds them. A recording kept as several files
+(RAVDESS's audio-video .mp4 and audio-only .wav of one performance, decoded to other samples) is
+known by its manifest `take`, recorded as `corpus:take`: an EDE trained on a store of RAVDESS's
+wavs has heard the test clips of a store of its videos.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ def provenance(stores: list[Path], train: list[Clip]) -> tuple[dict, dict[str, b
     record = {
         "fingerprint": "sha256 of the clip's 16 kHz float32 audio, first 16 hex digits",
         "clips": sorted({fingerprint(c.audio) for c in train}),
+        "takes": sorted({take for c in train if (take := take_of(c))}),
     }
     return meta, {TRAINED: json_text(record, indent=None).encode()}
 
@@ -43,7 +47,14 @@ def seen_in_training(entry_path: Path, clips: list[Clip]) -> list[str] | None:
     if not path.is_file():
         return None
     try:
-        trained = set(json.loads(path.read_text())["clips"])
+        record = json.loads(path.read_text())
+        trained, takes = set(record["clips"]), set(record.get("takes", []))
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise TalkfaceError(f"{path}: unreadable record of training clips ({e})") from None
-    return [c.id for c in clips if fingerprint(c.audio) in trained]
+    return [c.id for c in clips if fingerprint(c.audio) in trained or take_of(c) in takes]
+
+
+def take_of(clip: Clip) -> str | None:
+    """`corpus:take` for a clip whose manifest names its recording, else None."""
+    take = clip.record.get("take")
+    return f"{clip.record.get('corpus')}:{take}" if take else None

@@ -16,7 +16,6 @@ import json
 import random
 import zipfile
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -104,14 +103,13 @@ def assign_splits(
     fractions=(0.8, 0.1, 0.1),
     test_speakers: list[str] | None = None,
     val_speakers: list[str] | None = None,
-    take: Callable[[dict], str] | None = None,
 ) -> None:
     """Seeded split in place: `by` clip or speaker (80/10/10), or explicit speaker lists.
 
-    `take` names the recording a clip comes from, where a corpus holds one recording as several
-    files (RAVDESS: an audio-video .mp4 and an audio-only .wav of the same performance). Clips of
-    one take share a split, so a test clip's sound is never trained on as its twin. A clip with no
-    twin is keyed by its id as before, so a store without twins keeps its split."""
+    A record's `take` names the recording it comes from, where a corpus holds one recording as
+    several files (RAVDESS: an audio-video .mp4 and an audio-only .wav of the same performance).
+    Clips of one take share a split, so a test clip's sound is never trained on as its twin. A
+    clip with no twin is keyed by its id as before, so a store without twins keeps its split."""
     if test_speakers or val_speakers:
         test, val = set(test_speakers or []), set(val_speakers or [])
         for r in records:
@@ -119,9 +117,9 @@ def assign_splits(
         return
     if by not in ("clip", "speaker"):
         raise TalkfaceError(f"--split-by {by}: use clip or speaker")
-    takes = Counter(take(r) for r in records) if take else Counter()
+    takes = Counter(r["take"] for r in records if r.get("take"))
     key = lambda r: (  # noqa: E731
-        r["speaker"] if by == "speaker" else take(r) if take and takes[take(r)] > 1 else r["id"]
+        r["speaker"] if by == "speaker" else r["take"] if takes[r.get("take")] > 1 else r["id"]
     )
     keys = sorted({key(r) for r in records})
     random.Random(seed).shuffle(keys)

@@ -221,9 +221,9 @@ def check_held_out(reg: Registry, names: list[str], clips: list[Clip], split: st
         if seen:
             raise TalkfaceError(
                 f"{name} trained on {len(seen)} of the {len(clips)} clips of split {split!r} (e.g. "
-                f"{seen[0]}): the store was split again after it trained, or holds copies of its "
-                "training clips, so its scores would not be held out; evaluate a split it did not "
-                "train on, or train it again"
+                f"{seen[0]}), or on other files of their recordings: the store was split again after "
+                "it trained, or its training data holds them too, so its scores would not be held "
+                "out; evaluate a split it did not train on, or train it again"
             )
     return checked
 
