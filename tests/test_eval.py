@@ -122,6 +122,26 @@ def test_centroid_accuracies_by_hand():
     assert es.subset_accuracy(z, truth, names, cents, ("neutral", "happy", "sad", "angry")) == 2 / 3
 
 
+def test_a_class_without_a_video_centroid_is_never_the_reading():
+    """An EDE keeps a zero video centroid for a class whose training clips had no face; its dot
+    product (0) would beat real centroids that all point away from the motion."""
+    from types import SimpleNamespace
+
+    from talkface_cli.eval import emotion_space as es
+    from talkface_cli.inference.emotion import centroid_classes, nearest_emotion
+
+    ede = SimpleNamespace(
+        centroids_video=torch.tensor([[1.0, 0.0], [0.0, 0.0], [0.0, 1.0]]),
+        cfg=SimpleNamespace(emotions=["angry", "calm", "happy"]),
+    )
+    names, cents = centroid_classes(ede, "video")
+    assert names == ["angry", "happy"] and cents.tolist() == [[1.0, 0.0], [0.0, 1.0]]
+    z = np.array([[-1.0, -0.5]])
+    assert es.nearest_centroid(z, ["angry", "calm", "happy"], ede.centroids_video.numpy()) == ["calm"]
+    assert es.nearest_centroid(z, names, cents) == ["happy"]  # as eval reads a clip's motion
+    assert nearest_emotion(ede, z[0], "video") == "happy"  # as swap-emotion names a video reference
+
+
 def test_emotion_means_weigh_clips_equally():
     from pathlib import Path
 
@@ -235,3 +255,44 @@ def test_scores_of_clips_a_model_trained_on_are_refused(use_chain, tmp_path):
     checked = json.loads((tmp_path / "r3/report.json").read_text())["setup"]["held_out_checked"]
     assert checked == {"emg/t": False, "ede/t": False, "sync/t": False}
     assert "Not checked for emg/t, ede/t, sync/t: trained before" in (tmp_path / "r3/report.md").read_text()
+
+
+def test_a_label_the_ede_does_not_know_is_left_out_of_emotion_accuracy(use_chain, tmp_path):
+    """MEAD's contempt read by an EDE trained on RAVDESS's classes could only be a miss: such clips
+    are scored on every other metric, left out of emotion accuracy (and of swap accuracy as a
+    reference), and the report says how many clips the accuracy is over."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from talkface_cli.app import app
+    from talkface_cli.data.store import read_manifest, write_manifest
+
+    _, store, _ = use_chain
+    copy = tmp_path / "store"
+    shutil.copytree(store, copy)
+    records = read_manifest(store)
+    odd = next(r for r in records if r["split"] == "test")
+    write_manifest(copy, [r | {"emotion": "contempt"} if r is odd else r for r in records])
+    args = ["eval", "--emg", "emg/t", "--data", str(copy), "--swaps", "--out", str(tmp_path / "r")]
+    res = CliRunner().invoke(app, args, env={"COLUMNS": "250"})
+    assert res.exit_code == 0, res.output
+    report = json.loads((tmp_path / "r/report.json").read_text())
+    n = len(report["clips"])
+    assert (
+        report["setup"]["emotions_unread"] == ["contempt"] and report["setup"]["emotion_read_clips"] == n - 1
+    )
+    assert f"Emotion accuracy over {n - 1} of {n} clips: no video centroid for contempt in emg/t's EDE." in (
+        " ".join(res.output.split())
+    )
+    groups = report["breakdown"]["emotion"]
+    assert groups["contempt"]["clips"] == 1 and groups["contempt"]["emotion_acc"] is None
+    assert groups["contempt"]["lve"] > 0  # scored on the rest
+    known = [(g["emotion_acc"], g["clips"]) for e, g in groups.items() if e != "contempt"]
+    expected = sum(a * c for a, c in known) / sum(c for _, c in known)
+    assert report["table"]["emg/t"]["emotion_acc"] == pytest.approx(expected)
+    label = {r["id"]: r["emotion"] for r in read_manifest(copy)}
+    emo = [label[c] for c in report["clips"]]
+    refs = [next(e for e in emo[i + 1 :] + emo[:i] if e != emo[i]) for i in range(n)]  # as swaps are made
+    sw = report["swap"]  # swaps whose reference is the contempt clip are not read
+    assert sw["swaps"] == n and sw["swaps_read"] == sum(r != "contempt" for r in refs) < n

@@ -71,7 +71,7 @@ def command(
     use_assets(flame_model, hubert_at)
     from ..data.store import SPLITS
     from ..eval.run import evaluate
-    from ..eval.tables import held_out_line, markdown, rich_tables
+    from ..eval.tables import caveats, markdown, rich_tables
 
     if split not in SPLITS:
         raise TalkfaceError(f"--split {split}: not one of {', '.join(SPLITS)}")
@@ -106,7 +106,7 @@ def command(
         atomic_write_json(folder / "report.json", report)
     for t in rich_tables(report):
         console.print(t)
-    console.print(held_out_line(report["setup"]), highlight=False)
+    console.print(caveats(report), highlight=False)
     console.print(f"report: {folder / 'report.json'}, {folder / 'report.md'}")
 
 

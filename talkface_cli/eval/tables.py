@@ -23,20 +23,28 @@ def main_rows(report: dict) -> tuple[list[str], list[list[str]]]:
     return head, [[name, *_cells(report["table"][name], keys)] for name in report["rows"]]
 
 
-def held_out_line(setup: dict) -> str:
-    """Whether the scored clips are proven unseen by the models that made or read the scores."""
-    if setup["split"] == "train":
-        return "The train split: not checked to be held out (asked for)."
-    checked = setup.get("held_out_checked", {})
-    yes = [m for m, ok in checked.items() if ok]
-    no = [m for m, ok in checked.items() if not ok]
-    line = f"Held out: none of {', '.join(yes)} trained on these clips." if yes else ""
-    if no:
+def caveats(report: dict) -> str:
+    """What the scores can be trusted for: whether the clips are proven unseen by the models that
+    made or read them, and which clips the emotion accuracy leaves out."""
+    s = report["setup"]
+    if s["split"] == "train":
+        line = "The train split: not checked to be held out (asked for)."
+    else:
+        checked = s.get("held_out_checked", {})
+        yes = [m for m, ok in checked.items() if ok]
+        no = [m for m, ok in checked.items() if not ok]
+        line = f"Held out: none of {', '.join(yes)} trained on these clips." if yes else ""
+        if no:
+            line += (
+                f"{' ' if line else ''}Not checked for {', '.join(no)}: trained before models kept "
+                "a record of their training clips."
+            )
+    if s.get("emotions_unread"):
         line += (
-            f"{' ' if line else ''}Not checked for {', '.join(no)}: trained before models kept a "
-            "record of their training clips."
+            f" Emotion accuracy over {s['emotion_read_clips']} of {len(report['clips'])} clips: "
+            f"no video centroid for {', '.join(s['emotions_unread'])} in {s['models'][0]}'s EDE."
         )
-    return line
+    return line.strip()
 
 
 def rich_tables(report: dict) -> list[Table]:
@@ -67,7 +75,7 @@ def markdown(report: dict) -> str:
         f"Data: {', '.join(s['data'])}, split `{s['split']}`, {len(report['clips'])} clips. "
         f"Sync scores: {s['sync']}. VE-FID features: EDE video branch of `{s['emotion_features']}`. "
         f"Sampling temperature {s['temperature']}, seed {s['seed']}, device {s['device']}. "
-        + held_out_line(s),
+        + caveats(report),
         "",
         md(*main_rows(report)),
     ]

@@ -116,10 +116,19 @@ def motion_emotion(ede: EDE, model: FaceModel, params: np.ndarray) -> np.ndarray
     return EDE.clip_embedding(ede.video.frame_features(x))[0].cpu().numpy()
 
 
+def centroid_classes(ede: EDE, modality: str = "audio") -> tuple[list[str], np.ndarray]:
+    """The emotions the EDE's `modality` branch has a centroid for, and those centroids (K, W),
+    rows L2-normalised. A class whose training clips had no face keeps a zero video row, which
+    must never be the nearest: its dot product (0) beats real centroids pointing away."""
+    c = getattr(ede, f"centroids_{modality}").cpu().numpy()
+    keep = [i for i, row in enumerate(c) if row.any()]
+    return [ede.cfg.emotions[i] for i in keep], c[keep]
+
+
 def nearest_emotion(ede: EDE, emb: np.ndarray, modality: str = "audio") -> str:
     """The emotion whose saved `modality` centroid lies nearest (cosine) to an embedding (W,)."""
-    c = getattr(ede, f"centroids_{modality}").cpu().numpy()  # (K, W), rows L2-normalised
-    return list(ede.cfg.emotions)[int(np.argmax(c @ emb))]
+    names, c = centroid_classes(ede, modality)
+    return names[int(np.argmax(c @ emb))]
 
 
 def emotion_track(embs: list[np.ndarray], frames: int) -> np.ndarray:
