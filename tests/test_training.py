@@ -188,3 +188,35 @@ def test_a_run_never_goes_among_a_users_files(tmp_path):
     assert (project / "config.json").read_text() == '{"my": "settings"}'
     _run(tmp_path / "home", str(tmp_path / "run"), "sync/z", "5", "8")  # a run's own folder resumes
     _run(tmp_path / "home", str(tmp_path / "run"), "sync/z2", "5", "8", "--resume")
+
+
+def test_a_resume_on_clips_other_than_the_runs_is_refused(chain, talkface_home, tmp_path):
+    """A run keeps the record of its training clips. Resumed after its store was split again, it
+    would learn from clips its model's record does not list (test clips now): refused, in one
+    line; on the same clips it resumes."""
+    import shutil
+
+    from talkface_cli import presets  # noqa: F401
+    from talkface_cli.config import make_config
+    from talkface_cli.data.provenance import TRAINED
+    from talkface_cli.data.store import read_manifest, write_manifest
+    from talkface_cli.errors import TalkfaceError
+    from talkface_cli.training.sync import train_sync
+    from tests.chain import SYNC_FAST
+
+    _, store, _ = chain  # its store; the models go to this test's own home
+    copy, run = tmp_path / "store", tmp_path / "run"
+    shutil.copytree(store, copy)
+    cfg = make_config("sync", "tiny", [*SYNC_FAST, "train.steps=2", "train.ckpt_every=1"])
+    train_sync(cfg, [copy], "sync/a", run_dir=run, device="cpu")
+    kept = (run / TRAINED).read_bytes()
+    assert kept == (talkface_home / "models/sync/a" / TRAINED).read_bytes()
+    records = read_manifest(copy)
+    moved = next(r for r in records if r["split"] == "train")
+    write_manifest(copy, [r | {"split": "test"} if r is moved else r for r in records])
+    with pytest.raises(TalkfaceError, match="the training clips are not those the run began with"):
+        train_sync(cfg, [copy], "sync/b", run_dir=run, resume=True, device="cpu")
+    assert (run / TRAINED).read_bytes() == kept and not (talkface_home / "models/sync/b").exists()
+    write_manifest(copy, records)
+    train_sync(cfg, [copy], "sync/c", run_dir=run, resume=True, device="cpu")
+    assert (talkface_home / "models/sync/c" / TRAINED).read_bytes() == kept

@@ -25,8 +25,9 @@ from safetensors.torch import load_file
 from torch.nn.parallel import DistributedDataParallel
 
 from ..config import TrainConfig
+from ..data.provenance import TRAINED
 from ..errors import TalkfaceError
-from ..fsutil import atomic_write_json, json_text, refuse_foreign, save_tensors
+from ..fsutil import atomic_write_bytes, atomic_write_json, json_text, refuse_foreign, save_tensors
 from ..ui import progress
 from . import distributed as dist_util
 from .state_io import load_state, save_state
@@ -91,8 +92,11 @@ def fit(
     resume: bool = False,
     device: str | None = None,
     label: str = "train",
+    clips_record: bytes | None = None,
 ) -> FitResult:
-    """Train `task` for `cfg.steps` steps in `run_dir`; resume from its latest checkpoint if asked."""
+    """Train `task` for `cfg.steps` steps in `run_dir`; resume from its latest checkpoint if asked.
+    `clips_record`: the task's training clips (`data.provenance`), kept in the run so a resume
+    is refused when they changed."""
     info = dist_util.setup(device)
     run_dir = Path(run_dir)
     if cfg.batch_size % info.world:
@@ -100,7 +104,7 @@ def fit(
     n = task.train_size()
     if n <= 0:
         raise TalkfaceError("the training set is empty")
-    _prepare_run_dir(run_dir, run_config, resume, info)
+    _prepare_run_dir(run_dir, run_config, resume, info, clips_record)
 
     torch.manual_seed(cfg.seed)
     random.seed(cfg.seed)
@@ -176,7 +180,7 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return max(found, key=lambda p: int(p.name[5:])) if found else None
 
 
-RUN_FILES = ("config.json", "metrics.jsonl", "checkpoints")  # all that a run folder holds
+RUN_FILES = ("config.json", "metrics.jsonl", "checkpoints", TRAINED)  # all that a run folder holds
 
 
 def check_run_dir(run_dir: Path) -> None:
@@ -192,9 +196,11 @@ def check_run_dir(run_dir: Path) -> None:
         raise TalkfaceError(f"{saved}: not a training run's config; give --run-dir a new or empty folder")
 
 
-def _prepare_run_dir(run_dir: Path, run_config: dict, resume: bool, info: dist_util.DistInfo) -> None:
+def _prepare_run_dir(
+    run_dir: Path, run_config: dict, resume: bool, info: dist_util.DistInfo, clips_record: bytes | None
+) -> None:
     check_run_dir(run_dir)
-    saved = run_dir / "config.json"
+    saved, record = run_dir / "config.json", run_dir / TRAINED
     if saved.exists():
         if not resume and latest_checkpoint(run_dir) is not None:
             raise TalkfaceError(
@@ -205,8 +211,17 @@ def _prepare_run_dir(run_dir: Path, run_config: dict, resume: bool, info: dist_u
             diff = _diff(before, run_config)
             if diff:
                 raise TalkfaceError(f"{saved}: the run was started with other settings ({', '.join(diff)})")
+            # a store prepared or split again since: the model would have learnt from clips its
+            # record does not list (now test clips, say), and its sample order would change
+            if clips_record is not None and record.is_file() and record.read_bytes() != clips_record:
+                raise TalkfaceError(
+                    f"{run_dir}: the training clips are not those the run began with (the store was "
+                    "prepared or split again); resume it on the same clips, or give another --run-dir"
+                )
     if info.main:
         atomic_write_json(saved, run_config)
+        if clips_record is not None:
+            atomic_write_bytes(record, clips_record)
     dist_util.barrier(info)
 
 

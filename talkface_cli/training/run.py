@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import to_dict
-from ..data.provenance import provenance
+from ..data.provenance import TRAINED, provenance
 from ..errors import TalkfaceError, Terminated
 from ..registry import Entry, EntryRef, Registry
 from .loop import FitResult, Task, fit, latest_checkpoint
@@ -61,13 +61,22 @@ def train_and_publish(
         check_name_free(registry, ref)
     run_dir = Path(run_dir) if run_dir else default_run_dir(registry, ref)
     run_config = to_dict(cfg)
+    extra, files = provenance(data, task.train) if data is not None else ({}, {})
     try:
-        result = fit(task, cfg.train, run_dir, run_config, resume=resume, device=device, label=str(ref))
+        result = fit(
+            task,
+            cfg.train,
+            run_dir,
+            run_config,
+            resume=resume,
+            device=device,
+            label=str(ref),
+            clips_record=files.get(TRAINED),
+        )
     except (KeyboardInterrupt, Terminated) as e:
         raise stopped(ref, run_dir, isinstance(e, KeyboardInterrupt)) from None
     if not result.main:
         return result, None
-    extra, files = provenance(data, task.train) if data is not None else ({}, {})
     extra |= meta or {}
     if finalize is not None:  # e.g. the EDE's centroids and held-out report
         run_config, more, made = finalize(result.model)
