@@ -23,8 +23,8 @@ from data_recipes.synthetic import Synthetic, viseme_of
 from data_recipes.video import sound_frames
 from talkface_cli.app import app
 from talkface_cli.audio.io import audio_delay, ffmpeg_exe, load_audio
-from talkface_cli.data.datasets import load_clips
-from talkface_cli.data.provenance import TRAINED, fingerprint, provenance, seen_in_training
+from talkface_cli.data.datasets import fingerprint, load_clips
+from talkface_cli.data.provenance import TRAINED, provenance, seen_in_training
 from talkface_cli.data.store import HOP, assign_splits, load_clip, read_manifest, validate
 from talkface_cli.errors import TalkfaceError
 from talkface_cli.face.ict import ICTFace

@@ -220,3 +220,28 @@ def test_a_resume_on_clips_other_than_the_runs_is_refused(chain, talkface_home, 
     write_manifest(copy, records)
     train_sync(cfg, [copy], "sync/c", run_dir=run, resume=True, device="cpu")
     assert (talkface_home / "models/sync/c" / TRAINED).read_bytes() == kept
+
+
+def test_a_held_out_clip_trained_on_through_another_store_is_not_held_out(chain, tmp_path):
+    """Two stores of one corpus, split apart (RAVDESS's wavs prepared as one store, its videos as
+    another): a validation clip of one may be a training clip of the other. A task's held-out
+    clips leave it out, so its validation report is of unheard clips."""
+    import shutil
+
+    from talkface_cli import presets  # noqa: F401
+    from talkface_cli.config import make_config
+    from talkface_cli.data.store import read_manifest, write_manifest
+    from talkface_cli.training.sync import SyncTask
+    from tests.chain import SYNC_FAST
+
+    _, store, _ = chain
+    a, b = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(store, a)
+    shutil.copytree(store, b)
+    records = read_manifest(b)
+    moved = next(r for r in records if r["split"] == "train")
+    write_manifest(b, [r | {"split": "val"} if r is moved else r for r in records])
+    task = SyncTask(make_config("sync", "tiny", SYNC_FAST), [a, b])
+    held = [(c.store.name, c.id) for c in task.held]
+    assert ("b", moved["id"]) not in held
+    assert sorted(i for s, i in held if s == "a") == sorted(i for s, i in held if s == "b")

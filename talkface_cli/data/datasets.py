@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +30,16 @@ class Clip:
     @property
     def frames(self) -> int:
         return int(self.record["frames"])
+
+    @cached_property
+    def sound(self) -> str:
+        """Fingerprint of the audio, computed once (what a model's record of its clips holds)."""
+        return fingerprint(self.audio)
+
+
+def fingerprint(audio: np.ndarray) -> str:
+    """The first 16 hex digits of the sha256 of 16 kHz float32 samples."""
+    return hashlib.sha256(np.ascontiguousarray(audio, np.float32).tobytes()).hexdigest()[:16]
 
 
 def load_clips(

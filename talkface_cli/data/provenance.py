@@ -12,11 +12,8 @@ wavs has heard the test clips of a store of its videos.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
-
-import numpy as np
 
 from ..errors import TalkfaceError
 from ..fsutil import json_text
@@ -25,16 +22,12 @@ from .datasets import Clip, data_hash
 TRAINED = "trained_clips.json"  # in a registry entry's folder
 
 
-def fingerprint(audio: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(audio, np.float32).tobytes()).hexdigest()[:16]
-
-
 def provenance(stores: list[Path], train: list[Clip]) -> tuple[dict, dict[str, bytes]]:
     """Meta (the stores and their manifests' hash) and the file of training-clip fingerprints."""
     meta = {"data_manifest_hash": data_hash(stores), "data": [str(s) for s in stores]}
     record = {
         "fingerprint": "sha256 of the clip's 16 kHz float32 audio, first 16 hex digits",
-        "clips": sorted({fingerprint(c.audio) for c in train}),
+        "clips": sorted({c.sound for c in train}),
         "takes": sorted({take for c in train if (take := take_of(c))}),
     }
     return meta, {TRAINED: json_text(record, indent=None).encode()}
@@ -51,7 +44,15 @@ def seen_in_training(entry_path: Path, clips: list[Clip]) -> list[str] | None:
         trained, takes = set(record["clips"]), set(record.get("takes", []))
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise TalkfaceError(f"{path}: unreadable record of training clips ({e})") from None
-    return [c.id for c in clips if fingerprint(c.audio) in trained or take_of(c) in takes]
+    return [c.id for c in clips if c.sound in trained or take_of(c) in takes]
+
+
+def unheard(held: list[Clip], train: list[Clip]) -> list[Clip]:
+    """The held-out clips whose recording no training clip holds. Within a store, the split keeps
+    a recording's files together; across stores (RAVDESS's wavs prepared as one, its videos as
+    another) a validation clip may be a training clip of the other store."""
+    sounds, takes = {c.sound for c in train}, {take_of(c) for c in train} - {None}
+    return [c for c in held if c.sound not in sounds and take_of(c) not in takes]
 
 
 def take_of(clip: Clip) -> str | None:

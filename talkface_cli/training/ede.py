@@ -11,6 +11,7 @@ import torch
 from ..audio.features import level_range
 from ..config import to_dict
 from ..data.datasets import Clip, load_clips, random_start, window
+from ..data.provenance import unheard
 from ..data.renders import cached_renders
 from ..errors import TalkfaceError
 from ..eval import emotion_space as es
@@ -49,7 +50,8 @@ class EDETask:
         cfg.check()
         self.cfg = cfg
         self.train = load_clips(stores, ("train",), labelled=True)
-        self.held = [c for c in load_clips(stores, None, labelled=True) if c.record["split"] != "train"]
+        held = [c for c in load_clips(stores, None, labelled=True) if c.record["split"] != "train"]
+        self.held = unheard(held, self.train)
         self.emotions = sorted({c.record["emotion"] for c in self.train})
         self.levels = sorted({intensity_label(c) for c in self.train})
         self.renders: dict[str, np.ndarray] = {}

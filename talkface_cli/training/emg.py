@@ -20,6 +20,7 @@ from ..audio.features import cached_features, trained_content_encoder
 from ..config import to_dict
 from ..data.cache import cache_path, cached_array
 from ..data.datasets import Clip, load_clips, random_start
+from ..data.provenance import unheard
 from ..data.renders import cached_renders, face_camera, visible_faces
 from ..errors import TalkfaceError
 from ..face.load import load_face_model
@@ -69,7 +70,7 @@ class EMGTask:
             )
         self.face = load_face_model(kinds.pop() or "ict")
         self.train = [c for c in clips if c.record["split"] == "train"]
-        self.held = [c for c in clips if c.record["split"] != "train"]
+        self.held = unheard([c for c in clips if c.record["split"] != "train"], self.train)
         if not self.train:
             raise TalkfaceError(f"{stores[0]}: no training clips with face parameters")
         self.speakers = sorted({str(c.record.get("speaker")) for c in self.train})
