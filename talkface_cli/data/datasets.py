@@ -67,11 +67,17 @@ def load_clips(
                 )
             )
     if not out:
-        raise TalkfaceError(
-            f"{', '.join(map(str, stores))}: no clips for splits {splits}"
-            f"{' with a face' if need_face else ''}{' with emotion labels' if labelled else ''}"
-        )
+        raise no_clips(stores, splits, need_face, labelled)
     return out
+
+
+def no_clips(
+    stores: list[Path], splits: tuple[str, ...] | None, need_face: bool, labelled: bool
+) -> TalkfaceError:
+    return TalkfaceError(
+        f"{', '.join(map(str, stores))}: no clips for splits {splits}"
+        f"{' with a face' if need_face else ''}{' with emotion labels' if labelled else ''}"
+    )
 
 
 def data_hash(stores: list[Path]) -> str:

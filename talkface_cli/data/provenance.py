@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import TalkfaceError
 from ..fsutil import json_text
-from .datasets import Clip, data_hash
+from .datasets import Clip, data_hash, load_clips, no_clips
 
 TRAINED = "trained_clips.json"  # in a registry entry's folder
 
@@ -45,6 +45,18 @@ def seen_in_training(entry_path: Path, clips: list[Clip]) -> list[str] | None:
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise TalkfaceError(f"{path}: unreadable record of training clips ({e})") from None
     return [c.id for c in clips if c.sound in trained or take_of(c) in takes]
+
+
+def split_clips(
+    stores: list[Path], need_face: bool = False, labelled: bool = False
+) -> tuple[list[Clip], list[Clip]]:
+    """The training clips of `stores` and the held-out ones not heard in training (`unheard`),
+    each clip read once; a one-line error when none is for training."""
+    clips = load_clips(stores, None, need_face, labelled)
+    train = [c for c in clips if c.record["split"] == "train"]
+    if not train:
+        raise no_clips(stores, ("train",), need_face, labelled)
+    return train, unheard([c for c in clips if c.record["split"] != "train"], train)
 
 
 def unheard(held: list[Clip], train: list[Clip]) -> list[Clip]:

@@ -10,8 +10,8 @@ import torch
 
 from ..audio.features import level_range
 from ..config import to_dict
-from ..data.datasets import Clip, load_clips, random_start, window
-from ..data.provenance import unheard
+from ..data.datasets import Clip, random_start, window
+from ..data.provenance import split_clips
 from ..data.renders import cached_renders
 from ..errors import TalkfaceError
 from ..eval import emotion_space as es
@@ -49,9 +49,7 @@ class EDETask:
     def __init__(self, cfg: EDEStage, stores: list[Path]):
         cfg.check()
         self.cfg = cfg
-        self.train = load_clips(stores, ("train",), labelled=True)
-        held = [c for c in load_clips(stores, None, labelled=True) if c.record["split"] != "train"]
-        self.held = unheard(held, self.train)
+        self.train, self.held = split_clips(stores, labelled=True)
         self.emotions = sorted({c.record["emotion"] for c in self.train})
         self.levels = sorted({intensity_label(c) for c in self.train})
         self.renders: dict[str, np.ndarray] = {}

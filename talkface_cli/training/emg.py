@@ -19,8 +19,8 @@ import torch
 from ..audio.features import cached_features, trained_content_encoder
 from ..config import to_dict
 from ..data.cache import cache_path, cached_array
-from ..data.datasets import Clip, load_clips, random_start
-from ..data.provenance import unheard
+from ..data.datasets import Clip, random_start
+from ..data.provenance import split_clips
 from ..data.renders import cached_renders, face_camera, visible_faces
 from ..errors import TalkfaceError
 from ..face.load import load_face_model
@@ -62,17 +62,14 @@ class EMGTask:
         self.sync = reg.load_model(sync, "cpu").eval().requires_grad_(False)
         self.content_source = self.sync.cfg.content
         encoder = trained_content_encoder(self.content_source, self.sync.cfg.content_dim, sync)
-        clips = load_clips(stores, None, need_face=True)
+        self.train, self.held = split_clips(stores, need_face=True)
+        clips = self.train + self.held
         kinds = {c.face_model for c in clips}
         if len(kinds) > 1:
             raise TalkfaceError(
                 f"{stores[0]}: clips of several face models ({', '.join(sorted(kinds))}); use one"
             )
         self.face = load_face_model(kinds.pop() or "ict")
-        self.train = [c for c in clips if c.record["split"] == "train"]
-        self.held = unheard([c for c in clips if c.record["split"] != "train"], self.train)
-        if not self.train:
-            raise TalkfaceError(f"{stores[0]}: no training clips with face parameters")
         self.speakers = sorted({str(c.record.get("speaker")) for c in self.train})
         self.content, self.emotion, self.renders = {}, {}, {}
         size = self.ede.cfg.image_size

@@ -15,8 +15,8 @@ import torch
 
 from ..audio.features import CONTENT_DEFAULT, cached_features, content_encoder, encode
 from ..config import to_dict
-from ..data.datasets import Clip, load_clips
-from ..data.provenance import unheard
+from ..data.datasets import Clip
+from ..data.provenance import split_clips
 from ..eval.sync import MAX_OFFSET, delay, sync_stats
 from ..face.load import load_face_model
 from ..fsutil import json_text
@@ -40,13 +40,9 @@ class SyncTask:
         self.cfg = cfg
         self.content_source = content or CONTENT_DEFAULT  # None: no HuBERT given
         self.encoder = content_encoder(self.content_source)
-        self.train = [c for c in load_clips(stores, ("train",), need_face=True) if c.frames > VIDEO_FRAMES]
-        held = [
-            c
-            for c in load_clips(stores, None, need_face=True)
-            if c.record["split"] != "train" and c.frames > VIDEO_FRAMES
-        ]
-        self.held = unheard(held, self.train)
+        train, held = split_clips(stores, need_face=True)
+        self.train = [c for c in train if c.frames > VIDEO_FRAMES]
+        self.held = [c for c in held if c.frames > VIDEO_FRAMES]
         self.content: dict[str, torch.Tensor] = {}
         self.lips: dict[str, torch.Tensor] = {}
         with progress() as bar:
