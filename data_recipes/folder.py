@@ -1,14 +1,20 @@
 """Any folder of videos and audio files: `talkface prep folder ROOT [--labels CSV]`.
 
 Videos are tracked and fitted, audio files kept as audio-only clips. Labels come from the CSV
-(columns path, speaker, emotion, intensity, statement; `path` relative to ROOT, read as
+(columns path, speaker, emotion, intensity, statement, take; `path` relative to ROOT, read as
 `labels.read_labels` says); without it the speaker is the file's parent folder name and the
 emotion stays empty. With a CSV, only the files it lists are taken, and a listed file that is
 missing or neither video nor audio is reported.
+
+One recording kept as several files must not be split apart, or a test clip's sound is trained
+on through its twin. The CSV's `take` column names a recording; files of one speaker and one
+name in different folders (CREMA-D's AudioWAV/X.wav and AudioMP3/X.mp3, a camera's video and a
+recorder's wav copied under one name) are taken for one recording without it (`shared_takes`).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from pathlib import Path
 
 from talkface_cli.audio.io import is_video
@@ -45,6 +51,7 @@ class Folder:
             jobs.append(Job(clip_id(root, path), str(path), labels, MEDIA[path.suffix.lower()]))
         if not jobs and not errors:
             raise nothing_found(root, "video or audio files")
+        self.notes = shared_takes(jobs, root)
         return jobs, errors
 
     def process(self, job: Job, out: Path, opts: PrepOptions) -> None:
@@ -54,3 +61,26 @@ class Folder:
 
     def finish(self, jobs: list[Job], out: Path, opts: PrepOptions) -> list[dict]:
         return fit_speakers(jobs, out, opts)
+
+
+def shared_takes(jobs: list[Job], root: Path) -> list[str]:
+    """Gives the jobs whose CSV row names no take, where files of one speaker share a name in
+    different folders, the take `speaker/name`; returns the prep note saying so. (Two such files
+    in one folder are one clip id: the second is reported by `base.unique_ids`.)"""
+    named = defaultdict(list)  # speaker/name -> jobs
+    for j in jobs:
+        if j.labels.get("take") is None:
+            named[f"{j.labels['speaker']}/{Path(j.source).stem}"].append(j)
+    shared = {take: js for take, js in named.items() if len({j.id for j in js}) > 1}
+    for take, js in shared.items():
+        for j in js:
+            j.labels["take"] = take
+    if not shared:
+        return []
+    first, *rest = next(iter(shared.values()))
+    twin = next(j for j in rest if j.id != first.id)
+    a, b = (Path(j.source).relative_to(root).as_posix() for j in (first, twin))
+    return [
+        f"{root}: {len(shared)} recording(s) kept as several files of one speaker and name "
+        f"({a} and {b}, ...) keep to one split each; a labels CSV's take column joins others"
+    ]

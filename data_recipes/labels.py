@@ -11,7 +11,9 @@ from talkface_cli.audio.io import VIDEO_SUFFIXES
 from talkface_cli.csvfile import number, read_rows
 from talkface_cli.errors import TalkfaceError
 
-COLUMNS = ("path", "speaker", "emotion", "intensity", "statement")
+# `take` names the recording a file holds, where one recording is kept as several files (a
+# camera's video and a recorder's wav): rows of one take share a split (`store.assign_splits`).
+COLUMNS = ("path", "speaker", "emotion", "intensity", "statement", "take")
 # Other corpora's words for RAVDESS's emotion names (MEAD's folders, noun forms): one class each.
 SYNONYMS = {
     "happiness": "happy",
@@ -51,7 +53,7 @@ MEDIA = {
 
 def read_labels(path: Path, root: Path) -> dict[str, dict]:
     """CSV with a header; `path` (relative to the corpus root ROOT, or absolute inside it) is
-    required, then any of speaker, emotion, intensity, statement; header names in any case, the
+    required, then any of speaker, emotion, intensity, statement, take; header names in any case, the
     file as spreadsheets save it (`csvfile.read_rows`). Returns the path relative to ROOT in POSIX
     form ("a/b.wav": no "./", Windows' backslashes made slashes) -> labels."""
     path = Path(path)
@@ -132,4 +134,5 @@ def default_labels(corpus: str, path: Path, speaker: str | None = None) -> dict:
         "emotion": None,
         "intensity": None,
         "statement": None,
+        "take": None,
     }

@@ -699,6 +699,59 @@ def test_a_labels_csv_as_spreadsheets_and_scripts_write_it(tmp_path):
     assert error["error"].endswith("one.wav: listed, but not a .npy file")
 
 
+def test_one_recording_kept_as_several_files_stays_in_one_split(tmp_path):
+    """CREMA-D ships each sentence as AudioWAV/X.wav and AudioMP3/X.mp3; a camera and a recorder
+    keep one take under two names. Split by clip, such files must not land apart, or a test clip's
+    sound is trained on through its twin (other samples: MP3 vs PCM). Files of one speaker and one
+    name are taken for one recording; a labels CSV's take column names the others, and a
+    corrected take is read on a re-run."""
+    rng = np.random.default_rng(0)
+    stems = [f"100{s}_{w}_ANG_XX" for s in (1, 2) for w in ("DFA", "IEO", "IOM", "ITH", "ITS", "MTI")]
+    for d in ("AudioWAV", "AudioMP3", "cam", "rec"):
+        (tmp_path / "f" / d).mkdir(parents=True)
+    rows = ["path,speaker,emotion,take"]
+    for stem in stems:
+        wav = tmp_path / f"f/AudioWAV/{stem}.wav"
+        sf.write(wav, rng.normal(0, 0.1, 16000).astype(np.float32), 16000)
+        mp3 = tmp_path / f"f/AudioMP3/{stem}.mp3"
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(wav), str(mp3)], check=True)
+        rows += [f"AudioWAV/{stem}.wav,{stem[:4]},ANG,", f"AudioMP3/{stem}.mp3,{stem[:4]},ANG,"]
+    for name in ("cam/C0007.wav", "rec/ZOOM0003.wav"):
+        sf.write(tmp_path / "f" / name, rng.normal(0, 0.1, 16000).astype(np.float32), 16000)
+    (tmp_path / "labels.csv").write_text(
+        "\n".join([*rows, "cam/C0007.wav,1001,,s1-t3", "rec/ZOOM0003.wav,1001,,s1-t2"])
+    )
+    prep = ["prep", "folder", str(tmp_path / "f"), "--labels", str(tmp_path / "labels.csv")]
+    res = runner.invoke(app, [*prep, "--out", str(tmp_path / "s")])
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.output.split())
+    pair = f"(AudioWAV/{stems[0]}.wav and AudioMP3/{stems[0]}.mp3, ...)"
+    assert f"f: 12 recording(s) kept as several files of one speaker and name {pair} keep to one" in said
+    recs = read_manifest(tmp_path / "s")
+    takes = {r["id"]: r["take"] for r in recs}
+    assert all(takes[f"Audio{d}__{s}"] == f"{s[:4]}/{s}" for s in stems for d in ("WAV", "MP3"))
+    split = {r["id"]: r["split"] for r in recs}
+    assert all(split[f"AudioWAV__{s}"] == split[f"AudioMP3__{s}"] for s in stems), split
+    assert set(split.values()) == {"train", "val", "test"}
+    # the recorder's take was mistyped (t2 for t3): corrected, the two files are one recording
+    (tmp_path / "labels.csv").write_text(
+        "\n".join([*rows, "cam/C0007.wav,1001,,s1-t3", "rec/ZOOM0003.wav,1001,,s1-t3"])
+    )
+    res = runner.invoke(app, [*prep, "--out", str(tmp_path / "s")])
+    assert res.exit_code == 0, res.output
+    recs = read_manifest(tmp_path / "s")
+    by_id = {r["id"]: r for r in recs}
+    assert by_id["cam__C0007"]["take"] == by_id["rec__ZOOM0003"]["take"] == "s1-t3"
+    assert by_id["cam__C0007"]["split"] == by_id["rec__ZOOM0003"]["split"]
+    # A model that trained on the WAVs has heard their MP3 twins, whichever store they are in.
+    clips = load_clips([tmp_path / "s"])
+    (tmp_path / "model").mkdir()
+    _, files = provenance([tmp_path / "s"], [c for c in clips if c.id.startswith("AudioWAV")])
+    (tmp_path / "model" / TRAINED).write_bytes(files[TRAINED])
+    mp3s = [c for c in clips if c.id.startswith("AudioMP3")]
+    assert sorted(seen_in_training(tmp_path / "model", mp3s)) == sorted(c.id for c in mp3s)
+
+
 def test_features_are_cached_and_hubert_is_local_only(tmp_path):
     from transformers import HubertConfig, HubertModel
 

@@ -237,7 +237,7 @@ def mead(
 def folder(
     root: Path = typer.Argument(..., help="folder of videos and/or audio files"),
     out: Path = OutOpt,
-    labels: Path = typer.Option(None, "--labels", help="CSV: path,speaker,emotion,intensity,statement"),
+    labels: Path = typer.Option(None, "--labels", help="CSV: path,speaker,emotion,intensity,statement,take"),
     jobs: int = JobsOpt,
     seed: int = SeedOpt,
     split_by: str = SplitOpt,
@@ -269,7 +269,7 @@ def import_params(
     audio_dir: Path = typer.Option(
         None, "--audio-dir", help="where NAME.wav lives (default: beside the file)"
     ),
-    labels: Path = typer.Option(None, "--labels", help="CSV: path,speaker,emotion,intensity,statement"),
+    labels: Path = typer.Option(None, "--labels", help="CSV: path,speaker,emotion,intensity,statement,take"),
     jobs: int = JobsOpt,
     seed: int = SeedOpt,
     split_by: str = SplitOpt,
