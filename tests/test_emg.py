@@ -293,6 +293,33 @@ def test_emotion_labels_as_users_type_them():
     assert emotion_name("sur", ["surprised", "surly"]) == "surprised"  # IEMOCAP's code for it
 
 
+def test_video_references_in_older_and_camera_containers_are_read_by_their_picture(
+    use_chain, shared, tmp_path
+):
+    """GRID's videos are MPEG-1 .mpg, a camcorder's AVCHD .mts, CREMA-D's Flash .flv: as emotion
+    references they are videos, tracked and read by the EDE video branch as the .mp4 they were
+    made from is, not by their sound."""
+    from talkface_cli.audio.io import ffmpeg_exe, load_audio
+    from talkface_cli.inference.animate import Animator
+    from talkface_cli.inference.emotion import pooled
+
+    real = shared / "data/ravdess/Video_Speech/Actor_05/01-01-03-01-01-02-05.mp4"
+    anim = Animator.load("emg/t", torch.device("cpu"))
+    picture = anim.reference_emotion(real)
+    sound = pooled(anim.speech_emotion(load_audio(real), str(real), reference=True))
+    cos = lambda a, b: float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))  # noqa: E731
+    assert cos(picture, sound) < 0.9  # the EDE reads this clip's picture and sound apart
+    for name, codecs in [
+        ("grid.mpg", ["-c:v", "mpeg1video", "-c:a", "mp2"]),
+        ("camcorder.mts", ["-c:v", "libx264", "-c:a", "aac", "-f", "mpegts"]),
+        ("crema.flv", ["-c:v", "flv1", "-c:a", "mp3"]),
+    ]:
+        subprocess.run(
+            [ffmpeg_exe(), "-v", "error", "-i", str(real), *codecs, str(tmp_path / name)], check=True
+        )
+        assert cos(anim.reference_emotion(tmp_path / name), picture) > 0.99, name
+
+
 def test_nearest_emotion_reads_each_centroid_as_its_own(use_chain):
     from talkface_cli.inference.emotion import nearest_emotion
     from talkface_cli.registry import Registry

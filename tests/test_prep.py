@@ -699,7 +699,7 @@ def test_a_labels_csv_as_spreadsheets_and_scripts_write_it(tmp_path):
     assert error["error"].endswith("one.wav: listed, but not a .npy file")
 
 
-def test_one_recording_kept_as_several_files_stays_in_one_split(tmp_path):
+def test_one_recording_kept_as_several_files_stays_in_one_split(shared, tmp_path):
     """CREMA-D ships each sentence as AudioWAV/X.wav and AudioMP3/X.mp3; a camera and a recorder
     keep one take under two names. Split by clip, such files must not land apart, or a test clip's
     sound is trained on through its twin (other samples: MP3 vs PCM). Files of one speaker and one
@@ -707,7 +707,7 @@ def test_one_recording_kept_as_several_files_stays_in_one_split(tmp_path):
     corrected take is read on a re-run."""
     rng = np.random.default_rng(0)
     stems = [f"100{s}_{w}_ANG_XX" for s in (1, 2) for w in ("DFA", "IEO", "IOM", "ITH", "ITS", "MTI")]
-    for d in ("AudioWAV", "AudioMP3", "cam", "rec"):
+    for d in ("AudioWAV", "AudioMP3", "VideoFlash", "cam", "rec"):
         (tmp_path / "f" / d).mkdir(parents=True)
     rows = ["path,speaker,emotion,take"]
     for stem in stems:
@@ -716,6 +716,12 @@ def test_one_recording_kept_as_several_files_stays_in_one_split(tmp_path):
         mp3 = tmp_path / f"f/AudioMP3/{stem}.mp3"
         subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(wav), str(mp3)], check=True)
         rows += [f"AudioWAV/{stem}.wav,{stem[:4]},ANG,", f"AudioMP3/{stem}.mp3,{stem[:4]},ANG,"]
+    flv = tmp_path / f"f/VideoFlash/{stems[0]}.flv"  # CREMA-D's videos are Flash: tracked as video
+    real = shared / "data/ravdess/Video_Speech/Actor_05/01-01-03-01-01-02-05.mp4"
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-i", str(real), "-c:v", "flv1", "-c:a", "mp3", str(flv)], check=True
+    )
+    rows.append(f"VideoFlash/{stems[0]}.flv,{stems[0][:4]},ANG,")
     for name in ("cam/C0007.wav", "rec/ZOOM0003.wav"):
         sf.write(tmp_path / "f" / name, rng.normal(0, 0.1, 16000).astype(np.float32), 16000)
     (tmp_path / "labels.csv").write_text(
@@ -732,6 +738,12 @@ def test_one_recording_kept_as_several_files_stays_in_one_split(tmp_path):
     assert all(takes[f"Audio{d}__{s}"] == f"{s[:4]}/{s}" for s in stems for d in ("WAV", "MP3"))
     split = {r["id"]: r["split"] for r in recs}
     assert all(split[f"AudioWAV__{s}"] == split[f"AudioMP3__{s}"] for s in stems), split
+    flash = next(r for r in recs if r["id"] == f"VideoFlash__{stems[0]}")
+    assert (flash["face_model"], flash["take"], flash["split"]) == (
+        "ict",
+        takes[f"AudioWAV__{stems[0]}"],
+        split[f"AudioWAV__{stems[0]}"],
+    )
     assert set(split.values()) == {"train", "val", "test"}
     # the recorder's take was mistyped (t2 for t3): corrected, the two files are one recording
     (tmp_path / "labels.csv").write_text(

@@ -15,7 +15,10 @@ import soxr
 from ..errors import TalkfaceError, require_file
 
 SAMPLE_RATE = 16000
-VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v"}
+# Containers that may hold a picture: today's, and the older and camera ones corpora ship in
+# (CREMA-D's Flash .flv, GRID's MPEG-1 .mpg, a camcorder's AVCHD .mts / .m2ts, Windows' .wmv, a
+# phone's .3gp). A file of these without a picture is speech (`is_video`).
+VIDEO_SUFFIXES = set(".mp4 .mov .mkv .avi .webm .m4v .flv .f4v .mpg .mpeg .mts .m2ts .ts .wmv .3gp".split())
 SILENT_TRACK_DB = -70.0  # mean power (dBFS) under which a decoded track counts as silent
 # showinfo's line for the first decoded frame: "[Parsed_ashowinfo_0 @ 0x..] n:0 pts:19200 pts_time:0.4 ..."
 _FIRST_FRAME = re.compile(r"showinfo_\d+ @ [^\]]*\]\s+n:\s*0\s+pts:\s*-?\d+\s+pts_time:(-?[0-9.e+-]+)")
