@@ -582,31 +582,18 @@ def test_animate_bad_input(use_chain, tmp_path):
     assert not (tmp_path / "x.npz").exists()
 
 
-def _hubert(folder: Path, width: int) -> Path:
-    """A tiny HuBERT saved as `save_pretrained` writes it (no download)."""
-    from transformers import HubertConfig, HubertModel
-
-    torch.manual_seed(0)
-    cfg = HubertConfig(
-        hidden_size=width,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        conv_dim=(16,) * 7,
-    )
-    HubertModel(cfg).save_pretrained(folder)
-    return folder
-
-
 def test_a_model_trained_with_a_hubert_found_elsewhere_animates_with_hubert_given(
     use_chain, tmp_path, monkeypatch, shared
 ):
     """A HuBERT-based model moved to another machine (or its HuBERT folder moved): its config
     names a folder that is not there. The error says to pass --hubert; with it, the model
-    animates; a HuBERT of another width is refused."""
+    animates, from the layer it was trained on; a HuBERT of another width, or of other weights
+    where the model knows its HuBERT's, is refused."""
+    from talkface_cli.audio.features import Hubert
     from talkface_cli.errors import TalkfaceError
     from talkface_cli.inference.animate import Animator
     from talkface_cli.registry import Registry
+    from tests.hubert_standin import make_hubert
 
     monkeypatch.delenv("TALKFACE_HUBERT", raising=False)  # restored after `--hubert` sets it
     reg = Registry()
@@ -620,12 +607,24 @@ def test_a_model_trained_with_a_hubert_found_elsewhere_animates_with_hubert_give
             Animator.load("emg/hubert", torch.device("cpu"))
         wav = shared / "data/ravdess/Audio_Speech_16k/Actor_01/03-01-01-01-01-01-01.flac"
         cmd = ["animate", str(wav), "--model", "emg/hubert", "--out", str(tmp_path / "o.npz")]
-        res = _run(*cmd, "--hubert", _hubert(tmp_path / "here/hubert", 80))
+        res = _run(*cmd, "--hubert", make_hubert(tmp_path / "here/hubert", 80))
         assert res.exit_code == 0, res.output
         assert np.load(tmp_path / "o.npz")["params"].shape[0] == 83
-        monkeypatch.setenv("TALKFACE_HUBERT", str(_hubert(tmp_path / "narrow", 16)))
+        monkeypatch.setenv("TALKFACE_HUBERT", str(make_hubert(tmp_path / "narrow", 16)))
         with pytest.raises(
             TalkfaceError, match="narrow: a HuBERT 16 wide; emg/hubert was trained on one 80 wide"
+        ):
+            Animator.load("emg/hubert", torch.device("cpu"))
+        here = Hubert(tmp_path / "here/hubert")
+        model = {**config["model"], "content_layer": 0, "content_weights": here.weights}
+        reg.remove("emg/hubert")
+        reg.save("emg/hubert", reg.load_state("emg/t"), config={**config, "model": model}, meta=emg.meta)
+        monkeypatch.setenv("TALKFACE_HUBERT", str(tmp_path / "here/hubert"))
+        assert Animator.load("emg/hubert", torch.device("cpu")).encoder.layer == 0
+        monkeypatch.setenv("TALKFACE_HUBERT", str(make_hubert(tmp_path / "tuned", 80, seed=1)))
+        with pytest.raises(
+            TalkfaceError,
+            match=f"tuned: other weights .* than the HuBERT emg/hubert was trained with \\({here.weights}\\)",
         ):
             Animator.load("emg/hubert", torch.device("cpu"))
     finally:  # the chain's registry is shared by the other tests

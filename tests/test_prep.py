@@ -765,7 +765,7 @@ def test_one_recording_kept_as_several_files_stays_in_one_split(shared, tmp_path
 
 
 def test_features_are_cached_and_hubert_is_local_only(tmp_path):
-    from transformers import HubertConfig, HubertModel
+    from tests.hubert_standin import make_hubert
 
     run_recipe(Synthetic(), None, tmp_path / "s", PrepOptions(extra={"speakers": 1, "sentences": 1}))
     res = runner.invoke(app, ["prep", "features", str(tmp_path / "s")])
@@ -777,10 +777,7 @@ def test_features_are_cached_and_hubert_is_local_only(tmp_path):
     stamp = feats[0].stat().st_mtime_ns
     runner.invoke(app, ["prep", "features", str(tmp_path / "s")])
     assert feats[0].stat().st_mtime_ns == stamp  # not recomputed
-    cfg = HubertConfig(
-        hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32, conv_dim=(16,) * 7
-    )
-    HubertModel(cfg).save_pretrained(tmp_path / "hubert")
+    make_hubert(tmp_path / "hubert", 16)
     res = runner.invoke(app, ["prep", "features", str(tmp_path / "s"), "--hubert", str(tmp_path / "hubert")])
     assert res.exit_code == 0, res.output
     info = json.loads(next((tmp_path / "s/features").glob("hubert-*/encoder.json")).read_text())

@@ -3,6 +3,7 @@ loading and MFCCs, and training on synthetic speech."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -109,3 +110,52 @@ def test_a_store_with_nothing_held_out_says_so(tmp_path, talkface_home):
     res = CliRunner().invoke(app, [*cmd, "--set", "train.steps=2", "--set", "train.batch_size=4"])
     assert res.exit_code == 0, res.output
     assert "note: the store has no held-out clips" in " ".join(res.output.split())
+
+
+def test_hubert_features_are_named_by_weights_and_layer(tmp_path, talkface_home):
+    """`prep features --hubert H --layer 1` caches what `train-sync --hubert H --layer 1` reads
+    (train-sync had no --layer, and computed the last layer's anew); the expert records the layer
+    and the weights' fingerprint. The same weights in a moved folder keep their features; other
+    weights saved over the folder (a fine-tune) do not read the old ones. A layer the HuBERT
+    lacks, or a layer without a HuBERT, is one line."""
+    from data_recipes.base import PrepOptions, run_recipe
+    from data_recipes.synthetic import Synthetic
+    from talkface_cli.audio.features import Hubert
+    from talkface_cli.registry import Registry
+    from tests.hubert_standin import make_hubert
+
+    store = tmp_path / "s"
+    run_recipe(
+        Synthetic(), None, store, PrepOptions(split_by="speaker", extra={"speakers": 1, "sentences": 1})
+    )
+    hubert = str(make_hubert(tmp_path / "hubert", 16))
+    features = ["prep", "features", str(store), "--hubert"]
+    res = CliRunner().invoke(app, [*features, hubert, "--layer", "1"])
+    assert res.exit_code == 0, res.output
+    (cached,) = (store / "features").glob("hubert-*")
+    stamps = {f: f.stat().st_mtime_ns for f in cached.glob("*.npy")}
+    assert len(stamps) == 15 and json.loads((cached / "encoder.json").read_text())["layer"] == 1
+    cmd = ["train-sync", "--data", str(store), "--preset", "tiny", "--name", "sync/h", "--hubert", hubert]
+    res = CliRunner().invoke(
+        app, [*cmd, "--layer", "1", "--set", "train.steps=2", "--set", "train.batch_size=4"]
+    )
+    assert res.exit_code == 0, res.output
+    assert list((store / "features").glob("hubert-*")) == [cached]  # read, none computed
+    assert stamps == {f: f.stat().st_mtime_ns for f in cached.glob("*.npy")}
+    model = Registry().read("sync/h").config["model"]
+    assert model["content_layer"] == 1 and model["content_dim"] == 16
+    assert model["content_weights"] == Hubert(hubert).weights and len(model["content_weights"]) == 16
+
+    moved = str(make_hubert(tmp_path / "moved", 16))  # the same weights elsewhere
+    res = CliRunner().invoke(app, [*features, moved, "--layer", "1", "--json", str(tmp_path / "m.json")])
+    assert res.exit_code == 0 and json.loads((tmp_path / "m.json").read_text())["computed"] == 0
+    make_hubert(tmp_path / "moved", 16, seed=1)  # other weights saved over them
+    res = CliRunner().invoke(app, [*features, moved, "--layer", "1", "--json", str(tmp_path / "t.json")])
+    assert res.exit_code == 0 and json.loads((tmp_path / "t.json").read_text())["computed"] == 15
+    assert len(list((store / "features").glob("hubert-*"))) == 2
+
+    res = CliRunner().invoke(app, [*features, hubert, "--layer", "2"])
+    assert res.exit_code != 0 and "--layer 2: the HuBERT at" in str(res.exception)
+    assert "has hidden states 0-1 (-1: the last)" in str(res.exception)
+    res = CliRunner().invoke(app, [*cmd[:5], "--name", "sync/x", "--layer", "3"])
+    assert res.exit_code != 0 and "--layer 3: a HuBERT hidden layer, but no --hubert" in str(res.exception)

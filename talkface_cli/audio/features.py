@@ -29,6 +29,7 @@ import itertools
 import math
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -195,6 +196,7 @@ class LogMel(torch.nn.Module):
     measured in the pauses is subtracted from the mel power."""
 
     dim = 80
+    layer, weights = -1, ""  # as a HuBERT's are recorded: no layers, no weights to fingerprint
 
     def __init__(self, level: bool = False, denoise: bool = False, highpass: bool = False) -> None:
         super().__init__()
@@ -251,16 +253,36 @@ class Hubert(torch.nn.Module):
                 f"--hubert {source}: no local HuBERT weights there; nothing is downloaded "
                 f"({str(e).splitlines()[0][:160]})"
             ) from None
+        depth = self.model.config.num_hidden_layers
+        if not -1 <= layer <= depth:
+            raise TalkfaceError(
+                f"--layer {layer}: the HuBERT at {source} has hidden states 0-{depth} (-1: the last)"
+            )
         self.layer = layer
         self.dim = self.model.config.hidden_size
-        digest = hashlib.sha1(f"{Path(str(source)).expanduser().resolve()}:{layer}".encode()).hexdigest()[:10]
-        self.key = f"hubert-{self.dim}-{digest}"
+        self.weights = weights_fingerprint(self.model)
+        # named by its weights, not its folder: a moved folder keeps its features, weights saved
+        # over the old ones in the same folder (a fine-tune) do not read the old ones
+        self.key = f"hubert-{self.dim}-{hashlib.sha1(f'{self.weights}:{layer}'.encode()).hexdigest()[:10]}"
 
     def forward(self, audio: torch.Tensor, frames: int) -> torch.Tensor:
         x = (audio - audio.mean()) / (audio.std() + 1e-7)  # HuBERT's feature extractor normalisation
         out = self.model(x[None], output_hidden_states=self.layer != -1)
         hidden = out.last_hidden_state if self.layer == -1 else out.hidden_states[self.layer]
         return to_frames(hidden[0], frames)
+
+
+def weights_fingerprint(model: torch.nn.Module) -> str:
+    """A short digest of a model's weights: each tensor's shape and 4096 of its values spread evenly
+    over it, in the model's order (10 ms for a HuBERT-large; hashing all 1.2 GB takes 0.7 s, and a
+    fine-tune changes every value of what it trains). Names are left out: torch versions name the
+    weight-normed positional convolution's two tensors differently."""
+    digest = hashlib.sha1()
+    for t in model.state_dict().values():
+        flat = t.detach().reshape(-1).cpu()
+        digest.update(str(tuple(t.shape)).encode())
+        digest.update(flat[:: max(1, flat.numel() // 4096)].numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 CONTENT_DEFAULT = "logmel-clean-hp"
@@ -273,10 +295,13 @@ LOGMEL = {
 }
 
 
-def trained_content_encoder(source: str, width: int, model: str) -> torch.nn.Module:
-    """The content encoder `model` was trained with (`source` as its config records it, features
-    `width` wide). A HuBERT folder moved since, or a model trained on another machine, is found
-    where TALKFACE_HUBERT (`--hubert`) points, which must hold a HuBERT of the same width."""
+def trained_content_encoder(cfg: Any, model: str) -> torch.nn.Module:
+    """The content encoder `model` was trained with, as its config `cfg` records it (`content`,
+    `content_dim`, `content_layer`, `content_weights`). A HuBERT folder moved since, or a model
+    trained on another machine, is found where TALKFACE_HUBERT (`--hubert`) points, which must hold
+    the same HuBERT: of the same width and, where the config has their fingerprint (models trained
+    since session 23), the same weights."""
+    source = cfg.content
     if source in LOGMEL:
         return content_encoder(source)
     moved = os.environ.get("TALKFACE_HUBERT")
@@ -285,11 +310,17 @@ def trained_content_encoder(source: str, width: int, model: str) -> torch.nn.Mod
             f"{model} was trained with the HuBERT at {source}, which is not on this machine: pass "
             "--hubert DIR (or set TALKFACE_HUBERT) where the same HuBERT is here"
         )
-    encoder = Hubert(moved or source)
-    if encoder.dim != width:
+    encoder = Hubert(moved or source, cfg.content_layer)
+    if encoder.dim != cfg.content_dim:
         raise TalkfaceError(
             f"--hubert {moved or source}: a HuBERT {encoder.dim} wide; {model} was trained on one "
-            f"{width} wide"
+            f"{cfg.content_dim} wide"
+        )
+    if cfg.content_weights and encoder.weights != cfg.content_weights:
+        raise TalkfaceError(
+            f"--hubert {moved or source}: other weights (fingerprint {encoder.weights}) than the "
+            f"HuBERT {model} was trained with ({cfg.content_weights}); pass --hubert DIR where that "
+            "HuBERT is"
         )
     return encoder
 
@@ -299,7 +330,11 @@ def content_encoder(source: str | Path | None = None, layer: int = -1) -> torch.
     `logmel-clean` (no rumble step), `logmel-level` (no noise step either) or `logmel` (no level
     step either: models trained before those), else a local HuBERT folder or cached id."""
     source = source or CONTENT_DEFAULT
-    return LogMel(*LOGMEL[source]) if source in LOGMEL else Hubert(source, layer)
+    if source not in LOGMEL:
+        return Hubert(source, layer)
+    if layer != -1:
+        raise TalkfaceError(f"--layer {layer}: a HuBERT hidden layer, but no --hubert was given")
+    return LogMel(*LOGMEL[source])
 
 
 @torch.no_grad()
@@ -344,6 +379,8 @@ def precompute(store: Path, encoder: torch.nn.Module, disable_progress: bool = F
         "clips": len(records),
         "computed": done,
         "kind": encoder.kind,
+        "layer": encoder.layer,
+        "weights": encoder.weights,
         "folder": str(cache_path(store, encoder.key, "encoder.json").parent),
     }
     atomic_write_json(cache_path(store, encoder.key, "encoder.json"), info)

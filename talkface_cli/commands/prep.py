@@ -305,9 +305,10 @@ def features(
     device: str = typer.Option(None, "--device", help="cuda, mps or cpu (default: best available)"),
     json_out: Path = JsonOpt,
 ) -> None:
-    """Cache 50 Hz content features for every clip (HuBERT if given, else log-mel).
+    """Cache 50 Hz content features for every clip (HuBERT if given, else log-mel); `train-sync`
+    with the same HuBERT weights and --layer reads them instead of computing its own.
 
-    Example: talkface prep features data/ravdess --hubert ~/models/hubert-large-ls960-ft
+    Example: talkface prep features data/ravdess --hubert ~/models/hubert-large-ls960-ft --layer 9
     """
     from ..audio.features import content_encoder, precompute
     from ..device import resolve_device

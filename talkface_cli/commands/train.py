@@ -115,6 +115,9 @@ def train_sync(
     hubert: str = typer.Option(
         None, "--hubert", help="local HuBERT folder for the content features (default: 80 log-mel bands)"
     ),
+    layer: int = typer.Option(
+        -1, "--layer", help="HuBERT hidden layer for the content features (-1: the last), as in prep features"
+    ),
     overrides: list[str] = SetOpt,
     run_dir: Path = RunDirOpt,
     resume: bool = ResumeOpt,
@@ -129,11 +132,14 @@ def train_sync(
     audio delayed by 3-8 frames how often the best offset found is the true one.
 
     Example: talkface train-sync --data data/synth --preset tiny --name sync/synth
+
+    With HuBERT features: talkface train-sync --data data/ravdess --hubert ~/models/hubert-large-ls960-ft
+    --layer 9 --name sync/ravdess (features cached by `prep features` with the same --layer are read)
     """
     use_assets(flame_model)
     from ..training.sync import train_sync as run
 
-    cfg = _config("sync", preset, overrides or [], show_config)
+    cfg = _config("sync", preset, [f"model.content_layer={layer}", *(overrides or [])], show_config)
     if cfg is None:
         return
     _check_outputs(name, run_dir, json_out)

@@ -71,7 +71,7 @@ class Animator:
         emg = reg.load_model(name, device)
         ede_ref = reg.parent(entry, "ede")
         ede = reg.load_model(ede_ref, device)
-        encoder = trained_content_encoder(emg.cfg.content, emg.cfg.content_dim, name).to(device)
+        encoder = trained_content_encoder(emg.cfg, name).to(device)
         face = load_face_model(emg.cfg.face_model, ict=ict, flame=flame)
         heard = ede.cfg.front == "logmel" and not ede.cfg.level  # hears the absolute level
         ede_meta = reg.read(ede_ref).meta

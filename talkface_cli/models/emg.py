@@ -37,6 +37,10 @@ class EMGConfig:
         "content encoder: logmel-clean-hp, logmel-clean, logmel-level, logmel or a local HuBERT folder "
         "(set by training)",
     )
+    content_layer: int = opt(
+        -1, "HuBERT hidden layer of the content features (-1: the last; set by training)", low=-1
+    )
+    content_weights: str = opt("", "fingerprint of the HuBERT's weights ('' for log-mel; set by training)")
     emotion_dim: int = opt(1024, "EDE emotion feature width We (set by training)")
     speakers: list = opt([], "speaker ids of the training split, in embedding order (set by training)")
     speaker_conditioning: bool = opt(True, "add a speaker embedding to the decoder's speech condition")

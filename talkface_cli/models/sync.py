@@ -31,6 +31,10 @@ class SyncConfig:
         "content encoder: logmel-clean-hp, logmel-clean, logmel-level, logmel or a local HuBERT folder "
         "(set by training)",
     )
+    content_layer: int = opt(
+        -1, "HuBERT hidden layer of the content features (-1: the last; train-sync --layer)", low=-1
+    )
+    content_weights: str = opt("", "fingerprint of the HuBERT's weights ('' for log-mel; set by training)")
     hidden: int = opt(512, "channels of the convolution stacks")
     width: int = opt(512, "embedding width")
     layers: int = opt(4, "Conv1d + BatchNorm + ReLU layers per encoder")

@@ -61,7 +61,7 @@ class EMGTask:
         ede_sha = entry.meta.get("model_sha256") or sha256_file(entry.path / "model.safetensors")
         self.sync = reg.load_model(sync, "cpu").eval().requires_grad_(False)
         self.content_source = self.sync.cfg.content
-        encoder = trained_content_encoder(self.content_source, self.sync.cfg.content_dim, sync)
+        encoder = trained_content_encoder(self.sync.cfg, sync)
         self.train, self.held = split_clips(stores, need_face=True)
         clips = self.train + self.held
         kinds = {c.face_model for c in clips}
@@ -97,6 +97,8 @@ class EMGTask:
             face_model=self.face.kind,
             content_dim=next(iter(self.content.values())).shape[1],
             content=self.content_source,
+            content_layer=self.sync.cfg.content_layer,
+            content_weights=self.sync.cfg.content_weights,
             emotion_dim=self.ede.cfg.width,
             speakers=self.speakers,
         )

@@ -39,7 +39,7 @@ class SyncTask:
         cfg.check()
         self.cfg = cfg
         self.content_source = content or CONTENT_DEFAULT  # None: no HuBERT given
-        self.encoder = content_encoder(self.content_source)
+        self.encoder = content_encoder(self.content_source, cfg.model.content_layer)
         train, held = split_clips(stores, need_face=True)
         self.train = [c for c in train if c.frames > VIDEO_FRAMES]
         self.held = [c for c in held if c.frames > VIDEO_FRAMES]
@@ -61,7 +61,12 @@ class SyncTask:
         return SyncExpert(self._model_cfg())
 
     def _model_cfg(self):  # noqa: ANN202
-        return dataclasses.replace(self.cfg.model, content_dim=self.dim, content=self.content_source)
+        return dataclasses.replace(
+            self.cfg.model,
+            content_dim=self.dim,
+            content=self.content_source,
+            content_weights=self.encoder.weights,
+        )
 
     def train_size(self) -> int:
         return len(self.train)
