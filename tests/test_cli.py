@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -36,7 +37,7 @@ def test_root_help_lists_the_nine_commands():
 def test_every_help_has_an_example(name):
     res = runner.invoke(app, [name, "--help"], env={"COLUMNS": "200"})
     assert res.exit_code == 0
-    assert "Example: talkface " in res.output
+    assert re.search(r"^ Example: talkface ", res.output, re.M), res.output  # at the margin, not indented
 
 
 def test_console_script_runs():

@@ -3,6 +3,8 @@ library function that runs the shared training loop and publishes to the registr
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -24,8 +26,11 @@ from .common import (
 )
 
 
-def _preset_help(stage: str) -> str:
-    return "; ".join(f"{k}: {p.description}" for k, p in PRESETS.get(stage, {}).items())
+def _add_presets(command: Callable, stage: str) -> None:
+    """Append the stage's presets to the command's help (dedented first: Python 3.11 keeps a
+    docstring's indentation, which --help then showed on every line after the first)."""
+    listed = "; ".join(f"{k}: {p.description}" for k, p in PRESETS.get(stage, {}).items())
+    command.__doc__ = inspect.cleandoc(command.__doc__ or "") + "\n\nPresets: " + listed
 
 
 ShowConfigOpt = typer.Option(False, "--show-config", help="print the resolved config and exit")
@@ -105,7 +110,7 @@ def train_ede(
         _report(f"{name}: held-out emotion space ({entry.path})", metrics, json_out)
 
 
-train_ede.__doc__ += "\n\nPresets: " + _preset_help("ede")  # type: ignore[operator]
+_add_presets(train_ede, "ede")
 
 
 def train_sync(
@@ -148,7 +153,7 @@ def train_sync(
         _report(f"{name}: held-out sync accuracy ({entry.path})", metrics, json_out)
 
 
-train_sync.__doc__ += "\n\nPresets: " + _preset_help("sync")  # type: ignore[operator]
+_add_presets(train_sync, "sync")
 
 
 def train_emg(
@@ -193,4 +198,4 @@ def train_emg(
         _report(f"{name}: held-out lip error ({entry.path})", metrics, json_out)
 
 
-train_emg.__doc__ += "\n\nPresets: " + _preset_help("emg")  # type: ignore[operator]
+_add_presets(train_emg, "emg")
