@@ -31,7 +31,8 @@ def ede_tiny() -> EDEStage:
 @register_preset(
     "ede",
     "paper",
-    "HuBERT-large audio branch (W=1024, waveform), ResNet-18 on 128px renders; "
+    "HuBERT-large audio branch (W=1024, waveform; --hubert DIR starts it from pretrained weights), "
+    "ResNet-18 on 128px renders; "
     "Adam 5e-5, batch 30, 10k steps",
 )
 def ede_paper() -> EDEStage:

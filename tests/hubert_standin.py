@@ -7,9 +7,12 @@ from pathlib import Path
 import torch
 
 
-def make_hubert(folder: Path, width: int, seed: int = 0) -> Path:
-    """A one-layer HuBERT `width` wide with random weights (`seed`) saved to `folder`."""
-    from transformers import HubertConfig, HubertModel
+def make_hubert(folder: Path, width: int, seed: int = 0, ctc: bool = False, **arch: object) -> Path:
+    """A one-layer HuBERT `width` wide with random weights (`seed`) saved to `folder`, with a CTC
+    head if `ctc` (as the fine-tuned HuBERT-large-ls960-ft); `arch`: other HubertConfig settings
+    (HuBERT-large's `do_stable_layer_norm`, ...)."""
+    from transformers import HubertConfig, HubertForCTC, HubertModel
+    from transformers.utils import logging as hf_logging
 
     torch.manual_seed(seed)
     cfg = HubertConfig(
@@ -18,6 +21,9 @@ def make_hubert(folder: Path, width: int, seed: int = 0) -> Path:
         num_attention_heads=2,
         intermediate_size=32,
         conv_dim=(16,) * 7,
+        vocab_size=32,
+        **arch,
     )
-    HubertModel(cfg).save_pretrained(folder)
+    hf_logging.disable_progress_bar()
+    (HubertForCTC(cfg) if ctc else HubertModel(cfg)).save_pretrained(folder)
     return folder

@@ -175,6 +175,54 @@ def test_train_ede_learns_and_publishes(synth_store, talkface_home):
     assert 0 <= metrics["video_accuracy"] <= 1 and "audio_accuracy" in metrics
 
 
+def test_train_ede_starts_from_a_pretrained_hubert(synth_store, talkface_home, tmp_path, capfd):
+    """`train-ede --hubert DIR` (the paper's audio branch: HuBERT, started from its weights). The
+    branch takes that HuBERT's architecture, here HuBERT-large's pre-norm transformer and
+    layer-normed waveform encoder (the config's sizes alone build HuBERT-base's), and its weights:
+    at the start it gives the pretrained HuBERT's hidden states. Training keeps the waveform
+    encoder as pretrained and moves the transformer; the EDE reloads with that architecture. The
+    tiny preset's log-mel front has no waveform encoder to start from: one line. A fine-tuned
+    checkpoint (with a CTC head, as HuBERT-large-ls960-ft) loads without transformers' table of
+    the unused head's weights, which reads as an error."""
+    from transformers import HubertModel
+    from typer.testing import CliRunner
+
+    from talkface_cli.app import app
+    from talkface_cli.audio.features import Hubert
+    from talkface_cli.models.ede import EDE, EDEConfig, started_from
+    from talkface_cli.registry import Registry
+    from tests.hubert_standin import make_hubert
+
+    large = dict(do_stable_layer_norm=True, feat_extract_norm="layer", conv_bias=True)
+    hubert = make_hubert(tmp_path / "hubert", 32, ctc=True, **large)
+    pre = HubertModel.from_pretrained(hubert).eval()
+    capfd.readouterr()
+    found = Hubert(hubert)
+    assert "lm_head" not in "".join(capfd.readouterr())
+    cfg = started_from(EDEConfig(dropout=0.0), found.model, str(hubert), found.weights)
+    fresh = EDE(cfg).eval()
+    fresh.audio.start_from(pre)
+    wave = torch.randn(1, 16320, generator=torch.Generator().manual_seed(0))  # 50 HuBERT frames
+    with torch.no_grad():
+        want = pre((wave - wave.mean()) / (wave.std() + 1e-7)).last_hidden_state
+        assert want.shape[1] == 50 and torch.allclose(fresh.audio(wave, 25), want, atol=1e-5)
+
+    sets = [s for k in FAST if not k.startswith("model.") for s in ("--set", k)]
+    cmd = ["train-ede", "--data", str(synth_store), "--preset", "tiny", "--hubert", str(hubert)]
+    res = CliRunner().invoke(app, [*cmd, "--name", "ede/h", *sets, "--set", "model.front=wave"])
+    assert res.exit_code == 0, (res.output, res.exception)
+    model = Registry().load_model("ede/h", "cpu")
+    assert model.cfg.width == 32 and model.cfg.hubert["do_stable_layer_norm"] is True
+    assert model.cfg.init == f"{hubert} ({found.weights})"
+    assert type(model.audio.hubert.encoder).__name__ == "HubertEncoderStableLayerNorm"
+    trained, start = model.audio.hubert.state_dict(), pre.state_dict()
+    assert all(torch.equal(v, start[k]) for k, v in trained.items() if k.startswith("feature_extractor."))
+    assert not torch.allclose(trained["encoder.layers.0.feed_forward.output_dense.weight"],
+                              start["encoder.layers.0.feed_forward.output_dense.weight"])  # fmt: skip
+    res = CliRunner().invoke(app, [*cmd, "--name", "ede/hl", *sets])
+    assert res.exit_code != 0 and "this preset's is logmel (use --preset paper" in str(res.exception)
+
+
 def test_train_ede_cli_wiring(synth_store):
     from typer.testing import CliRunner
 

@@ -246,6 +246,10 @@ class Hubert(torch.nn.Module):
                 f"--hubert {source}: no such folder (give a HuBERT folder saved with "
                 "save_pretrained, or a model id already in the Hugging Face cache)"
             )
+        # a fine-tuned checkpoint (HuBERT-large-ls960-ft is a HubertForCTC) would print a table
+        # of the unused CTC head's weights, which reads as an error: it is expected
+        verbosity = hf_logging.get_verbosity()
+        hf_logging.set_verbosity_error()
         try:
             self.model = HubertModel.from_pretrained(str(source), local_files_only=True).eval()
         except (OSError, ValueError) as e:
@@ -253,6 +257,8 @@ class Hubert(torch.nn.Module):
                 f"--hubert {source}: no local HuBERT weights there; nothing is downloaded "
                 f"({str(e).splitlines()[0][:160]})"
             ) from None
+        finally:
+            hf_logging.set_verbosity(verbosity)
         depth = self.model.config.num_hidden_layers
         if not -1 <= layer <= depth:
             raise TalkfaceError(

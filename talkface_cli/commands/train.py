@@ -83,6 +83,12 @@ def train_ede(
     resume: bool = ResumeOpt,
     device: str = DeviceOpt,
     flame_model: Path = FlameModelOpt,
+    hubert: str = typer.Option(
+        None,
+        "--hubert",
+        help="start the audio branch from this local pretrained HuBERT (its architecture and weights; "
+        "waveform front: --preset paper)",
+    ),
     no_contrastive: bool = typer.Option(False, "--no-contrastive", help="ablation: drop the SupCon loss"),
     no_av: bool = typer.Option(False, "--no-av", help="ablation: drop the audio-visual loss"),
     no_triplet: bool = typer.Option(False, "--no-triplet", help="ablation: drop the intensity triplet loss"),
@@ -92,6 +98,9 @@ def train_ede(
     """Train the emotional disentanglement encoder (audio + video branches, one emotion space).
 
     Example: talkface train-ede --data data/synth --preset tiny --name ede/synth
+
+    From a pretrained HuBERT, as the paper: talkface train-ede --data data/ravdess --preset paper
+    --hubert ~/models/hubert-large-ls960-ft --name ede/ravdess
     """
     use_assets(flame_model)
     from ..training.ede import train_ede as run
@@ -105,7 +114,7 @@ def train_ede(
     if cfg is None:
         return
     _check_outputs(name, run_dir, json_out)
-    metrics, entry = run(cfg, data, name, run_dir, resume, device)
+    metrics, entry = run(cfg, data, name, run_dir, resume, device, hubert)
     if entry is not None:
         _report(f"{name}: held-out emotion space ({entry.path})", metrics, json_out)
 

@@ -13,7 +13,9 @@ mapping a clip to per-frame emotion features at 50 Hz in one shared space.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import nn
@@ -64,25 +66,54 @@ class EDEConfig:
     video_stride: int = opt(
         1, "feed every k-th frame to the video branch (paper: 1; tiny: 2, halves its cost)"
     )
+    hubert: dict = opt(
+        {}, "architecture of the pretrained HuBERT the audio branch started from (train-ede --hubert)"
+    )
+    init: str = opt("", "that HuBERT's folder and weights fingerprint (set by train-ede --hubert)")
     emotions: list = opt([], "emotion labels, in the order of the saved centroids (set by training)")
     intensities: list = opt([], "'emotion/intensity' labels of the saved intensity centroids")
 
 
 def hubert_config(cfg: EDEConfig):  # noqa: ANN201 - transformers.HubertConfig
+    """The audio branch's HuBERT: a pretrained one's own architecture (its sizes, and e.g. the
+    pre-norm transformer and layer-normed waveform encoder of HuBERT-large) when it started from
+    one, else HuBERT-base's built at the config's sizes; the config's dropout either way, no
+    layer drop or time masking."""
     from transformers import HubertConfig
 
-    return HubertConfig(
+    sizes = dict(
         hidden_size=cfg.width,
         num_hidden_layers=cfg.layers,
         num_attention_heads=cfg.heads,
         intermediate_size=cfg.ffn,
         num_conv_pos_embeddings=cfg.conv_pos,
+    )
+    return HubertConfig(
+        **{**cfg.hubert, **sizes},
         hidden_dropout=cfg.dropout,
         attention_dropout=cfg.dropout,
         activation_dropout=cfg.dropout,
         feat_proj_dropout=cfg.dropout,
         layerdrop=0.0,
         mask_time_prob=0.0,
+    )
+
+
+def started_from(cfg: EDEConfig, pretrained: Any, source: str, weights: str) -> EDEConfig:
+    """`cfg` with the audio branch's architecture and sizes taken from a pretrained HuBERT
+    (`transformers.HubertModel`), recorded with its folder and weights fingerprint."""
+    hc = pretrained.config
+    drop = ("hidden_dropout", "attention_dropout", "activation_dropout", "feat_proj_dropout", "layerdrop")
+    arch = {k: v for k, v in hc.to_dict().items() if k not in drop and not k.startswith("mask_")}
+    return dataclasses.replace(
+        cfg,
+        width=hc.hidden_size,
+        layers=hc.num_hidden_layers,
+        heads=hc.num_attention_heads,
+        ffn=hc.intermediate_size,
+        conv_pos=hc.num_conv_pos_embeddings,
+        hubert=arch,
+        init=f"{source} ({weights})",
     )
 
 
@@ -122,6 +153,16 @@ class AudioEmotionEncoder(nn.Module):
             del self.hubert.feature_extractor, self.hubert.feature_projection  # replaced by the log-mel front
         elif cfg.front != "wave":
             raise ValueError(f"unknown audio front end {cfg.front!r}")
+
+    def start_from(self, pretrained: nn.Module) -> None:
+        """Copy a pretrained `HubertModel`'s weights (of the architecture `started_from` recorded)
+        and freeze its waveform encoder, as HuBERT's fine-tuning does."""
+        missing, unexpected = self.hubert.load_state_dict(pretrained.state_dict(), strict=False)
+        if missing or set(unexpected) - {"masked_spec_embed"}:  # time masking is off here
+            raise TalkfaceError(
+                f"the pretrained HuBERT does not fit the audio branch: {missing or unexpected}"
+            )
+        self.hubert.feature_extractor.requires_grad_(False)
 
     def forward(self, audio: torch.Tensor, frames: int, mask: torch.Tensor | None = None) -> torch.Tensor:
         """audio (B, N) 16 kHz [, mask (B, 2T) of valid frames] -> (B, 2T, W) for T video frames."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..audio.features import level_range
+from ..audio.features import Hubert, level_range
 from ..config import to_dict
 from ..data.datasets import Clip, random_start, window
 from ..data.provenance import split_clips
@@ -17,7 +17,7 @@ from ..errors import TalkfaceError
 from ..eval import emotion_space as es
 from ..face.load import load_face_model
 from ..fsutil import json_text
-from ..models.ede import EDE, EDEStage
+from ..models.ede import EDE, EDEStage, started_from
 from ..registry import Entry
 from ..ui import progress
 from .distributed import own_share_first
@@ -46,8 +46,20 @@ def speed_perturb(audio: np.ndarray, valid: int, frames: int, amount: float) -> 
 class EDETask:
     """Batches of labelled clips: audio windows, render windows (clips with a face), labels."""
 
-    def __init__(self, cfg: EDEStage, stores: list[Path]):
+    def __init__(self, cfg: EDEStage, stores: list[Path], hubert: str | None = None):
         cfg.check()
+        self.pretrained = None  # a HuBERT the audio branch starts from (--hubert)
+        if hubert:
+            if cfg.model.front != "wave":
+                raise TalkfaceError(
+                    f"--hubert {hubert}: starts the audio branch from HuBERT's waveform front end, and "
+                    f"this preset's is {cfg.model.front} (use --preset paper or --set model.front=wave)"
+                )
+            found = Hubert(hubert)
+            self.pretrained = found.model
+            model = started_from(cfg.model, found.model, str(hubert), found.weights)
+            cfg = dataclasses.replace(cfg, model=model)
+            cfg.check()
         self.cfg = cfg
         self.train, self.held = split_clips(stores, labelled=True)
         self.emotions = sorted({c.record["emotion"] for c in self.train})
@@ -64,7 +76,10 @@ class EDETask:
                 bar.advance(job)
 
     def build_model(self) -> EDE:
-        return EDE(dataclasses.replace(self.cfg.model, emotions=self.emotions, intensities=self.levels))
+        model = EDE(dataclasses.replace(self.cfg.model, emotions=self.emotions, intensities=self.levels))
+        if self.pretrained is not None:
+            model.audio.start_from(self.pretrained)
+        return model
 
     def train_size(self) -> int:
         return len(self.train)
@@ -240,9 +255,12 @@ def train_ede(
     run_dir: Path | None = None,
     resume: bool = False,
     device: str | None = None,
+    hubert: str | None = None,
 ) -> tuple[dict, Entry | None]:
-    """Train, then publish the EDE with its centroids, held-out report and t-SNE picture."""
-    task = EDETask(cfg, stores)
+    """Train, then publish the EDE with its centroids, held-out report and t-SNE picture; the
+    audio branch starts from the local pretrained HuBERT `hubert` when given."""
+    task = EDETask(cfg, stores, hubert)
+    cfg = task.cfg  # with the pretrained HuBERT's architecture
     if len(task.emotions) < 2:
         raise TalkfaceError(f"{stores[0]}: the training split holds fewer than two emotions")
 
