@@ -112,12 +112,12 @@ def test_a_store_with_nothing_held_out_says_so(tmp_path, talkface_home):
     assert "note: the store has no held-out clips" in " ".join(res.output.split())
 
 
-def test_hubert_features_are_named_by_weights_and_layer(tmp_path, talkface_home):
+def test_hubert_features_are_named_by_weights_and_layer(tmp_path, talkface_home, monkeypatch):
     """`prep features --hubert H --layer 1` caches what `train-sync --hubert H --layer 1` reads
-    (train-sync had no --layer, and computed the last layer's anew); the expert records the layer
-    and the weights' fingerprint. The same weights in a moved folder keep their features; other
-    weights saved over the folder (a fine-tune) do not read the old ones. A layer the HuBERT
-    lacks, or a layer without a HuBERT, is one line."""
+    (train-sync had no --layer, and computed the last layer's anew); the expert records the
+    layer, the weights' fingerprint and the folder as an absolute path. The same weights in a
+    moved folder keep their features; other weights saved over the folder (a fine-tune) do not
+    read the old ones. A layer the HuBERT lacks, or a layer without a HuBERT, is one line."""
     from data_recipes.base import PrepOptions, run_recipe
     from data_recipes.synthetic import Synthetic
     from talkface_cli.audio.features import Hubert
@@ -135,7 +135,8 @@ def test_hubert_features_are_named_by_weights_and_layer(tmp_path, talkface_home)
     (cached,) = (store / "features").glob("hubert-*")
     stamps = {f: f.stat().st_mtime_ns for f in cached.glob("*.npy")}
     assert len(stamps) == 15 and json.loads((cached / "encoder.json").read_text())["layer"] == 1
-    cmd = ["train-sync", "--data", str(store), "--preset", "tiny", "--name", "sync/h", "--hubert", hubert]
+    monkeypatch.chdir(tmp_path)  # a relative --hubert is recorded as the folder it names
+    cmd = ["train-sync", "--data", str(store), "--preset", "tiny", "--name", "sync/h", "--hubert", "hubert"]
     res = CliRunner().invoke(
         app, [*cmd, "--layer", "1", "--set", "train.steps=2", "--set", "train.batch_size=4"]
     )
@@ -143,7 +144,7 @@ def test_hubert_features_are_named_by_weights_and_layer(tmp_path, talkface_home)
     assert list((store / "features").glob("hubert-*")) == [cached]  # read, none computed
     assert stamps == {f: f.stat().st_mtime_ns for f in cached.glob("*.npy")}
     model = Registry().read("sync/h").config["model"]
-    assert model["content_layer"] == 1 and model["content_dim"] == 16
+    assert model["content_layer"] == 1 and model["content_dim"] == 16 and model["content"] == hubert
     assert model["content_weights"] == Hubert(hubert).weights and len(model["content_weights"]) == 16
 
     moved = str(make_hubert(tmp_path / "moved", 16))  # the same weights elsewhere

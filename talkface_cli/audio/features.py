@@ -230,6 +230,13 @@ def hubert_named(source: str | Path) -> bool:
     return Path(str(source)).expanduser().is_dir() or str(source).count("/") == 1
 
 
+def hubert_home(source: str | Path) -> str:
+    """How a model records the HuBERT it was trained with: a folder as an absolute path (the
+    model is used from other working folders), a Hugging Face model id as given."""
+    folder = Path(str(source)).expanduser()
+    return str(folder.resolve()) if folder.is_dir() else str(source)
+
+
 class Hubert(torch.nn.Module):
     """Hidden states of a local HuBERT at 50 Hz: (N,) audio -> (2T, hidden size)."""
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..audio.features import Hubert, level_range
+from ..audio.features import Hubert, hubert_home, level_range
 from ..config import to_dict
 from ..data.datasets import Clip, random_start, window
 from ..data.provenance import split_clips
@@ -57,7 +57,7 @@ class EDETask:
                 )
             found = Hubert(hubert)
             self.pretrained = found.model
-            model = started_from(cfg.model, found.model, str(hubert), found.weights)
+            model = started_from(cfg.model, found.model, hubert_home(hubert), found.weights)
             cfg = dataclasses.replace(cfg, model=model)
             cfg.check()
         self.cfg = cfg

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..audio.features import CONTENT_DEFAULT, cached_features, content_encoder, encode
+from ..audio.features import CONTENT_DEFAULT, cached_features, content_encoder, encode, hubert_home
 from ..config import to_dict
 from ..data.datasets import Clip
 from ..data.provenance import split_clips
@@ -38,7 +38,7 @@ class SyncTask:
     def __init__(self, cfg: SyncStage, stores: list[Path], content: str | None = None):
         cfg.check()
         self.cfg = cfg
-        self.content_source = content or CONTENT_DEFAULT  # None: no HuBERT given
+        self.content_source = hubert_home(content) if content else CONTENT_DEFAULT  # None: no HuBERT
         self.encoder = content_encoder(self.content_source, cfg.model.content_layer)
         train, held = split_clips(stores, need_face=True)
         self.train = [c for c in train if c.frames > VIDEO_FRAMES]
