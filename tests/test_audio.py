@@ -190,6 +190,46 @@ def test_long_audio_loses_its_rumble_in_pieces_as_if_whole(shared, monkeypatch):
     assert np.abs(features.rumble_removed(torch.from_numpy(wave)).numpy() - want).max() < 1e-7
 
 
+def test_long_clips_are_encoded_in_pieces_for_prep_and_training_too(shared, tmp_path):
+    """An HDTF video is one clip of minutes: `prep features` and training encoded it in one pass
+    (a HuBERT-large over 2 minutes peaks 2.6 GB above its weights), only `animate` went in 30 s
+    pieces. Now every path does, each piece with 1 s of context: close to one pass (each pass
+    stretches its own frames onto the 50 Hz grid, so they differ by up to half a frame)."""
+    import torch
+
+    from data_recipes.base import PrepOptions, run_recipe
+    from data_recipes.folder import Folder
+    from talkface_cli.audio.features import LogMel, encode, precompute
+
+    class Spy(LogMel):  # the plain log-mel front, recording the length of each pass
+        lengths: list[int] = []
+
+        def forward(self, audio: torch.Tensor, frames: int) -> torch.Tensor:
+            self.lengths.append(len(audio))
+            return super().forward(audio, frames)
+
+    flacs = sorted((shared / "data/ravdess/Audio_Speech_16k/Actor_03").glob("*.flac"))[:20]
+    speech = np.concatenate([load_audio(f) for f in flacs])  # about 75 s
+    (tmp_path / "in/ann").mkdir(parents=True)
+    sf.write(tmp_path / "in/ann/long.wav", speech, 16000, subtype="FLOAT")  # as read, to the bit
+    run_recipe(Folder(), tmp_path / "in", tmp_path / "s", PrepOptions())
+    spy = Spy()
+    precompute(tmp_path / "s", spy, disable_progress=True)
+    (cached,) = (tmp_path / "s/features").glob("*/*.npy")
+    assert len(spy.lengths) == 3 and max(spy.lengths) <= 32 * 16000
+    frames = round(len(speech) / 640)
+    whole = LogMel()(torch.from_numpy(speech), 2 * frames).numpy()
+    assert np.load(cached).shape == whole.shape == (2 * frames, 80)
+    assert np.corrcoef(np.load(cached).ravel(), whole.ravel())[0, 1] > 0.98
+    # asked for another frame count (a video's), the pieces are stretched to it as one pass is
+    other = encode(LogMel(), speech, frames + 3)
+    assert other.shape == (2 * frames + 6, 80)
+    assert (
+        np.corrcoef(other.ravel(), LogMel()(torch.from_numpy(speech), 2 * frames + 6).numpy().ravel())[0, 1]
+        > 0.98
+    )
+
+
 def test_a_video_file_without_a_picture_is_told_from_a_video(shared, tmp_path):
     """Voice recorders and downloaders save speech as .mp4 / .webm, some with cover art: none of
     these is a video to track."""

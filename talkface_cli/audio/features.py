@@ -350,15 +350,36 @@ def content_encoder(source: str | Path | None = None, layer: int = -1) -> torch.
     return LogMel(*LOGMEL[source])
 
 
+PIECE = 30 * SR  # samples of audio per encoder pass
+CONTEXT = SR  # samples of context each side of a piece
+VIDEO_HOP = SR // 25  # samples per video frame
+
+
 @torch.no_grad()
 def encode(encoder: torch.nn.Module, audio: np.ndarray, frames: int | None = None) -> np.ndarray:
-    """(N,) 16 kHz audio -> (2T, W) float32, T = frames (default: audio length / 640)."""
-    frames = frames if frames is not None else max(1, round(len(audio) / (SR / 25)))
+    """(N,) 16 kHz audio -> (2T, W) float32, T = frames (default: audio length / 640). Audio over
+    30 s goes in 30 s pieces with 1 s of context each side, so memory stays bounded for any length
+    (a HuBERT-large over 2 minutes at once peaks 2.6 GB above its weights, over 30 s 0.64 GB; an
+    HDTF video is one clip of minutes); `animate`, `prep features` and training read alike."""
+    frames = frames if frames is not None else max(1, round(len(audio) / VIDEO_HOP))
+    if len(audio) <= PIECE:
+        return _encode_once(encoder, audio, 2 * frames)
+    total, step, out = max(1, round(len(audio) / VIDEO_HOP)), PIECE // VIDEO_HOP, []
+    for start in range(0, total, step):
+        stop = min(total, start + step)
+        a0, a1 = max(0, start * VIDEO_HOP - CONTEXT), min(len(audio), stop * VIDEO_HOP + CONTEXT)
+        feats = _encode_once(encoder, audio[a0:a1], 2 * max(1, round((a1 - a0) / VIDEO_HOP)))
+        skip = 2 * ((start * VIDEO_HOP - a0) // VIDEO_HOP)
+        out.append(feats[skip : skip + 2 * (stop - start)])
+    whole = np.concatenate(out)  # (2 total, W)
+    return whole if len(whole) == 2 * frames else to_frames(torch.from_numpy(whole), 2 * frames).numpy()
+
+
+def _encode_once(encoder: torch.nn.Module, audio: np.ndarray, n: int) -> np.ndarray:
+    """(N,) -> (n, W) in one pass, on the encoder's device."""
     # HuBERT holds parameters, the log-mel front only buffers: take whichever the encoder has
     device = next(itertools.chain(encoder.parameters(), encoder.buffers())).device
-    return (
-        encoder(torch.as_tensor(audio, dtype=torch.float32, device=device), 2 * frames).float().cpu().numpy()
-    )
+    return encoder(torch.as_tensor(audio, dtype=torch.float32, device=device), n).float().cpu().numpy()
 
 
 def cached_features(

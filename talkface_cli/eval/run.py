@@ -77,7 +77,7 @@ def sequences(
     spk = str(clip.record.get("speaker"))
     cond = speaker_condition(anim.emg, spk if spk in anim.emg.cfg.speakers else None)
     emb = pooled(speech_emotion(anim.ede, clip.audio)) if emotion is None else emotion
-    content = anim.content(clip.audio, clip.frames)
+    content = encode(anim.encoder, clip.audio, clip.frames)
     pred = generate(
         anim.emg, content, np.repeat(emb[None], 2 * clip.frames, 0), cond, clip.frames, temperature, seed
     )

@@ -37,7 +37,6 @@ from .generate import generate, speaker_condition
 
 LEVEL_MARGIN = 6.0  # dB outside the EDE's training levels before animate says so
 SILENT_DB = -70.0  # active level (dBFS) at or below which the speech is taken for silence
-CONTENT_CHUNK = 30 * 16000  # samples of audio per content-encoder pass (30 s; 1 s context each side)
 
 
 def chunk_names(names: list[str]) -> str:
@@ -78,20 +77,6 @@ class Animator:
         levels = ede_meta.get("speech_level_dbfs") if heard else None
         weights = (entry.meta.get("model_sha256"), ede_meta.get("model_sha256"))
         return cls(emg, ede, face, encoder, levels, weights)
-
-    def content(self, audio: np.ndarray, frames: int) -> np.ndarray:
-        """(N,) -> (2T, Dc), in 30 s pieces (with 1 s of context each side) so memory stays bounded."""
-        if len(audio) <= CONTENT_CHUNK:
-            return encode(self.encoder, audio, frames)
-        out, ctx = [], 16000
-        for start in range(0, frames, CONTENT_CHUNK // 640):
-            stop = min(frames, start + CONTENT_CHUNK // 640)
-            a0, a1 = max(0, start * 640 - ctx), min(len(audio), stop * 640 + ctx)
-            piece = audio[a0:a1]
-            feats = encode(self.encoder, piece, max(1, round(len(piece) / 640)))
-            skip = 2 * ((start * 640 - a0) // 640)
-            out.append(feats[skip : skip + 2 * (stop - start)])
-        return np.concatenate(out)
 
     def reference_emotion(self, path: Path) -> np.ndarray:
         """Emotion embedding (W,) of a reference: speech through the EDE audio branch; a video
@@ -142,7 +127,7 @@ class Animator:
             )
         params = generate(
             self.emg,
-            self.content(audio, frames),
+            encode(self.encoder, audio, frames),
             emotion_track(embs, frames),
             speaker_condition(self.emg, speaker),
             frames,
