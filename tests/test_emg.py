@@ -175,6 +175,31 @@ def test_the_emotions_read_from_long_speech_are_summed_up():
     assert chunk_names(flicker) == "fearful 7/10, sad 3/10"
 
 
+def test_a_long_clip_goes_through_the_video_branch_in_passes(monkeypatch):
+    """`eval` of an HDTF clip or a reference video of minutes ran the EDE video branch over every
+    frame at once (3 GB a minute at the paper's size). Now in passes of at most CHUNK frames plus
+    the 2 each side the stem's 5-frame kernel reaches, giving the one-pass embedding."""
+    from talkface_cli.data.renders import render_params
+    from talkface_cli.face.load import load_face_model
+    from talkface_cli.inference import emotion
+    from talkface_cli.models.ede import EDE, EDEConfig
+
+    torch.manual_seed(0)
+    small = dict(width=32, layers=1, heads=2, ffn=64, front="logmel", image_size=32, video_stride=2)
+    ede = EDE(EDEConfig(**small, video_widths=(8, 8, 16, 16))).eval()
+    face = load_face_model("ict")
+    params = np.random.default_rng(0).normal(0, 0.3, (1100, face.dim)).astype(np.float32)
+    passes = []
+    whole_pass = ede.video.frame_features
+    monkeypatch.setattr(ede.video, "frame_features", lambda x: passes.append(x.shape[1]) or whole_pass(x))
+    got = emotion.motion_emotion(ede, face, params)
+    assert passes == [252, 254, 52]  # 550 strided frames
+    frames = render_params(face, params, None, 32)[::2]
+    with torch.no_grad():
+        want = EDE.clip_embedding(whole_pass(torch.from_numpy(frames).float().div(255)[None, :, None]))[0]
+    assert np.allclose(got, want.numpy(), atol=1e-5)
+
+
 def test_silent_stretches_take_the_emotion_of_the_speech(use_chain, shared):
     """Long speech is read in 10 s chunks; a chunk that is (nearly) all pause would bring the
     emotion the EDE hears in silence, so it takes its nearest neighbour's with speech."""

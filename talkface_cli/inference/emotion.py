@@ -17,7 +17,7 @@ from ..errors import TalkfaceError
 from ..face.base import FaceModel
 from ..models.ede import EDE
 
-CHUNK = 250  # frames (10 s) of audio per EDE pass: attention memory stays bounded
+CHUNK = 250  # frames (10 s) per EDE pass, audio or video: memory stays bounded
 MIN_SPEECH = 0.1  # share of speech below which a chunk takes its neighbour's emotion (1 s of 10)
 
 
@@ -108,12 +108,21 @@ def label_emotion(ede: EDE, label: str, intensity: float = 1.0) -> np.ndarray:
 
 @torch.no_grad()
 def motion_emotion(ede: EDE, model: FaceModel, params: np.ndarray) -> np.ndarray:
-    """Face parameters (T, D) -> the EDE video branch's clip embedding (W,) of their grey renders."""
+    """Face parameters (T, D) -> the EDE video branch's clip embedding (W,) of their grey renders,
+    in passes of CHUNK frames (the branch's activations grow with the clip: 3 GB for a minute at
+    the paper's size, and an HDTF clip or a reference video runs for minutes). Each pass sees the
+    frames its first layer's temporal kernel reaches beyond it, so it gives the one-pass features."""
     ede.eval()
     dev = next(ede.parameters()).device
-    frames = render_params(model, params, None, ede.cfg.image_size)
-    x = torch.from_numpy(frames[:: ede.cfg.video_stride]).float().div(255)[None, :, None].to(dev)
-    return EDE.clip_embedding(ede.video.frame_features(x))[0].cpu().numpy()
+    frames = render_params(model, params, None, ede.cfg.image_size)[:: ede.cfg.video_stride]  # (T', S, S)
+    reach = ede.video.resnet.stem[0].kernel_size[0] // 2
+    feats = []
+    for a in range(0, len(frames), CHUNK):
+        b = min(len(frames), a + CHUNK)
+        lo, hi = max(0, a - reach), min(len(frames), b + reach)
+        x = torch.from_numpy(frames[lo:hi]).float().div(255)[None, :, None].to(dev)  # (1, L, 1, S, S)
+        feats.append(ede.video.frame_features(x)[0, a - lo : b - lo])
+    return EDE.clip_embedding(torch.cat(feats)[None])[0].cpu().numpy()
 
 
 def centroid_classes(ede: EDE, modality: str = "audio") -> tuple[list[str], np.ndarray]:
