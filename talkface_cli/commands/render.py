@@ -25,9 +25,9 @@ def command(
         None,
         "--out",
         "-o",
-        help="output .mp4 (a folder with --format mesh, .csv with csv), or a folder for it (a name "
-        "without a suffix, or with several inputs: made if missing); default: the current folder. In a "
-        "folder, outputs take the input's name, numbered (-2, -3, ...) if taken; the "
+        help="output .mp4 (a folder with --format mesh, .glb with glb, .csv with csv), or a folder for "
+        "it (a name without a suffix, or with several inputs: made if missing); default: the current "
+        "folder. In a folder, outputs take the input's name, numbered (-2, -3, ...) if taken; the "
         "same work run again keeps what it made",
     ),
     audio: Path = typer.Option(None, "--audio", help="speech to mux (default: the audio stored in the .npz)"),
@@ -38,7 +38,13 @@ def command(
         None, "--labels", help="comma-separated labels for --compare (default: file names)"
     ),
     size: int = typer.Option(512, "--size", help="height and width of each view in pixels"),
-    fmt: str = typer.Option("mp4", "--format", help="mp4; mesh (per-frame OBJ/PLY); csv (ARKit-52 curves)"),
+    fmt: str = typer.Option(
+        "mp4",
+        "--format",
+        help="mp4; glb (one animated glTF: the face model's parameters as named morph targets, the head "
+        "pose on the node; for Blender, Unity, Unreal, three.js); mesh (per-frame OBJ/PLY); csv (ARKit-52 "
+        "curves)",
+    ),
     mesh_format: str = typer.Option("ply", "--mesh-format", help="ply or obj (with --format mesh)"),
     msaa: int = typer.Option(
         0, "--msaa", help="anti-aliasing samples: 0 off (fastest), 4 smooth edges (about 2x slower)"
@@ -62,6 +68,8 @@ def command(
     Side by side: talkface render --compare gt.npz ours.npz --labels GT,ours --out cmp.mp4
 
     ARKit export: talkface render face.npz --format csv --out face.csv
+
+    Animated glTF for a 3D tool or engine: talkface render face.npz --format glb   (writes face.glb)
     """
     json_target(json_out)
     several = len(params) > 1 and not compare
@@ -71,7 +79,9 @@ def command(
         )
     # without a suffix, --out cannot be the .mp4 or .csv: a folder (a mesh output is one anyway)
     into = several or (fmt != "mesh" and out is not None and not out.suffix)
-    target = Output.given(out, into, "--out", {"csv": (".csv",), "mesh": ()}.get(fmt, VIDEO_OUT))
+    target = Output.given(
+        out, into, "--out", {"csv": (".csv",), "glb": (".glb",), "mesh": ()}.get(fmt, VIDEO_OUT)
+    )
     if not target.folder:  # a named output that could not be written is refused before any work
         check_can_create(target.path, folder=fmt == "mesh")
     labels_list = labels.split(",") if labels else None
@@ -90,6 +100,6 @@ def command(
 
 def default_out(first: Path, fmt: str, compare: bool) -> str:
     """The name of an unnamed render, to go in the current folder or --out's: face.npz -> face.mp4
-    (face-compare.mp4 side by side), face.csv, or the mesh folder face-meshes."""
+    (face-compare.mp4 side by side), face.csv, face.glb, or the mesh folder face-meshes."""
     stem = Path(first).stem + ("-compare" if compare else "")
-    return {"csv": f"{stem}.csv", "mesh": f"{stem}-meshes"}.get(fmt, f"{stem}.mp4")
+    return {"csv": f"{stem}.csv", "glb": f"{stem}.glb", "mesh": f"{stem}-meshes"}.get(fmt, f"{stem}.mp4")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pickle
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -66,6 +67,24 @@ def derive_regions(verts: np.ndarray, lmk: np.ndarray, masks: dict | None) -> di
         "eyes_forehead": np.flatnonzero(inside_x & front & (verts[:, 1] > ibug(27)[1])),
         "upper_face": np.flatnonzero(inside_x & front & (verts[:, 1] > ibug(30)[1])),
     }
+
+
+JAW = 2  # smplx's FLAME joints: root, neck, jaw, left eye, right eye
+
+
+@dataclass
+class JawRig:
+    """FLAME with only its jaw turned (our parameters), as linear blend skinning computes it:
+    vertices = rest + expression @ expr_dirs + (R_jaw - I).flatten() @ correctives, then turned by
+    R_jaw about the jaw joint `pivot` + expression @ pivot_dirs with the weights `jaw_weights` (the
+    other joints stay unturned, so 1 - jaw_weights keeps a vertex in place)."""
+
+    rest: torch.Tensor  # (V, 3): zero expression, the given shape
+    expr_dirs: torch.Tensor  # (50, V, 3)
+    correctives: torch.Tensor  # (9, V, 3): the jaw's pose-corrective blendshapes
+    jaw_weights: torch.Tensor  # (V,)
+    pivot: torch.Tensor  # (3,): the jaw joint at zero expression
+    pivot_dirs: torch.Tensor  # (50, 3): how the expression moves the joint (it is regressed from the mesh)
 
 
 class FlameFace(FaceModel):
@@ -145,3 +164,20 @@ class FlameFace(FaceModel):
             reye_pose=zeros,
         )
         return out.vertices  # (T, V, 3)
+
+    def jaw_rig(self, shape: torch.Tensor | None = None) -> JawRig:
+        """The skinning rig `expression_vertices` evaluates, for exporters (glTF)."""
+        f = self.flame
+        with torch.no_grad():
+            rest = self.expression_vertices(torch.zeros(1, self.dim), shape)[0]  # (V, 3)
+            expr = f.expr_dirs[..., :N_EXPR].permute(2, 0, 1)  # (50, V, 3)
+            rows = slice(9 * (JAW - 1), 9 * JAW)  # pose features start at joint 1 (the neck)
+            correctives = f.posedirs[rows].reshape(9, -1, 3)
+            return JawRig(
+                rest,
+                expr,
+                correctives,
+                f.lbs_weights[:, JAW],
+                f.J_regressor[JAW] @ rest,
+                f.J_regressor[JAW] @ expr,
+            )

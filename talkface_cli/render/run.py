@@ -14,6 +14,7 @@ from ..face.load import load_face_model
 from ..face.sequence import FPS, ParamSequence, load_sequence
 from ..fsutil import Output, atomic_write_bytes, check_can_create, sha256_file
 from ..made_by import digest, record
+from .gltf import glb_made_by, write_glb
 from .video import mesh_made_by, render_mp4, video_made_by, write_meshes
 
 
@@ -34,16 +35,20 @@ def render_files(
     `made_by`: the record an MP4 or a mesh folder keeps of what made it (`render_or_keep`).
 
     Inputs are parameter sequences (.npz) or ARKit-52 curves (.csv, EmoTalk .npy), which are mapped
-    to ICT-FaceKit and resampled to 25 fps. `fmt`: mp4 or mesh (per-frame meshes); an ARKit CSV is
+    to ICT-FaceKit and resampled to 25 fps. `fmt`: mp4, mesh (per-frame meshes) or glb (one animated
+    glTF with the model's parameters as named morph targets); an ARKit CSV is
     written by `render_or_keep`, which makes its bytes once to compare and write.
     """
     check_can_create(out, folder=fmt == "mesh")
     seqs, model = load_inputs(params, ict, flame)
     t0 = time.perf_counter()
+    extra = {}
+    if fmt in ("mesh", "glb") and len(seqs) > 1:
+        raise TalkfaceError(f"--format {fmt} writes one sequence; drop --compare")
     if fmt == "mesh":
-        if len(seqs) > 1:
-            raise TalkfaceError("--format mesh writes one sequence; drop --compare")
         write_meshes(model, seqs[0], out, mesh_ext, made_by)
+    elif fmt == "glb":
+        extra = write_glb(model, seqs[0], out, made_by)
     elif fmt == "mp4":
         if labels is not None and len(labels) != len(seqs):
             raise TalkfaceError(f"--labels has {len(labels)} names for {len(seqs)} sequences")
@@ -55,8 +60,8 @@ def render_files(
         )
         render_mp4(model, seqs, out, wave, size, labels, msaa, made_by)
     else:
-        raise TalkfaceError(f"--format {fmt}: use mp4, mesh or csv")
-    return summary(out, seqs, model, time.perf_counter() - t0)
+        raise TalkfaceError(f"--format {fmt}: use mp4, mesh, glb or csv")
+    return summary(out, seqs, model, time.perf_counter() - t0) | extra
 
 
 def summary(out: Path, seqs: list[ParamSequence], model: FaceModel, seconds: float) -> dict:
@@ -120,7 +125,8 @@ def render_or_keep(
     if fmt == "csv":
         return csv_or_keep(target, name, params, ict, flame)
     made_by = render_record(params, fmt, audio, size, labels, mesh_ext, msaa, ict, flame)
-    if kept := target.made_before(name, made_by, mesh_made_by if fmt == "mesh" else video_made_by):
+    read = {"mesh": mesh_made_by, "glb": glb_made_by}.get(fmt, video_made_by)
+    if kept := target.made_before(name, made_by, read):
         return {"out": str(kept), "kept": "out"}
     return render_files(
         params, target.name(name), audio, size, fmt, labels, mesh_ext, msaa, ict, flame, made_by
@@ -158,6 +164,8 @@ def render_record(
     sequences = [digest(p) for p in params]
     if fmt == "mesh":
         return record("render", format=fmt, sequences=sequences, mesh_format=mesh_ext, face=face)
+    if fmt == "glb":
+        return record("render", format=fmt, sequences=sequences, face=face)
     return record(
         "render",
         format=fmt,

@@ -42,16 +42,21 @@ def check_video_out(out: Path) -> Path:
 
 def sequence_vertices(model: FaceModel, seq: ParamSequence, start: int, stop: int) -> torch.Tensor:
     """Vertices (n, V, 3) of frames [start, stop) of `seq`."""
-    if seq.param_names != model.param_names:
-        raise TalkfaceError(
-            f"param_names ({len(seq.param_names)}) do not match the {model.kind} face model's "
-            f"{model.dim} parameters"
-        )
+    check_names(model, seq)
     with torch.no_grad():
         p = torch.from_numpy(seq.params[start:stop])
         shape = None if seq.shape is None else torch.from_numpy(seq.shape)
         pose = None if seq.pose is None else torch.from_numpy(seq.pose[start:stop])
         return model(p, shape, pose)
+
+
+def check_names(model: FaceModel, seq: ParamSequence) -> None:
+    """A one-line error unless `seq` holds `model`'s parameters."""
+    if seq.param_names != model.param_names:
+        raise TalkfaceError(
+            f"param_names ({len(seq.param_names)}) do not match the {model.kind} face model's "
+            f"{model.dim} parameters"
+        )
 
 
 def centred(seq: ParamSequence) -> ParamSequence:
