@@ -41,9 +41,9 @@ def command(
     fmt: str = typer.Option(
         "mp4",
         "--format",
-        help="mp4; glb (one animated glTF: the face model's parameters as named morph targets, the head "
-        "pose on the node; for Blender, Unity, Unreal, three.js); mesh (per-frame OBJ/PLY); csv (ARKit-52 "
-        "curves)",
+        help="mp4; glb (one animated glTF for Blender, Unity, Unreal, three.js: the face model's "
+        "blendshapes as named morph targets, FLAME's jaw as a skinned joint, the head pose on the node; "
+        "no sound); mesh (per-frame OBJ/PLY); csv (ARKit-52 curves)",
     ),
     mesh_format: str = typer.Option("ply", "--mesh-format", help="ply or obj (with --format mesh)"),
     msaa: int = typer.Option(

@@ -32,11 +32,11 @@ def render_files(
     made_by: str | None = None,
 ) -> dict:
     """Render `params` (several: side by side) to `out`; returns a summary for the report.
-    `made_by`: the record an MP4 or a mesh folder keeps of what made it (`render_or_keep`).
+    `made_by`: the record an MP4, a .glb or a mesh folder keeps of what made it (`render_or_keep`).
 
     Inputs are parameter sequences (.npz) or ARKit-52 curves (.csv, EmoTalk .npy), which are mapped
     to ICT-FaceKit and resampled to 25 fps. `fmt`: mp4, mesh (per-frame meshes) or glb (one animated
-    glTF with the model's parameters as named morph targets); an ARKit CSV is
+    glTF, `render.gltf`); an ARKit CSV is
     written by `render_or_keep`, which makes its bytes once to compare and write.
     """
     check_can_create(out, folder=fmt == "mesh")
@@ -119,9 +119,9 @@ def render_or_keep(
 ) -> dict:
     """`render_files` of `params` to `target.name(name)`, unless `target` is a folder that holds the
     output this very work made before: then that one, kept (a re-run of a stopped batch goes on
-    where it stopped). An MP4 keeps its record in its description tag, a mesh folder in a
-    `made_by.json` beside the meshes; a CSV has no room for one, so one with the very bytes this
-    work makes is kept. Returns the summary row."""
+    where it stopped). An MP4 keeps its record in its description tag, a .glb in its asset's
+    extras, a mesh folder in a `made_by.json` beside the meshes; a CSV has no room for one, so one
+    with the very bytes this work makes is kept. Returns the summary row."""
     if fmt == "csv":
         return csv_or_keep(target, name, params, ict, flame)
     made_by = render_record(params, fmt, audio, size, labels, mesh_ext, msaa, ict, flame)
