@@ -26,7 +26,7 @@ from ..errors import TalkfaceError
 from ..face.base import FaceModel
 from ..face.geometry import axis_angle_to_matrix, vertex_normals
 from ..face.sequence import FPS, ParamSequence
-from ..fsutil import atomic_write_bytes, check_can_create
+from ..fsutil import atomic_write_bytes
 from .glb import UBYTE, UINT, Packer, glb_file, read_glb
 from .scene import SKIN
 from .video import check_names
@@ -88,8 +88,7 @@ def write_glb(model: FaceModel, seq: ParamSequence, out: Path, made_by: str | No
     """Write `seq` as the .glb `out` (atomically); returns the report's extra columns."""
     if Path(out).suffix.lower() != ".glb":
         raise TalkfaceError(f"{out}: glTF is written as binary .glb")
-    check_can_create(out)
-    check_names(model, seq)
+    check_names(model, seq)  # `render_files` has checked that `out` can be made
     anim = morph_animation(model, seq)
     atomic_write_bytes(Path(out), glb_bytes(model, seq, anim, made_by))
     return {"morph_targets": len(anim.names), "joints": 0 if anim.jaw is None else 2}
@@ -131,7 +130,7 @@ def glb_bytes(
                 np.outer(jaw.weights > 0, [0, 1, 0, 0]).astype(np.uint8), "VEC4", 34962, UBYTE
             ),
             "WEIGHTS_0": pack.add(
-                np.stack([1 - jaw.weights, jaw.weights, 0 * jaw.weights, 0 * jaw.weights], 1), "VEC4", 34962
+                np.pad(np.stack([1 - jaw.weights, jaw.weights], 1), ((0, 0), (0, 2))), "VEC4", 34962
             ),
         }
         nodes[0]["skin"] = 0
