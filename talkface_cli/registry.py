@@ -222,10 +222,19 @@ class Registry:
         return out
 
     def parent(self, entry: Entry, kind: str) -> EntryRef:
-        """The `kind` entry (ede, sync) that `entry` was trained with, checked to be there."""
+        """The `kind` entry (ede, sync) that `entry` was trained with, checked to be there and, where
+        `entry` records the weights it was trained with (`parent_sha256`, EMGs since session 25), to
+        hold those: a folder of that name copied from another registry may hold other weights."""
         ref = EntryRef.parse(entry.meta[kind])
         if not self.path(ref).is_dir():
             raise TalkfaceError(f"{entry.ref}: trained with {ref}, which is no longer in {self.home}")
+        want = entry.meta.get("parent_sha256", {}).get(str(ref))
+        have = self.read(ref).meta.get("model_sha256")
+        if want and want != have:
+            raise TalkfaceError(
+                f"{entry.ref}: trained with another {ref} than the one in {self.home} (weights "
+                f"{want[:12]}, here {str(have)[:12]}); move models with `talkface models export` and `import`"
+            )
         return ref
 
     def dependents(self, ref: EntryRef) -> list[str]:

@@ -1,4 +1,4 @@
-"""`talkface models`: list, show and remove registry entries."""
+"""`talkface models`: list, show, remove, export and import registry entries."""
 
 from __future__ import annotations
 
@@ -7,12 +7,16 @@ from pathlib import Path
 
 import typer
 
-from ..registry import Entry, Registry
-from ..ui import console, emit, json_target, table
+from ..archive import export_models, import_models
+from ..audio.features import LOGMEL
+from ..errors import TalkfaceError
+from ..fsutil import Output, check_can_create
+from ..registry import Entry, EntryRef, Registry
+from ..ui import console, emit, json_target, progress, table
 from .common import JsonOpt
 
 app = typer.Typer(
-    help="List, show and remove models in the registry ($TALKFACE_HOME/models).\n\n"
+    help="List, show, remove, export and import models in the registry ($TALKFACE_HOME/models).\n\n"
     "Example: talkface models list --json models.json",
     no_args_is_help=True,
 )
@@ -99,3 +103,101 @@ def remove(
         raise typer.Exit(1)
     path = reg.remove(name)
     console.print(f"removed {name} ({path})")
+
+
+@app.command("export")
+def export(
+    name: str = typer.Argument(..., help="KIND/NAME, e.g. emg/ravdess"),
+    out: Path = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="the .tar to write, or a folder for it; default: KIND-NAME.tar in the current folder "
+        "(numbered, -2, -3, ..., if taken)",
+    ),
+    json_out: Path = JsonOpt,
+) -> None:
+    """Write a model and the models it was trained with (an EMG's EDE and sync expert) into one .tar,
+    for `talkface models import` on another machine or in another registry.
+
+    Example: talkface models export emg/ravdess   (writes emg-ravdess.tar)
+
+    On the other machine: talkface models import emg-ravdess.tar
+    """
+    json_target(json_out)
+    reg, ref = Registry(), EntryRef.parse(name)
+    target = Output.given(out, out is not None and not out.suffix, "--out", (".tar",))
+    if not target.folder and target.path.suffix.lower() != ".tar":
+        raise TalkfaceError(f"--out {out}: a model archive is a .tar")
+    path = check_can_create(target.name(f"{ref.kind}-{ref.name}.tar"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with progress() as bar:
+        job = bar.add_task(f"export {ref}", total=None, unit="MB")
+        entries = export_models(
+            reg, ref, path, lambda n, total: bar.update(job, completed=n / 1e6, total=total / 1e6)
+        )
+    rows = [_moved(e.ref, e.meta, "exported") for e in entries]
+    emit(
+        json_out,
+        {"archive": str(path), "models": rows},
+        _moved_table(f"{ref} -> {path}", rows),
+    )
+    for e in entries:
+        source = e.config.get("model", {}).get("content")
+        if source and source not in LOGMEL:
+            console.print(
+                f"{e.ref} reads speech through the HuBERT at {source}, which is not in the archive: "
+                "on the other machine, pass --hubert DIR where the same HuBERT is"
+            )
+
+
+@app.command("import")
+def import_(
+    archive: Path = typer.Argument(..., help="a .tar written by `talkface models export`"),
+    prefix: str = typer.Option(
+        "",
+        "--prefix",
+        help="put each model under its name with this in front (emg/demo -> emg/PREFIXdemo), where "
+        "this registry has other models of their names",
+    ),
+    json_out: Path = JsonOpt,
+) -> None:
+    """Put the models of an archive from `talkface models export` into this registry, checking their
+    weights. A model already here with the same weights is kept; one with other weights under the
+    same name is refused (use --prefix).
+
+    Example: talkface models import emg-ravdess.tar
+
+    Beside models of the same names: talkface models import emg-demo.tar --prefix alice-
+    """
+    json_target(json_out)
+    if not archive.is_file():
+        raise TalkfaceError(
+            f"{archive}: {'a folder, not an archive' if archive.is_dir() else 'no such file'}"
+        )
+    reg = Registry()
+    with progress() as bar:
+        job = bar.add_task(f"import {archive.name}", total=None, unit="MB")
+        incoming = import_models(
+            reg, archive, prefix, lambda n, total: bar.update(job, completed=n / 1e6, total=total / 1e6)
+        )
+    rows = [_moved(i.ref, i.meta, i.status, source=i.source) for i in incoming]
+    emit(
+        json_out,
+        {"archive": str(archive), "models": rows},
+        _moved_table(f"{archive} -> {reg.home}", rows),
+    )
+    if incoming and incoming[-1].ref.kind == "emg":
+        console.print(f"to use it: talkface animate speech.wav --model {incoming[-1].ref}")
+
+
+def _moved(ref: EntryRef, meta: dict, status: str, source: str | None = None) -> dict:
+    row = {"model": str(ref), "status": status, "sha256": meta["model_sha256"][:12]}
+    if source is not None and source != str(ref):
+        row["from"] = source
+    return row | {"MB": round(meta.get("model_bytes", 0) / 1e6, 1)}
+
+
+def _moved_table(title: str, rows: list[dict]):
+    columns = list(dict.fromkeys(c for r in rows for c in r))
+    return table(title, columns, [[r.get(c) for c in columns] for r in rows])

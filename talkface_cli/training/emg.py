@@ -228,7 +228,9 @@ def train_emg(
         more = {"metrics": report, "mean_params": task.mean_params.tolist()}
         return to_dict(final), more, {"report.json": json_text(report, sort_keys=False).encode()}
 
-    meta = {"parents": [ede, sync], "ede": ede, "sync": sync}
+    # the parents' weights too: `Registry.parent` then tells them from others under their names
+    shas = {str(e.ref): e.meta["model_sha256"] for e in map(Registry().read, (ede, sync))}
+    meta = {"parents": [ede, sync], "ede": ede, "sync": sync, "parent_sha256": shas}
     _, entry = train_and_publish(
         task,
         cfg,
