@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import gzip
 import io
 import json
 import os
 import re
 import tarfile
 import tempfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,26 +130,36 @@ def import_models(reg: Registry, archive: Path, prefix: str, done: Progress) -> 
         tar = tarfile.open(archive, "r:*")
     except (tarfile.TarError, OSError) as e:
         raise TalkfaceError(f"{archive}: not a talkface model archive ({e})") from None
-    with tar:
-        members = {m.name: m for m in tar.getmembers()}
-        index = _read_json(tar, members, archive, INDEX)
-        listed = index.get("entries")
-        if (
-            index.get("format") != FORMAT
-            or not isinstance(listed, list)
-            or not all(isinstance(x, dict) for x in listed)
-        ):
-            raise TalkfaceError(f"{archive}: not a talkface model archive (its index is not {FORMAT})")
-        incoming = _plan(reg, tar, members, archive, index, prefix)
-        new = [i for i in incoming if i.status == "imported"]
-        total, sofar = sum(members[f"{i.source}/{f}"].size for i in new for f in i.files), 0
-        # every entry is written and checked in its temporary folder before any is renamed into
-        # place (the stack renames its last-entered first: the children were entered first)
-        with contextlib.ExitStack() as stack:
-            tmps = {i.source: stack.enter_context(atomic_dir(reg.path(i.ref))) for i in reversed(new)}
-            for item in new:
-                report = lambda n, base=sofar: done(base + n, total)  # noqa: E731
-                sofar += _extract(tar, members, archive, item, tmps[item.source], report)
+    try:
+        with tar:
+            return _import(reg, tar, archive, prefix, done)
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:  # cut short, say
+        raise TalkfaceError(f"{archive}: truncated or damaged ({e})") from None
+
+
+def _import(
+    reg: Registry, tar: tarfile.TarFile, archive: Path, prefix: str, done: Progress
+) -> list[Incoming]:
+    """`import_models` on the open `tar`."""
+    members = {m.name: m for m in tar.getmembers()}
+    index = _read_json(tar, members, archive, INDEX)
+    listed = index.get("entries")
+    if (
+        index.get("format") != FORMAT
+        or not isinstance(listed, list)
+        or not all(isinstance(x, dict) for x in listed)
+    ):
+        raise TalkfaceError(f"{archive}: not a talkface model archive (its index is not {FORMAT})")
+    incoming = _plan(reg, tar, members, archive, index, prefix)
+    new = [i for i in incoming if i.status == "imported"]
+    total, sofar = sum(members[f"{i.source}/{f}"].size for i in new for f in i.files), 0
+    # every entry is written and checked in its temporary folder before any is renamed into
+    # place (the stack renames its last-entered first: the children were entered first)
+    with contextlib.ExitStack() as stack:
+        tmps = {i.source: stack.enter_context(atomic_dir(reg.path(i.ref))) for i in reversed(new)}
+        for item in new:
+            report = lambda n, base=sofar: done(base + n, total)  # noqa: E731
+            sofar += _extract(tar, members, archive, item, tmps[item.source], report)
     return incoming
 
 
@@ -176,6 +188,8 @@ def _plan(
             raise TalkfaceError(f"{archive}: {source}/meta.json names another model")
         if not meta.get("model_sha256") or meta["model_sha256"] != listed.get("model_sha256"):
             raise TalkfaceError(f"{archive}: {source}'s weights have no sha256, or not the index's")
+        if any(i.source == str(source) for i in incoming):
+            raise TalkfaceError(f"{archive}: {source} is listed twice")
         incoming.append(Incoming(str(source), source, meta, files))
     renamed = {i.source: str(_renamed(EntryRef.parse(i.source), prefix)) for i in incoming}
     shas = {renamed[i.source]: i.meta["model_sha256"] for i in incoming}

@@ -124,7 +124,7 @@ def _escape(name, data):
     return name, data
 
 
-@pytest.mark.parametrize("damage", ["weights", "escape", "not a tar", "no index", "link"])
+@pytest.mark.parametrize("damage", ["weights", "escape", "not a tar", "no index", "link", "cut short"])
 def test_a_damaged_or_foreign_archive_is_refused_with_one_line_and_installs_nothing(
     use_chain, tmp_path, talkface_home, monkeypatch, damage
 ):
@@ -136,6 +136,8 @@ def test_a_damaged_or_foreign_archive_is_refused_with_one_line_and_installs_noth
         _rewrite(archive, bad, _escape)
     elif damage == "not a tar":
         bad.write_bytes(b"safetensors? no" * 100)
+    elif damage == "cut short":  # a copy or download that stopped part of the way
+        bad.write_bytes(archive.read_bytes()[: archive.stat().st_size * 3 // 5])
     elif damage == "no index":
         _rewrite(archive, bad, lambda n, d: (n.replace("talkface-models.json", "x.json"), d))
     else:
@@ -151,7 +153,7 @@ def test_a_damaged_or_foreign_archive_is_refused_with_one_line_and_installs_noth
     assert "\n" not in message and str(bad) in message
     expected = {"weights": "corrupt", "escape": "a name no model file has",
                 "not a tar": "not a talkface model archive", "no index": "no talkface-models.json",
-                "link": "not a plain file"}[damage]  # fmt: skip
+                "link": "not a plain file", "cut short": "truncated or damaged"}[damage]  # fmt: skip
     assert expected in message
     assert not (talkface_home / "models").exists() or not any((talkface_home / "models").rglob("*.json"))
     assert not (tmp_path / "evil").exists()
