@@ -405,6 +405,40 @@ def test_arkit_csv_export_and_import_through_render(ict, tmp_path):
     assert load_any(tmp_path / "etf.npy").num_frames == 25
 
 
+def test_livelink_export_is_live_link_faces_csv_at_60_fps(ict, tmp_path, monkeypatch):
+    from talkface_cli.face.arkit import ARKIT_52, arkit_to_ict, ict_to_arkit
+
+    frames = 60  # 2.4 s: the timecode's frames wrap into seconds
+    t = np.arange(frames)[:, None] / 25
+    p = (0.5 * np.sin(2 * np.pi * t * (1 + np.arange(53)) / 7)).astype(np.float32)  # below 0 too
+    ParamSequence(p, ict.param_names).save(tmp_path / "face.npz")
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, ["render", "face.npz", "--format", "livelink", "--json", "r.json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "r.json").read_text())[0]["out"] == "face-livelink.csv"
+    rows = [line.split(",") for line in (tmp_path / "face-livelink.csv").read_text().splitlines()]
+    header, rows = rows[0], rows[1:]
+    shapes = [n[0].upper() + n[1:] for n in ARKIT_52]
+    rotations = [f"{a}{b}" for a in ("Head", "LeftEye", "RightEye") for b in ("Yaw", "Pitch", "Roll")]
+    assert header[:2] == ["Timecode", "BlendShapeCount"] and header[-9:] == rotations
+    assert sorted(header[2:-9]) == sorted(shapes) and header[2:4] == ["EyeBlinkLeft", "EyeLookDownLeft"]
+    assert len(rows) == 144 and all(r[1] == "61" and len(r) == 63 for r in rows)
+    seconds = [
+        int(h) * 3600 + int(m) * 60 + int(s) + float(f) / 60 for h, m, s, f in (r[0].split(":") for r in rows)
+    ]
+    np.testing.assert_allclose(seconds, np.arange(144) / 60, atol=1e-9)
+    values = np.array([[float(v) for v in r[2:]] for r in rows])
+    assert values.min() == 0 and values.max() <= 1 and not values[:, -9:].any()
+    want = np.clip(ict_to_arkit(p, ict.param_names), 0, 1)
+    for j, shape in enumerate(shapes):  # where the 60 fps frames fall on the 25 fps ones: the same
+        np.testing.assert_allclose(values[::12, header.index(shape) - 2], want[::5, j], atol=1e-6)
+    back = load_any(tmp_path / "face-livelink.csv")  # read back as Live Link Face's: 60 fps
+    assert back.num_frames == frames
+    np.testing.assert_allclose(back.params[::5], arkit_to_ict(want, ict.param_names)[::5], atol=1e-6)
+    res = runner.invoke(app, ["render", "face.npz", "--format", "livelink", "--json", "r.json"])
+    assert json.loads((tmp_path / "r.json").read_text())[0].get("kept") == "out"
+
+
 def test_unnamed_outputs_take_the_inputs_name_and_never_replace_a_file(ict, tmp_path, monkeypatch):
     _jaw_sequence(ict, tmp_path / "face.npz", frames=10)
     (tmp_path / "face.mp4").write_bytes(b"the user's own video")

@@ -25,10 +25,10 @@ def command(
         None,
         "--out",
         "-o",
-        help="output .mp4 (a folder with --format mesh, .glb with glb, .csv with csv), or a folder for "
-        "it (a name without a suffix, or with several inputs: made if missing); default: the current "
-        "folder. In a folder, outputs take the input's name, numbered (-2, -3, ...) if taken; the "
-        "same work run again keeps what it made",
+        help="output .mp4 (a folder with --format mesh, .glb with glb, .csv with csv and livelink), or "
+        "a folder for it (a name without a suffix, or with several inputs: made if missing); default: "
+        "the current folder. In a folder, outputs take the input's name, numbered (-2, -3, ...) if "
+        "taken; the same work run again keeps what it made",
     ),
     audio: Path = typer.Option(None, "--audio", help="speech to mux (default: the audio stored in the .npz)"),
     compare: bool = typer.Option(
@@ -43,7 +43,9 @@ def command(
         "--format",
         help="mp4; glb (one animated glTF for Blender, Unity, Unreal, three.js: the face model's "
         "blendshapes as named morph targets, FLAME's jaw as a skinned joint, the head pose on the node; "
-        "no sound); mesh (per-frame OBJ/PLY); csv (ARKit-52 curves)",
+        "no sound); mesh (per-frame OBJ/PLY); csv (ARKit-52 curves); livelink (the same curves as Live Link "
+        "Face's CSV at 60 fps, for Unreal's LiveLinkFaceImporter / MetaHuman and the Blender, Maya and "
+        "MotionBuilder importers of its takes)",
     ),
     mesh_format: str = typer.Option("ply", "--mesh-format", help="ply or obj (with --format mesh)"),
     msaa: int = typer.Option(
@@ -69,6 +71,9 @@ def command(
 
     ARKit export: talkface render face.npz --format csv --out face.csv
 
+    For MetaHuman or another Live Link Face importer: talkface render face.npz --format livelink
+    (writes face-livelink.csv)
+
     Animated glTF for a 3D tool or engine: talkface render face.npz --format glb   (writes face.glb)
     """
     json_target(json_out)
@@ -80,7 +85,10 @@ def command(
     # without a suffix, --out cannot be the .mp4 or .csv: a folder (a mesh output is one anyway)
     into = several or (fmt != "mesh" and out is not None and not out.suffix)
     target = Output.given(
-        out, into, "--out", {"csv": (".csv",), "glb": (".glb",), "mesh": ()}.get(fmt, VIDEO_OUT)
+        out,
+        into,
+        "--out",
+        {"csv": (".csv",), "livelink": (".csv",), "glb": (".glb",), "mesh": ()}.get(fmt, VIDEO_OUT),
     )
     if not target.folder:  # a named output that could not be written is refused before any work
         check_can_create(target.path, folder=fmt == "mesh")
@@ -100,6 +108,8 @@ def command(
 
 def default_out(first: Path, fmt: str, compare: bool) -> str:
     """The name of an unnamed render, to go in the current folder or --out's: face.npz -> face.mp4
-    (face-compare.mp4 side by side), face.csv, face.glb, or the mesh folder face-meshes."""
+    (face-compare.mp4 side by side), face.csv, face-livelink.csv, face.glb, or the mesh folder
+    face-meshes."""
     stem = Path(first).stem + ("-compare" if compare else "")
-    return {"csv": f"{stem}.csv", "glb": f"{stem}.glb", "mesh": f"{stem}-meshes"}.get(fmt, f"{stem}.mp4")
+    names = {"csv": ".csv", "livelink": "-livelink.csv", "glb": ".glb", "mesh": "-meshes"}
+    return stem + names.get(fmt, ".mp4")

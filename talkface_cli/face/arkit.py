@@ -79,6 +79,45 @@ def arkit_csv(curves: np.ndarray, fps: float = 25.0) -> bytes:
     return buf.getvalue().encode()
 
 
+# Live Link Face's CSV (Epic's iPhone app, and the importers of its takes: Unreal's
+# LiveLinkFaceImporter, Blender, Maya, MotionBuilder): its column order, capitalised, then the head
+# and eye rotations; timecodes HH:MM:SS:FF.mmm at its default 60 frames per second.
+LIVELINK_52 = [
+    "EyeBlinkLeft", "EyeLookDownLeft", "EyeLookInLeft", "EyeLookOutLeft", "EyeLookUpLeft",
+    "EyeSquintLeft", "EyeWideLeft", "EyeBlinkRight", "EyeLookDownRight", "EyeLookInRight",
+    "EyeLookOutRight", "EyeLookUpRight", "EyeSquintRight", "EyeWideRight", "JawForward", "JawRight",
+    "JawLeft", "JawOpen", "MouthClose", "MouthFunnel", "MouthPucker", "MouthRight", "MouthLeft",
+    "MouthSmileLeft", "MouthSmileRight", "MouthFrownLeft", "MouthFrownRight", "MouthDimpleLeft",
+    "MouthDimpleRight", "MouthStretchLeft", "MouthStretchRight", "MouthRollLower", "MouthRollUpper",
+    "MouthShrugLower", "MouthShrugUpper", "MouthPressLeft", "MouthPressRight", "MouthLowerDownLeft",
+    "MouthLowerDownRight", "MouthUpperUpLeft", "MouthUpperUpRight", "BrowDownLeft", "BrowDownRight",
+    "BrowInnerUp", "BrowOuterUpLeft", "BrowOuterUpRight", "CheekPuff", "CheekSquintLeft",
+    "CheekSquintRight", "NoseSneerLeft", "NoseSneerRight", "TongueOut",
+]  # fmt: skip
+LIVELINK_ROTATIONS = [
+    f"{part}{axis}" for part in ("Head", "LeftEye", "RightEye") for axis in ("Yaw", "Pitch", "Roll")
+]
+LIVELINK_FPS = 60
+
+
+def livelink_csv(curves: np.ndarray, fps: float = 25.0) -> bytes:
+    """(T, 52) curves at `fps` -> Live Link Face CSV bytes: resampled to 60 frames per second and
+    held to the 0..1 that ARKit coefficients take (a model's output strays a little below 0). The
+    head and eye rotations are 0: a sequence's eyes move by their blendshapes, and `animate` makes
+    no head motion."""
+    order = [ARKIT_52.index(n[0].lower() + n[1:]) for n in LIVELINK_52]
+    frames = np.clip(resample(np.asarray(curves, np.float32), fps, LIVELINK_FPS), 0.0, 1.0)[:, order]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["Timecode", "BlendShapeCount", *LIVELINK_52, *LIVELINK_ROTATIONS])
+    rotations = ["0.000000"] * len(LIVELINK_ROTATIONS)
+    for k, row in enumerate(frames):
+        seconds, frame = divmod(k, LIVELINK_FPS)
+        code = f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}:{frame:02d}.000"
+        w.writerow([code, len(LIVELINK_52) + len(rotations), *(f"{v:.6f}" for v in row), *rotations])
+    return buf.getvalue().encode()
+
+
 def read_arkit_csv(path: Path) -> tuple[np.ndarray, float | None]:
     """Read ARKit-named curves (ours, or LiveLink Face's capitalised columns; other columns such as
     Timecode or head rotation are ignored) -> (T, 52) in ARKIT_52 order, missing names as 0, and
@@ -129,7 +168,7 @@ def resample(x: np.ndarray, src_fps: float, dst_fps: float = 25.0) -> np.ndarray
 def load_arkit_curves(path: Path, fps: float | None = None) -> tuple[np.ndarray, float]:
     """ARKit curves (T, 52) and their frame rate from a CSV (ours or LiveLink Face) or an EmoTalk /
     3D-ETF `.npy` (T, 52). The rate comes from `fps`, else a `time_s` column, else 60 (LiveLink's
-    capture rate) for CSV and 30 (3D-ETF) for `.npy`."""
+    capture rate, `LIVELINK_FPS`) for CSV and 30 (3D-ETF) for `.npy`."""
     path = Path(path)
     if path.suffix.lower() == ".npy":
         try:
@@ -140,4 +179,4 @@ def load_arkit_curves(path: Path, fps: float | None = None) -> tuple[np.ndarray,
             raise TalkfaceError(f"{path}: expected (T, 52) ARKit blendshape curves, got {curves.shape}")
         return curves.astype(np.float32), float(fps or 30.0)
     curves, rate = read_arkit_csv(path)
-    return curves, float(fps or rate or 60.0)
+    return curves, float(fps or rate or LIVELINK_FPS)

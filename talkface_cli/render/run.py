@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..audio.io import load_audio
 from ..errors import TalkfaceError
-from ..face.arkit import arkit_csv, arkit_to_ict, ict_to_arkit, load_arkit_curves, resample
+from ..face.arkit import arkit_csv, arkit_to_ict, ict_to_arkit, livelink_csv, load_arkit_curves, resample
 from ..face.base import FaceModel
 from ..face.load import load_face_model
 from ..face.sequence import FPS, ParamSequence, load_sequence
@@ -60,7 +60,7 @@ def render_files(
         )
         render_mp4(model, seqs, out, wave, size, labels, msaa, made_by)
     else:
-        raise TalkfaceError(f"--format {fmt}: use mp4, mesh, glb or csv")
+        raise TalkfaceError(f"--format {fmt}: use mp4, mesh, glb, csv or livelink")
     return summary(out, seqs, model, time.perf_counter() - t0) | extra
 
 
@@ -97,11 +97,13 @@ def load_any(path: Path, ict: Path | None = None) -> ParamSequence:
     return load_sequence(path)
 
 
-def csv_of(seqs: list[ParamSequence], model: FaceModel) -> bytes:
-    """The ARKit CSV of one ICT-FaceKit sequence."""
+def csv_of(seqs: list[ParamSequence], model: FaceModel, fmt: str = "csv") -> bytes:
+    """The ARKit CSV (`fmt` csv: ours; livelink: Live Link Face's) of one ICT-FaceKit sequence."""
     if model.kind != "ict" or len(seqs) > 1:
-        raise TalkfaceError("--format csv exports one ICT-FaceKit sequence as ARKit curves")
-    return arkit_csv(ict_to_arkit(seqs[0].params, model.param_names), FPS)
+        raise TalkfaceError(f"--format {fmt} exports one ICT-FaceKit sequence as ARKit curves")
+    return {"csv": arkit_csv, "livelink": livelink_csv}[fmt](
+        ict_to_arkit(seqs[0].params, model.param_names), FPS
+    )
 
 
 def render_or_keep(
@@ -122,8 +124,8 @@ def render_or_keep(
     where it stopped). An MP4 keeps its record in its description tag, a .glb in its asset's
     extras, a mesh folder in a `made_by.json` beside the meshes; a CSV has no room for one, so one
     with the very bytes this work makes is kept. Returns the summary row."""
-    if fmt == "csv":
-        return csv_or_keep(target, name, params, ict, flame)
+    if fmt in ("csv", "livelink"):
+        return csv_or_keep(target, name, params, fmt, ict, flame)
     made_by = render_record(params, fmt, audio, size, labels, mesh_ext, msaa, ict, flame)
     read = {"mesh": mesh_made_by, "glb": glb_made_by}.get(fmt, video_made_by)
     if kept := target.made_before(name, made_by, read):
@@ -133,12 +135,14 @@ def render_or_keep(
     )
 
 
-def csv_or_keep(target: Output, name: str, params: list[Path], ict: Path | None, flame: Path | None) -> dict:
+def csv_or_keep(
+    target: Output, name: str, params: list[Path], fmt: str, ict: Path | None, flame: Path | None
+) -> dict:
     """`render_or_keep` for an ARKit CSV: its bytes, made once (1.7 s for an hour of speech), are its
     record and what is written."""
     seqs, model = load_inputs(params, ict, flame)
     t0 = time.perf_counter()
-    data = csv_of(seqs, model)
+    data = csv_of(seqs, model, fmt)
     if kept := target.made_before(name, hashlib.sha256(data).hexdigest(), file_sha256):
         return {"out": str(kept), "kept": "out"}
     out = target.name(name)
