@@ -62,13 +62,12 @@ def entry_files(entry: Entry) -> list[str]:
     return sorted(p.name for p in entry.path.iterdir() if p.is_file() and _FILE.match(p.name))
 
 
-def export_models(reg: Registry, ref: EntryRef, out: Path, done: Progress) -> list[Entry]:
-    """Write `ref` and its lineage into the tar `out` (through a temporary name); `done` is told the
-    bytes written so far and in all. Returns the entries, parents first."""
-    entries = lineage(reg, ref)
+def export_models(entries: list[Entry], out: Path, done: Progress) -> None:
+    """Write `entries` (a `lineage`, the model last) into the tar `out` through a temporary name;
+    `done` is told the bytes written so far and in all."""
     index = {
         "format": FORMAT,
-        "model": str(ref),
+        "model": str(entries[-1].ref),
         "exported": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "code_version": code_version(),
         "entries": [
@@ -91,7 +90,6 @@ def export_models(reg: Registry, ref: EntryRef, out: Path, done: Progress) -> li
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return entries
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
+from rich.progress import Progress
 
-from ..archive import export_models, import_models
+from ..archive import export_models, import_models, lineage
 from ..audio.features import LOGMEL
 from ..errors import TalkfaceError
 from ..fsutil import Output, check_can_create
@@ -130,12 +132,10 @@ def export(
     if not target.folder and target.path.suffix.lower() != ".tar":
         raise TalkfaceError(f"--out {out}: a model archive is a .tar")
     path = check_can_create(target.name(f"{ref.kind}-{ref.name}.tar"))
+    entries = lineage(reg, ref)  # every weight file checked before anything is written
     path.parent.mkdir(parents=True, exist_ok=True)
     with progress() as bar:
-        job = bar.add_task(f"export {ref}", total=None, unit="MB")
-        entries = export_models(
-            reg, ref, path, lambda n, total: bar.update(job, completed=n / 1e6, total=total / 1e6)
-        )
+        export_models(entries, path, _megabytes(bar, f"export {ref}"))
     rows = [_moved(e.ref, e.meta, "exported") for e in entries]
     emit(
         json_out,
@@ -176,11 +176,8 @@ def import_(
             f"{archive}: {'a folder, not an archive' if archive.is_dir() else 'no such file'}"
         )
     reg = Registry()
-    with progress() as bar:
-        job = bar.add_task(f"import {archive.name}", total=None, unit="MB")
-        incoming = import_models(
-            reg, archive, prefix, lambda n, total: bar.update(job, completed=n / 1e6, total=total / 1e6)
-        )
+    with progress() as bar:  # drawn once the checks are passed and the writing starts
+        incoming = import_models(reg, archive, prefix, _megabytes(bar, f"import {archive.name}"))
     rows = [_moved(i.ref, i.meta, i.status, source=i.source) for i in incoming]
     emit(
         json_out,
@@ -189,6 +186,19 @@ def import_(
     )
     if incoming and incoming[-1].ref.kind == "emg":
         console.print(f"to use it: talkface animate speech.wav --model {incoming[-1].ref}")
+
+
+def _megabytes(bar: Progress, label: str) -> Callable[[int, int], None]:
+    """A progress callback (bytes done, bytes in all) that adds its task to `bar` when first called."""
+    job = None
+
+    def done(n: int, total: int) -> None:
+        nonlocal job
+        if job is None:
+            job = bar.add_task(label, total=total / 1e6, unit="MB")
+        bar.update(job, completed=n / 1e6)
+
+    return done
 
 
 def _moved(ref: EntryRef, meta: dict, status: str, source: str | None = None) -> dict:
