@@ -43,8 +43,9 @@ def command(
         "--format",
         help="mp4; glb (one animated glTF for Blender, Unity, Unreal, three.js: the face model's "
         "blendshapes as named morph targets, FLAME's jaw as a skinned joint, the head pose on the node; "
-        "no sound); mesh (per-frame OBJ/PLY); csv (ARKit-52 curves); livelink (the same curves as Live Link "
-        "Face's CSV at 60 fps, for Unreal's LiveLinkFaceImporter / MetaHuman and the Blender, Maya and "
+        "no sound; in Blender, widen the shape keys' slider ranges after import: README); mesh "
+        "(per-frame OBJ/PLY); csv (ARKit-52 curves); livelink (the same curves as Live Link Face's CSV "
+        "at 60 fps, for Unreal's LiveLinkFaceImporter / MetaHuman and the Blender, Maya and "
         "MotionBuilder importers of its takes)",
     ),
     mesh_format: str = typer.Option("ply", "--mesh-format", help="ply or obj (with --format mesh)"),
