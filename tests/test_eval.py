@@ -177,7 +177,8 @@ def test_another_methods_outputs_are_scored_beside_the_models(use_chain, tmp_pat
     res = run("eval", "--data", store, "--limit", "3", "--export-speech", tmp_path / "speech")
     assert res.exit_code == 0, res.output
     clips = scored_clips([store], "test", 3)
-    assert sorted(p.name for p in (tmp_path / "speech").iterdir()) == sorted(f"{c.id}.wav" for c in clips)
+    made = sorted(p.name for p in (tmp_path / "speech").iterdir())
+    assert made == sorted([*(f"{c.id}.wav" for c in clips), "template.ply"])
     for c in clips:
         audio, rate = sf.read(tmp_path / "speech" / f"{c.id}.wav", dtype="float32")
         assert rate == 16000 and np.array_equal(audio, c.audio)
@@ -187,7 +188,7 @@ def test_another_methods_outputs_are_scored_beside_the_models(use_chain, tmp_pat
     for c in clips:  # the ground truth itself, and the ground truth through ARKit at 30 fps
         ParamSequence(c.params, names).save(tmp_path / "oracle" / f"{c.id}.npz")
         np.save(tmp_path / "arkit" / f"{c.id}.npy", resample(ict_to_arkit(c.params, names), 25, 30))
-    res = run("animate", *sorted((tmp_path / "speech").iterdir()), "--out", tmp_path / "cli")
+    res = run("animate", *sorted((tmp_path / "speech").glob("*.wav")), "--out", tmp_path / "cli")
     assert res.exit_code == 0, res.output  # the toolkit's own command as the other method
     args = ["eval", "--emg", "emg/t", "--data", store, "--limit", "3", "--out", tmp_path / "report"]
     folders = [tmp_path / f for f in ("oracle", "arkit", "cli")]
@@ -210,6 +211,76 @@ def test_another_methods_outputs_are_scored_beside_the_models(use_chain, tmp_pat
     assert res.exit_code == 1 and f"{2 * clips[0].frames} frames at 25 fps for a clip of" in str(
         res.exception
     )
+
+
+def test_vertices_fit_back_to_the_parameters_that_made_them(tmp_path):
+    """ICT-FaceKit is linear in its parameters; FLAME's jaw turns by skinning, which the fit's
+    L-BFGS step takes from the linear solution to the parameters."""
+    from talkface_cli.eval.vertices import fit_vertices
+    from talkface_cli.face.flame import FlameFace
+    from talkface_cli.face.ict import ICTFace
+    from tests.flame_standin import make_flame_standin
+
+    rng = np.random.default_rng(0)
+    flame = FlameFace(make_flame_standin(tmp_path / "flame"))
+    for face, params in (
+        (ICTFace(), rng.uniform(-0.1, 1, (30, 53))),
+        (
+            flame,
+            np.concatenate([rng.normal(0, 1, (30, 50)), rng.uniform(0, 0.4, (30, 3)) * [1, 0.2, 0.2]], 1),
+        ),
+    ):
+        params = params.astype(np.float32)
+        verts = face.expression_vertices(torch.from_numpy(params), None).numpy()
+        fitted, residual = fit_vertices(face, verts)
+        assert residual.shape == (30,) and residual.max() < 1e-6  # metres
+        np.testing.assert_allclose(fitted, params, atol=1e-3)
+
+
+def test_a_vertex_methods_outputs_are_fitted_to_the_face_model_and_scored(use_chain, tmp_path):
+    """A FaceFormer-style method animates the exported template: its (T, V, 3) vertices, at 25 or
+    30 fps, score as the parameters they come from; other shapes and lengths are refused."""
+    import trimesh
+    from typer.testing import CliRunner
+
+    from talkface_cli.app import app
+    from talkface_cli.eval.run import scored_clips
+    from talkface_cli.face.arkit import resample
+    from talkface_cli.face.load import load_face_model
+
+    _, store, _ = use_chain
+    run = lambda *a: CliRunner().invoke(app, list(map(str, a)), env={"COLUMNS": "250"})  # noqa: E731
+    assert run("eval", "--data", store, "--limit", "2", "--export-speech", tmp_path / "speech").exit_code == 0
+    face = load_face_model("ict")
+    template = trimesh.load(tmp_path / "speech" / "template.ply", process=False)
+    rest = face.expression_vertices(torch.zeros(1, face.dim), None)[0].numpy()
+    np.testing.assert_array_equal(template.vertices, rest)
+    np.testing.assert_array_equal(template.faces, face.faces.numpy())
+    clips = scored_clips([store], "test", 2)
+    for folder in ("same", "thirty"):
+        (tmp_path / folder).mkdir()
+    for c in clips:  # the ground truth as a vertex method would give it: at 25 fps, and at 30 as (T, 3V)
+        verts = face.expression_vertices(torch.from_numpy(c.params).float(), None).numpy()
+        np.save(tmp_path / "same" / f"{c.id}.npy", verts)
+        np.save(tmp_path / "thirty" / f"{c.id}.npy", resample(verts.reshape(len(verts), -1), 25, 30))
+    args = ["eval", "--emg", "emg/t", "--data", store, "--limit", "2", "--out", tmp_path / "report"]
+    res = run(*args, "--predictions", tmp_path / "same", "--predictions", tmp_path / "thirty")
+    assert res.exit_code == 0, res.output
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    table, fit = report["table"], report["setup"]["predictions_fit_mm"]
+    assert set(fit) == {"same", "thirty"} and max(fit.values()) < 1e-3  # millimetres left by the fit
+    assert (
+        table["same"]["lve"] < 1e-3 and table["same"]["emotion_acc"] == table["ground truth"]["emotion_acc"]
+    )
+    assert table["same"]["lse_d"] == pytest.approx(table["ground truth"]["lse_d"], abs=1e-3)
+    assert 0 < table["thirty"]["lve"] < 0.2 * table["mean face"]["lve"]  # 25 -> 30 -> 25 fps smooths
+    assert "same: its vertices fitted to the face model's parameters" in res.output
+    np.save(tmp_path / "same" / f"{clips[0].id}.npy", np.zeros((clips[0].frames, 100, 3)))
+    res = run(*args, "--predictions", tmp_path / "same")
+    assert "expected ARKit-52 curves (T, 52) or vertices on the ict template" in str(res.exception)
+    np.save(tmp_path / "same" / f"{clips[0].id}.npy", np.zeros((3 * clips[0].frames, face.num_vertices, 3)))
+    res = run(*args, "--predictions", tmp_path / "same")
+    assert "at 25, 30, 50, 60 fps none is as long as the clip" in str(res.exception)
 
 
 def test_scores_of_clips_a_model_trained_on_are_refused(use_chain, tmp_path):

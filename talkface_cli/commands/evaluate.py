@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -11,6 +12,11 @@ from ..errors import TalkfaceError
 from ..fsutil import atomic_write_bytes, atomic_write_json, check_can_create, refuse_foreign
 from ..ui import console
 from .common import DeviceOpt, FlameModelOpt, HubertAtOpt, use_assets
+
+if TYPE_CHECKING:
+    from ..face.base import FaceModel
+
+TEMPLATE = "template.ply"  # beside the speech: the mesh a vertex method animates
 
 
 def command(
@@ -45,14 +51,15 @@ def command(
     predictions: list[Path] = typer.Option(
         None,
         "--predictions",
-        help="another method's outputs to score beside the models: a folder of <clip id>.npz, or "
-        "ARKit-52 .npy (EmoTalk) / .csv; the folder's name names the row (repeatable)",
+        help="another method's outputs to score beside the models: a folder of <clip id>.npz, "
+        "ARKit-52 .npy (EmoTalk) / .csv, or vertices .npy (T, V, 3) on the exported template "
+        "(FaceFormer-style; fitted to the face model); the folder's name names the row (repeatable)",
     ),
     export_speech: Path = typer.Option(
         None,
         "--export-speech",
-        help="only write the scored clips' speech to this folder as <clip id>.wav, for another method "
-        "to animate (then score its outputs with --predictions)",
+        help="only write the scored clips' speech to this folder as <clip id>.wav, and the face "
+        "model's template.ply, for another method to animate (then score its outputs with --predictions)",
     ),
     device: str = DeviceOpt,
     flame_model: Path = FlameModelOpt,
@@ -117,12 +124,14 @@ def write_speech(stores: list[Path], split: str, limit: int | None, folder: Path
     import soundfile as sf
 
     from ..eval.run import scored_clips
+    from ..face.load import load_face_model
     from ..ui import progress
 
     clips = scored_clips(stores, split, limit)
     check_can_create(folder, folder=True)
     names = tuple(f"{c.id}.wav" for c in clips)
-    refuse_foreign(folder, names, "the scored clips' speech", "--export-speech")
+    refuse_foreign(folder, (*names, TEMPLATE), "the scored clips' speech", "--export-speech")
+    face = load_face_model(clips[0].face_model or "ict")
     with progress() as bar:
         job = bar.add_task("speech", total=len(clips), unit="clip")
         for clip, name in zip(clips, names):
@@ -130,9 +139,24 @@ def write_speech(stores: list[Path], split: str, limit: int | None, folder: Path
             sf.write(buf, clip.audio, 16000, format="WAV", subtype="FLOAT")  # exact; speech may peak over 1
             atomic_write_bytes(folder / name, buf.getvalue())
             bar.advance(job)
+    write_template(face, folder / TEMPLATE)
     console.print(
         f"speech of {len(clips)} {split} clips: {folder}/<clip id>.wav (16 kHz). Save the other method's "
-        "outputs for them as <clip id>.npz, .npy (ARKit-52, EmoTalk) or .csv in one folder, then: "
+        "outputs for them as <clip id>.npz, .npy (ARKit-52, EmoTalk) or .csv in one folder, or a vertex "
+        f"method's animation of {folder}/{TEMPLATE} as <clip id>.npy (T, V, 3), then: "
         "talkface eval --emg EMG --data ... --predictions FOLDER",
         highlight=False,
     )
+
+
+def write_template(face: FaceModel, path: Path) -> None:
+    """The face model's template at rest (the metrics' vertex space) as a PLY, for a vertex method
+    to animate, with the face model's licence."""
+    import torch
+
+    from ..face.obj import write_ply
+
+    rest = face.expression_vertices(torch.zeros(1, face.dim), None)[0].numpy()
+    tmp = path.with_name(f".{path.name}.tmp")
+    write_ply(tmp, rest, face.faces.numpy(), header=face.licence)
+    tmp.replace(path)

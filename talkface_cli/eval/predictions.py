@@ -1,9 +1,11 @@
 """Other methods' outputs, scored beside the toolkit's models (`talkface eval --predictions DIR`).
 
 DIR holds one file per scored clip, named by the clip's id: `<id>.npz` (a talkface parameter
-sequence of the store's face model) or ARKit-52 curves, `<id>.npy` as EmoTalk writes them (30 fps)
-or `<id>.csv` (mapped to ICT-FaceKit and resampled to 25 fps, as `render` reads them). The speech to
-give the other method is written by `talkface eval --export-speech DIR`.
+sequence of the store's face model), ARKit-52 curves, `<id>.npy` as EmoTalk writes them (30 fps)
+or `<id>.csv` (mapped to ICT-FaceKit and resampled to 25 fps, as `render` reads them), or vertices
+on the face model's topology, `<id>.npy` (T, V, 3) or (T, 3V) at 25, 30, 50 or 60 fps (fitted to
+its parameters, `eval.vertices`). The speech to give the other method, and the template mesh for
+a vertex method to animate, are written by `talkface eval --export-speech DIR`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import numpy as np
 from ..errors import TalkfaceError
 from ..face.base import FaceModel
 from ..render.run import load_any
+from .vertices import as_vertices, at_clip_rate, fit_vertices
 
 SUFFIXES = (".npz", ".npy", ".csv")
 SLACK = 2  # frames a prediction may be longer or shorter than its clip (another frame rate's rounding)
@@ -41,9 +44,15 @@ def find_predictions(folder: Path, ids: list[str]) -> dict[str, Path]:
     return found
 
 
-def load_prediction(path: Path, face: FaceModel, frames: int) -> np.ndarray:
+def load_prediction(path: Path, face: FaceModel, frames: int) -> tuple[np.ndarray, float | None]:
     """(frames, D) parameters of `face` from a prediction file: columns put in the face model's
-    order, and a length within SLACK frames of the clip's cut or held at its last frame."""
+    order, and a length within SLACK frames of the clip's cut or held at its last frame; and, for
+    vertices, the mean distance in metres from them to the fitted model's (else None)."""
+    path = Path(path)
+    verts = vertex_file(path, face)
+    if verts is not None:
+        params, residual = fit_vertices(face, at_clip_rate(verts, frames, SLACK, str(path)))
+        return fit_length(params, frames), float(residual.mean())
     seq = load_any(path)
     if seq.face_model != face.kind:
         raise TalkfaceError(f"{path}: {seq.face_model} parameters; the clips are {face.kind}")
@@ -52,5 +61,30 @@ def load_prediction(path: Path, face: FaceModel, frames: int) -> np.ndarray:
     params = seq.params[:, [seq.param_names.index(n) for n in face.param_names]]
     if abs(len(params) - frames) > SLACK:
         raise TalkfaceError(f"{path}: {len(params)} frames at 25 fps for a clip of {frames}")
+    return fit_length(params, frames), None
+
+
+def vertex_file(path: Path, face: FaceModel) -> np.ndarray | None:
+    """The (T, V, 3) vertices a `.npy` holds on `face`'s topology; None for ARKit curves (T, 52)
+    and other files; a one-line error for an array of neither shape."""
+    if path.suffix.lower() != ".npy":
+        return None
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise TalkfaceError(f"{path}: not a readable .npy array ({e})") from None
+    if array.ndim == 2 and array.shape[1] == 52:
+        return None
+    verts = as_vertices(array, face)
+    if verts is None:
+        raise TalkfaceError(
+            f"{path}: {array.shape}; expected ARKit-52 curves (T, 52) or vertices on the "
+            f"{face.kind} template, (T, {face.num_vertices}, 3) or (T, {3 * face.num_vertices})"
+        )
+    return verts
+
+
+def fit_length(params: np.ndarray, frames: int) -> np.ndarray:
+    """`params` cut to `frames`, or held at its last frame up to them."""
     held = np.repeat(params[-1:], max(0, frames - len(params)), 0)
     return np.concatenate([params[:frames], held]).astype(np.float32)

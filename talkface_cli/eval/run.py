@@ -289,6 +289,7 @@ def evaluate(
     mean = np.array(reg.read(models[0]).meta["mean_params"], np.float32)
     rows = [Row(m) for m in names] + [Row(b) for b in BASELINES]
     gt_feats = []
+    fitted: dict[str, list[float]] = {}  # per vertex-prediction row: each clip's fit residual (m)
     total_frames = 0
     with progress() as bar:
         job = bar.add_task(f"eval {split}", total=len(clips), unit="clip")
@@ -301,7 +302,10 @@ def evaluate(
                 contents.append(content)
             content = contents[0]  # the rest are scored with the first model's content encoder
             for files, row in zip(found, rows[len(models) :]):
-                score(setup, row, c, load_prediction(files[c.id], setup.face, c.frames), content, c.audio)
+                params, residual = load_prediction(files[c.id], setup.face, c.frames)
+                if residual is not None:
+                    fitted.setdefault(row.name, []).append(residual)
+                score(setup, row, c, params, content, c.audio)
             n = len(names)
             score(setup, rows[n], c, np.zeros_like(c.params), content, c.audio)
             score(setup, rows[n + 1], c, np.repeat(mean[None], c.frames, 0), content, c.audio)
@@ -324,6 +328,8 @@ def evaluate(
         "setup": {
             "models": models,
             "predictions": [str(p) for p in predictions],
+            # vertex predictions, fitted to the face model: mean distance left, millimetres
+            "predictions_fit_mm": {name: 1e3 * float(np.mean(r)) for name, r in fitted.items()},
             "data": [str(s) for s in stores],
             "split": split,
             "held_out_checked": checked,  # per model: it kept a record of its training clips

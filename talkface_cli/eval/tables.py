@@ -44,6 +44,11 @@ def caveats(report: dict) -> str:
             f" Emotion accuracy over {s['emotion_read_clips']} of {len(report['clips'])} clips: "
             f"no video centroid for {', '.join(s['emotions_unread'])} in {s['models'][0]}'s EDE."
         )
+    for name, mm in s.get("predictions_fit_mm", {}).items():
+        line += (
+            f" {name}: its vertices fitted to the face model's parameters, {mm:.2f} mm left on "
+            "average (motion the model cannot express is not scored)."
+        )
     return line.strip()
 
 
