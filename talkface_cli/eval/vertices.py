@@ -18,6 +18,7 @@ from ..face.base import FaceModel
 from ..face.sequence import FPS
 
 RATES = (25, 30, 50, 60)  # frames per second of the methods' outputs: BIWI 25, VOCA 30 or 60
+CHUNK = 250  # frames fitted together
 STEP = 0.1  # parameter step of the linearisation (ICT: exact for any; FLAME: 0.1 rad of jaw)
 
 
@@ -46,12 +47,21 @@ def at_clip_rate(verts: np.ndarray, frames: int, slack: int, name: str) -> np.nd
 
 def fit_vertices(face: FaceModel, verts: np.ndarray, iters: int = 60) -> tuple[np.ndarray, np.ndarray]:
     """(T, V, 3) vertices without head pose, on the model's template -> (T, D) parameters and the
-    (T,) mean distance in metres from each frame's vertices to the fitted model's."""
-    target = torch.from_numpy(np.ascontiguousarray(verts)).float()
+    (T,) mean distance in metres from each frame's vertices to the fitted model's. Frames are
+    fitted apart (in pieces of CHUNK, so an HDTF-length clip takes bounded memory)."""
     with torch.no_grad():
         rest = face.expression_vertices(torch.zeros(1, face.dim), None)[0]  # (V, 3)
         basis = (face.expression_vertices(STEP * torch.eye(face.dim), None) - rest) / STEP  # (D, V, 3)
         a = basis.reshape(face.dim, -1).T.double()  # (3V, D)
+    pieces = [_fit(face, rest, a, verts[k : k + CHUNK], iters) for k in range(0, len(verts), CHUNK)]
+    return np.concatenate([p for p, _ in pieces]), np.concatenate([r for _, r in pieces])
+
+
+def _fit(
+    face: FaceModel, rest: torch.Tensor, a: torch.Tensor, verts: np.ndarray, iters: int
+) -> tuple[np.ndarray, np.ndarray]:
+    target = torch.from_numpy(np.ascontiguousarray(verts)).float()  # (T, V, 3)
+    with torch.no_grad():
         b = (target - rest).reshape(len(target), -1).T.double()  # (3V, T)
         params = torch.linalg.lstsq(a, b).solution.T.float()  # (T, D)
     params.requires_grad_(True)
