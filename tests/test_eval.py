@@ -213,6 +213,12 @@ def test_another_methods_outputs_are_scored_beside_the_models(use_chain, tmp_pat
     )
 
 
+def _no_face_model(*args, **kwargs):
+    from talkface_cli.errors import TalkfaceError
+
+    raise TalkfaceError("no FLAME here")
+
+
 def test_vertices_fit_back_to_the_parameters_that_made_them(tmp_path):
     """ICT-FaceKit is linear in its parameters; FLAME's jaw turns by skinning, which the fit's
     L-BFGS step takes from the linear solution to the parameters."""
@@ -257,6 +263,11 @@ def test_a_vertex_methods_outputs_are_fitted_to_the_face_model_and_scored(use_ch
     np.testing.assert_array_equal(template.vertices, rest)
     np.testing.assert_array_equal(template.faces, face.faces.numpy())
     clips = scored_clips([store], "test", 2)
+    with pytest.MonkeyPatch.context() as mp:  # a face model that cannot load (FLAME files elsewhere)
+        mp.setattr("talkface_cli.face.load.load_face_model", _no_face_model)
+        res = run("eval", "--data", store, "--limit", "2", "--export-speech", tmp_path / "only")
+    assert res.exit_code == 0 and "no template.ply for vertex methods: no FLAME here" in res.output
+    assert sorted(p.name for p in (tmp_path / "only").iterdir()) == sorted(f"{c.id}.wav" for c in clips)
     for folder in ("same", "thirty"):
         (tmp_path / folder).mkdir()
     for c in clips:  # the ground truth as a vertex method would give it: at 25 fps, and at 30 as (T, 3V)

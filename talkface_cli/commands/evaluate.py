@@ -131,7 +131,6 @@ def write_speech(stores: list[Path], split: str, limit: int | None, folder: Path
     check_can_create(folder, folder=True)
     names = tuple(f"{c.id}.wav" for c in clips)
     refuse_foreign(folder, (*names, TEMPLATE), "the scored clips' speech", "--export-speech")
-    face = load_face_model(clips[0].face_model or "ict")
     with progress() as bar:
         job = bar.add_task("speech", total=len(clips), unit="clip")
         for clip, name in zip(clips, names):
@@ -139,7 +138,10 @@ def write_speech(stores: list[Path], split: str, limit: int | None, folder: Path
             sf.write(buf, clip.audio, 16000, format="WAV", subtype="FLOAT")  # exact; speech may peak over 1
             atomic_write_bytes(folder / name, buf.getvalue())
             bar.advance(job)
-    write_template(face, folder / TEMPLATE)
+    try:  # a FLAME store's template needs the FLAME files; the speech serves without them
+        write_template(load_face_model(clips[0].face_model or "ict"), folder / TEMPLATE)
+    except TalkfaceError as e:
+        console.print(f"no {TEMPLATE} for vertex methods: {e}", highlight=False)
     console.print(
         f"speech of {len(clips)} {split} clips: {folder}/<clip id>.wav (16 kHz). Save the other method's "
         "outputs for them as <clip id>.npz, .npy (ARKit-52, EmoTalk) or .csv in one folder, or a vertex "
