@@ -78,6 +78,9 @@ def untrained() -> tuple[EDE, EMG]:
     ede_cfg = make_config("ede", "tiny").model
     ede_cfg.emotions, ede_cfg.intensities = ["neutral"], ["neutral/1"]
     ede = EDE(ede_cfg).eval()
+    for name, centroids in ede.named_buffers():  # as training leaves them: one unit row per class
+        if name.startswith(("centroids_", "intensity_centroids_")):
+            centroids.copy_(nn.functional.normalize(torch.randn_like(centroids), dim=-1))
     emg_cfg = make_config("emg", "tiny").model
     emg_cfg.emotion_dim, emg_cfg.speakers = ede_cfg.width, ["a", "b"]
     emg = EMG(emg_cfg).eval()

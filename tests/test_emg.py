@@ -356,6 +356,27 @@ def test_nearest_emotion_reads_each_centroid_as_its_own(use_chain):
         assert got == list(ede.cfg.emotions)
 
 
+def test_an_ede_without_centroids_is_one_line_and_the_benchmarks_models_animate(tmp_path, monkeypatch):
+    """`make bench` animates with seeded untrained models: its EDE had no centroids, so naming the
+    emotion read from the speech failed with a numpy traceback (since session 21's reading rule)."""
+    from bench.batch_bench import registry_with_untrained
+    from talkface_cli.audio.io import write_wav
+    from talkface_cli.config import make_config
+    from talkface_cli.errors import TalkfaceError
+    from talkface_cli.inference.emotion import nearest_emotion
+    from talkface_cli.models.ede import EDE
+
+    ede = EDE(make_config("ede", "tiny").model)  # as built, before training saves its centroids
+    with pytest.raises(TalkfaceError, match="no audio emotion centroids"):
+        nearest_emotion(ede, np.ones(ede.cfg.width, np.float32))
+    registry_with_untrained(tmp_path / "home")
+    monkeypatch.setenv("TALKFACE_HOME", str(tmp_path / "home"))
+    write_wav(tmp_path / "s.wav", (0.1 * np.random.default_rng(0).normal(size=16000)).astype(np.float32))
+    res = _run("animate", tmp_path / "s.wav", "--out", tmp_path / "s.npz")
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "s.npz").is_file()
+
+
 def test_label_intensity_interpolates(use_chain):
     from talkface_cli.inference.emotion import label_emotion
     from talkface_cli.registry import Registry

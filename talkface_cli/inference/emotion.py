@@ -137,6 +137,10 @@ def centroid_classes(ede: EDE, modality: str = "audio") -> tuple[list[str], np.n
 def nearest_emotion(ede: EDE, emb: np.ndarray, modality: str = "audio") -> str:
     """The emotion whose saved `modality` centroid lies nearest (cosine) to an embedding (W,)."""
     names, c = centroid_classes(ede, modality)
+    if not names:  # training saves them: an EDE made otherwise (a benchmark's, by hand)
+        raise TalkfaceError(
+            f"the EDE has no {modality} emotion centroids (training saves them), so reads no emotion"
+        )
     return names[int(np.argmax(c @ emb))]
 
 
