@@ -18,25 +18,22 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import gzip
+import hashlib
 import io
 import json
-import os
-import re
 import tarfile
-import tempfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import TalkfaceError
-from .fsutil import as_created, atomic_dir, json_text, sha256_file
-from .registry import KINDS, Entry, EntryRef, Registry, code_version
+from .fsutil import as_created, atomic_dir, atomic_file, json_text
+from .registry import KINDS, NAME, Entry, EntryRef, Registry, code_version
 
 INDEX = "talkface-models.json"
 FORMAT = "talkface-models/1"
 NEEDED = ("config.json", "meta.json", "model.safetensors")
-_FILE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
 
 
@@ -59,7 +56,7 @@ def lineage(reg: Registry, ref: EntryRef) -> list[Entry]:
 
 def entry_files(entry: Entry) -> list[str]:
     """The files of an entry's folder that travel with it (hidden ones aside)."""
-    return sorted(p.name for p in entry.path.iterdir() if p.is_file() and _FILE.match(p.name))
+    return sorted(p.name for p in entry.path.iterdir() if p.is_file() and NAME.match(p.name))
 
 
 def export_models(entries: list[Entry], out: Path, done: Progress) -> None:
@@ -75,21 +72,13 @@ def export_models(entries: list[Entry], out: Path, done: Progress) -> None:
             for e in entries
         ],
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        os.close(fd)
-        as_created(tmp)
-        files = [(e, name) for e, listed in zip(entries, index["entries"]) for name in listed["files"]]
-        sizes = [(e.path / name).stat().st_size for e, name in files]
-        with tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
-            _add_bytes(tar, INDEX, (json.dumps(index, indent=2) + "\n").encode())
-            for k, (e, name) in enumerate(files):
-                tar.add(e.path / name, arcname=f"{e.ref}/{name}", recursive=False, filter=_plain)
-                done(sum(sizes[: k + 1]), sum(sizes))
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    files = [(e, name) for e, listed in zip(entries, index["entries"]) for name in listed["files"]]
+    sizes = [(e.path / name).stat().st_size for e, name in files]
+    with atomic_file(out) as tmp, tarfile.open(tmp, "w", format=tarfile.PAX_FORMAT) as tar:
+        _add_bytes(tar, INDEX, (json.dumps(index, indent=2) + "\n").encode())
+        for k, (e, name) in enumerate(files):
+            tar.add(e.path / name, arcname=f"{e.ref}/{name}", recursive=False, filter=_plain)
+            done(sum(sizes[: k + 1]), sum(sizes))
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -120,7 +109,7 @@ class Incoming:
 def import_models(reg: Registry, archive: Path, prefix: str, done: Progress) -> list[Incoming]:
     """Install the entries of `archive` into `reg` (see the module's notes); `done` is told the bytes
     installed so far and in all. Returns them, parents first, each `imported` or `already there`."""
-    if prefix and not _FILE.match(prefix):
+    if prefix and not NAME.match(prefix):
         raise TalkfaceError(
             f"--prefix {prefix!r}: use letters, digits, '.', '_' and '-', from a letter or digit"
         )
@@ -173,7 +162,7 @@ def _plan(
         except TalkfaceError as e:
             raise TalkfaceError(f"{archive}: {e}") from None
         files = [str(f) for f in listed.get("files", [])] if isinstance(listed.get("files"), list) else []
-        if bad := next((f for f in files if not _FILE.match(f)), None):
+        if bad := next((f for f in files if not NAME.match(f)), None):
             raise TalkfaceError(f"{archive}: {source} lists a file {bad!r}, a name no model file has")
         if lacks := next((f for f in NEEDED if f not in files), None):
             raise TalkfaceError(f"{archive}: {source} lacks its {lacks}")
@@ -243,15 +232,16 @@ def _extract(
         if name == "meta.json":  # renamed with --prefix
             (tmp / name).write_text(json_text(item.meta) + "\n")
         else:
-            src = tar.extractfile(member)
+            src, digest = tar.extractfile(member), hashlib.sha256()
             with open(tmp / name, "wb") as dst:
                 while block := src.read(1 << 20):
                     dst.write(block)
+                    digest.update(block)
+            if name == "model.safetensors" and digest.hexdigest() != item.meta["model_sha256"]:
+                raise TalkfaceError(f"{archive}: {item.source}'s weights are corrupt (sha256 differs)")
         as_created(tmp / name)
         written += member.size
         done(written)
-    if sha256_file(tmp / "model.safetensors") != item.meta["model_sha256"]:
-        raise TalkfaceError(f"{archive}: {item.source}'s weights are corrupt (sha256 differs)")
     return written
 
 

@@ -37,7 +37,7 @@ BUILDERS: dict[str, str] = {
     "sync": "talkface_cli.models.sync:build",
     "emg": "talkface_cli.models.emg:build",
 }
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")  # an entry name; also a file name in one
 _CACHE: dict[tuple[str, str, str], torch.nn.Module] = {}
 
 
@@ -57,7 +57,7 @@ class EntryRef:
             raise TalkfaceError(f"model name {ref!r}: expected KIND/NAME, e.g. ede/ravdess")
         if kind not in KINDS:
             raise TalkfaceError(f"model name {ref!r}: unknown kind {kind!r} (kinds: {', '.join(KINDS)})")
-        if not _NAME.match(name):
+        if not NAME.match(name):
             raise TalkfaceError(f"model name {ref!r}: use letters, digits, '.', '_' and '-' only")
         return cls(kind, name)
 
@@ -229,8 +229,7 @@ class Registry:
         if not self.path(ref).is_dir():
             raise TalkfaceError(f"{entry.ref}: trained with {ref}, which is no longer in {self.home}")
         want = entry.meta.get("parent_sha256", {}).get(str(ref))
-        have = self.read(ref).meta.get("model_sha256")
-        if want and want != have:
+        if want and want != (have := self.read(ref).meta.get("model_sha256")):
             raise TalkfaceError(
                 f"{entry.ref}: trained with another {ref} than the one in {self.home} (weights "
                 f"{want[:12]}, here {str(have)[:12]}); move models with `talkface models export` and `import`"

@@ -113,8 +113,13 @@ def report(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], js
 
 def report_rows(title: str, rows: Sequence[dict], json_path: Path | None) -> None:
     """`report` of rows given as dicts (one per input of a command); a key a row lacks is left blank."""
+    report(title, *cells(rows), json_path)
+
+
+def cells(rows: Sequence[dict]) -> tuple[list[str], list[list[Any]]]:
+    """Dict rows as (columns: every key in first-seen order, one value list per row)."""
     columns = list(dict.fromkeys(c for r in rows for c in r))
-    report(title, columns, [[r.get(c) for c in columns] for r in rows], json_path)
+    return columns, [[r.get(c) for c in columns] for r in rows]
 
 
 def side_rank() -> int | None:

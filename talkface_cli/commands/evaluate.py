@@ -9,7 +9,7 @@ import typer
 
 from ..device import resolve_device
 from ..errors import TalkfaceError
-from ..fsutil import atomic_write_bytes, atomic_write_json, check_can_create, refuse_foreign
+from ..fsutil import atomic_file, atomic_write_bytes, atomic_write_json, check_can_create, refuse_foreign
 from ..ui import console
 from .common import DeviceOpt, FlameModelOpt, HubertAtOpt, use_assets
 
@@ -159,6 +159,5 @@ def write_template(face: FaceModel, path: Path) -> None:
     from ..face.obj import write_ply
 
     rest = face.expression_vertices(torch.zeros(1, face.dim), None)[0].numpy()
-    tmp = path.with_name(f".{path.name}.tmp")
-    write_ply(tmp, rest, face.faces.numpy(), header=face.licence)
-    tmp.replace(path)
+    with atomic_file(path) as tmp:
+        write_ply(tmp, rest, face.faces.numpy(), header=face.licence)

@@ -14,7 +14,7 @@ from ..audio.features import LOGMEL
 from ..errors import TalkfaceError
 from ..fsutil import Output, check_can_create
 from ..registry import Entry, EntryRef, Registry
-from ..ui import console, emit, json_target, progress, table
+from ..ui import cells, console, emit, json_target, progress, table
 from .common import JsonOpt
 
 app = typer.Typer(
@@ -140,7 +140,7 @@ def export(
     emit(
         json_out,
         {"archive": str(path), "models": rows},
-        _moved_table(f"{ref} -> {path}", rows),
+        table(f"{ref} -> {path}", *cells(rows)),
     )
     for e in entries:
         source = e.config.get("model", {}).get("content")
@@ -182,7 +182,7 @@ def import_(
     emit(
         json_out,
         {"archive": str(archive), "models": rows},
-        _moved_table(f"{archive} -> {reg.home}", rows),
+        table(f"{archive} -> {reg.home}", *cells(rows)),
     )
     if incoming and incoming[-1].ref.kind == "emg":
         console.print(f"to use it: talkface animate speech.wav --model {incoming[-1].ref}")
@@ -206,8 +206,3 @@ def _moved(ref: EntryRef, meta: dict, status: str, source: str | None = None) ->
     if source is not None and source != str(ref):
         row["from"] = source
     return row | {"MB": round(meta.get("model_bytes", 0) / 1e6, 1)}
-
-
-def _moved_table(title: str, rows: list[dict]):
-    columns = list(dict.fromkeys(c for r in rows for c in r))
-    return table(title, columns, [[r.get(c) for c in columns] for r in rows])
