@@ -21,6 +21,13 @@ class TalkfaceError(Exception):
         self.exit_code = exit_code
 
 
+class NoAudio(TalkfaceError):
+    """A media file without a sound track, where speech is needed."""
+
+    def __init__(self, path: Path):
+        super().__init__(f"{path}: the file has no audio track")
+
+
 class Terminated(BaseException):
     """SIGTERM (`kill`, `timeout`, a scheduler's time limit) raised where the program is, so that
     temporary outputs are removed on the way out as they are for Ctrl-C (the CLI installs it)."""

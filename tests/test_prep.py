@@ -592,13 +592,36 @@ def test_folder_with_labels_and_mead_hdtf_layouts(shared, tmp_path):
     assert res.exit_code == 0, res.output
     r = read_manifest(tmp_path / "m")[0]
     assert (r["speaker"], r["emotion"], r["intensity"]) == ("M003", "fearful", 2)  # RAVDESS's names
-    (tmp_path / "hdtf").mkdir()
-    (tmp_path / "hdtf/WRA_Someone_001.mp4").symlink_to(real)
-    mkv = tmp_path / "hdtf/WRA_Other_002.MKV"  # as a downloader may save it
+
+
+def test_hdtf_as_its_download_scripts_leave_it(shared, tmp_path):
+    """HDTF's clips are <video>_<k>, a person's videos are numbered, and the download scripts keep
+    the full-length downloads beside the clips (`_videos_raw/`); the dataset's own script fetches
+    the picture without the sound."""
+    real = shared / "data/ravdess/Video_Speech/Actor_05/01-01-03-01-01-02-05.mp4"
+    root = tmp_path / "hdtf"
+    (root / "_videos_raw").mkdir(parents=True)
+    (root / "WRA_AmyK0_000.mp4").symlink_to(real)
+    mkv = root / "WRA_AmyK1_002.MKV"  # the person's second video, as a downloader may save it
     subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(real), "-c", "copy", str(mkv)], check=True)
-    res = runner.invoke(app, ["prep", "hdtf", str(tmp_path / "hdtf"), "--out", str(tmp_path / "h")])
-    assert res.exit_code == 0, res.output
-    assert {r["speaker"] for r in read_manifest(tmp_path / "h")} == {"WRA_Someone", "WRA_Other"}
+    (root / "_videos_raw/WRA_AmyK0.mp4").symlink_to(real)  # repeats its clips: not a clip
+    (root / "_videos_raw/WRA_AmyK0_download_log.txt").write_text("DEBUG: done\n")
+    mute = root / "RD_Radio11_0.mp4"  # cut as HDTF's README says, from a download without sound
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(real), "-c", "copy", "-an", str(mute)], check=True)
+    res = runner.invoke(app, ["prep", "hdtf", str(root), "--out", str(tmp_path / "h"), "--json", "-"])
+    assert res.exit_code == 3, res.output  # finished, one clip failed
+    summary = json.loads(res.stdout)
+    recs = {r["id"]: r for r in read_manifest(tmp_path / "h")}
+    assert set(recs) == {"WRA_AmyK0_000", "WRA_AmyK1_002"}
+    assert {(r["speaker"], r["take"]) for r in recs.values()} == {
+        ("WRA_AmyK", "WRA_AmyK0"),
+        ("WRA_AmyK", "WRA_AmyK1"),
+    }
+    assert summary["notes"] == [
+        f"{root}: 1 full-length video(s) passed over, whose clips are here (_videos_raw/WRA_AmyK0.mp4, ...)"
+    ]
+    [error] = summary["errors"]
+    assert error["source"] == str(mute) and error["error"].endswith("(yt-dlp -f bestvideo+bestaudio)")
 
 
 def test_a_folder_of_speech_in_the_common_formats_is_found_without_a_table(tmp_path):

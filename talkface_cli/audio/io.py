@@ -12,7 +12,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from ..errors import TalkfaceError, require_file
+from ..errors import NoAudio, TalkfaceError, require_file
 
 SAMPLE_RATE = 16000
 # Containers that may hold a picture: today's, and the older and camera ones corpora ship in
@@ -95,7 +95,7 @@ def _decode_with_ffmpeg(
     if out.returncode != 0 or not out.stdout:
         log = out.stderr.decode(errors="replace")
         if not out.stdout and ("does not contain any stream" in log or out.returncode == 0):
-            raise TalkfaceError(f"{path}: the file has no audio track")
+            raise NoAudio(path)
         why = log.strip().splitlines()
         raise TalkfaceError(f"{path}: {failure} ({why[-1] if why else 'ffmpeg failed'})")
     return sf.read(io.BytesIO(out.stdout), dtype="float32", always_2d=True)

@@ -197,7 +197,11 @@ def hdtf(
     max_miss: float = MissOpt,
     json_out: Path = JsonOpt,
 ) -> None:
-    """HDTF: every video is tracked and fitted; the speaker is its name without the _NNN index.
+    """HDTF: every clip is tracked and fitted; the speaker is its video's name without numbers.
+
+    A clip WDA_AmyKlobuchar1_003 is cut from the video WDA_AmyKlobuchar1 (its take: the clips of
+    one video share a split) of the speaker WDA_AmyKlobuchar. Full-length downloads whose clips
+    are there (the download scripts' _videos_raw/) are passed over.
 
     Example: talkface prep hdtf ~/HDTF/videos --out data/hdtf --split-by speaker
     """
