@@ -176,7 +176,7 @@ def run_recipe(
         task = bar.add_task(
             f"prep {recipe.name}", total=len(jobs), completed=len(jobs) - len(pending), unit="clip"
         )
-        if opts.jobs > 1 and len(pending) > 1:
+        if opts.jobs > 1 and len(pending) > 1 and getattr(recipe, "parallel", True):
             with ProcessPoolExecutor(max_workers=opts.jobs) as pool:
                 futures = [pool.submit(_run_one, recipe, j, out, opts) for j in pending]
                 try:

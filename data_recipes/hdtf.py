@@ -45,7 +45,8 @@ class Hdtf:
         if sources:
             first = sources[0].relative_to(root).as_posix()
             self.notes.append(
-                f"{root}: {len(sources)} full-length video(s) passed over, whose clips are here ({first}, ...)"
+                f"{root}: {len(sources)} full-length video(s) passed over, whose clips are here "
+                f"({first}, ...)"
             )
         if not jobs:
             raise nothing_found(root, f"videos ({', '.join(sorted(VIDEO_SUFFIXES))})")

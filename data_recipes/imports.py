@@ -1,17 +1,21 @@
-"""Parameters tracked elsewhere: `talkface prep import ROOT --format emoca|etf`.
+"""Parameters tracked elsewhere: `talkface prep import ROOT --format emoca|etf|vertices`.
 
 - emoca: one `.npz` per clip from EMOCA/DECA-style trackers with FLAME codes: expression
   (`exp`|`expcode`|`expression`, first 50 used), jaw (`jaw`|`jaw_pose`, or the last 3 of
   `pose`|`posecode`), global rotation (first 3 of `pose`|`posecode`, or `global_pose`), shape
   (`shape`|`shapecode`|`betas`, averaged over frames). Stored as face model `flame` (50 + 3).
 - etf: EmoTalk / 3D-ETF `.npy` arrays (T, 52) of ARKit curves, mapped to ICT-FaceKit.
-Frames are resampled from `--fps` (default: 25 for emoca, 30 for etf) to 25 fps. The audio is
-the file with the same name (.wav/.flac) beside it or in `--audio-dir`. Labels: `--labels CSV`,
-else parsed from RAVDESS-style names, else the parent folder is the speaker.
+- vertices: `.npy` vertex sequences (T, 3V) as FaceFormer, CodeTalker and UniTalker keep VOCASET,
+  with `--templates templates.pkl`, fitted to the face model of their topology (`vertices.py`).
+Frames are resampled from `--fps` (default: 25 for emoca, 30 for etf, for vertices the rate that
+makes them as long as their sound) to 25 fps. The audio is the file with the same name
+(.wav/.flac) beside it or in `--audio-dir`. Labels: `--labels CSV`, else parsed from RAVDESS-style
+names, else VOCASET's `<speaker>_sentenceNN`, else the parent folder is the speaker.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -26,8 +30,10 @@ from talkface_cli.face.load import load_face_model
 from .base import Job, PrepOptions
 from .labels import clip_id, default_labels, listed_error, read_labels
 from .ravdess import parse_name
+from .vertices import read_templates, vertex_arrays
 
-SUFFIX = {"emoca": ".npz", "etf": ".npy"}
+SUFFIX = {"emoca": ".npz", "etf": ".npy", "vertices": ".npy"}
+SENTENCE = re.compile(r"(?P<speaker>.+)_sentence\d+", re.IGNORECASE)  # VOCASET's clip names
 
 
 def _first(data: dict, keys: tuple[str, ...]) -> np.ndarray | None:
@@ -63,14 +69,26 @@ def emoca_arrays(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 class Import:
     name = "import"
-    how = "parameters tracked elsewhere (EMOCA/DECA FLAME codes or EmoTalk ARKit curves), resampled to 25 fps"
+    how = (
+        "parameters tracked elsewhere (EMOCA/DECA FLAME codes or EmoTalk ARKit curves), or vertex "
+        "sequences fitted to the face model of their topology, resampled to 25 fps"
+    )
 
     def discover(self, root: Path, opts: PrepOptions) -> tuple[list[Job], list[dict]]:
         fmt = opts.extra.get("format", "emoca")
         if fmt not in SUFFIX:
-            raise TalkfaceError(f"--format {fmt}: use emoca or etf")
+            raise TalkfaceError(f"--format {fmt}: use emoca, etf or vertices")
         if not root.is_dir():
             raise TalkfaceError(f"{root}: no such folder")
+        # a vertex fit runs torch, which uses every core itself, in this process: forked workers
+        # of a process that has run torch can hang in its OpenMP thread pool
+        self.parallel = fmt != "vertices"
+        if fmt == "vertices":
+            if not opts.extra.get("templates"):
+                raise TalkfaceError(
+                    "--format vertices needs --templates FILE (templates.pkl: each speaker's neutral mesh)"
+                )
+            self.templates = read_templates(Path(opts.extra["templates"]))
         table = read_labels(Path(opts.extra["labels"]), root) if opts.extra.get("labels") else {}
         jobs = []
         for path in sorted(root.rglob(f"*{SUFFIX[fmt]}")):
@@ -79,7 +97,8 @@ class Import:
             try:
                 labels |= {k: v for k, v in parse_name(path).items() if k in labels}
             except TalkfaceError:
-                pass
+                if m := SENTENCE.fullmatch(path.stem):
+                    labels["speaker"] = m["speaker"]
             labels |= {k: v for k, v in table.get(rel, {}).items() if v is not None}
             jobs.append(Job(clip_id(root, path), str(path), labels, fmt))
         if not jobs:
@@ -102,23 +121,19 @@ class Import:
         if wav is None:
             raise TalkfaceError(f"{path}: no audio {path.stem}.wav or .flac in {audio_dir}")
         audio = load_audio(wav)
+        record = {"id": job.id, "source": job.source, "audio_source": str(wav), **job.labels}
+        fps = opts.extra.get("fps")
         if job.kind == "etf":
-            curves = np.load(path, allow_pickle=False)
-            if curves.ndim != 2 or curves.shape[1] != 52:
-                raise TalkfaceError(f"{path}: expected (T, 52) ARKit curves, got {curves.shape}")
-            names = load_face_model("ict").param_names
-            params = resample(
-                arkit_to_ict(curves.astype(np.float32), names), float(opts.extra.get("fps") or 30), 25
+            arrays = etf_arrays(path, float(fps or 30))
+        elif job.kind == "vertices":
+            speaker = str(job.labels["speaker"])
+            frames = round(len(audio) / HOP)
+            arrays, record["fit_mm"] = vertex_arrays(
+                path, frames, self.templates, speaker, fps, opts.flame_model
             )
-            arrays = {
-                "params": params,
-                "param_names": np.array(names),
-                "face_model": "ict",
-                "pose": np.zeros((len(params), 6), np.float32),
-            }
         else:
             params, pose, shape = emoca_arrays(path)
-            fps = float(opts.extra.get("fps") or 25)
+            fps = float(fps or 25)
             params, pose = resample(params, fps, 25), resample(pose, fps, 25)
             arrays = {
                 "params": params,
@@ -129,4 +144,19 @@ class Import:
             }
         frames = len(arrays["params"])
         arrays["audio"] = np.pad(audio, (0, max(0, frames * HOP - len(audio))))[: frames * HOP]
-        write_clip(out, {"id": job.id, "source": job.source, "audio_source": str(wav), **job.labels}, arrays)
+        write_clip(out, record, arrays)
+
+
+def etf_arrays(path: Path, fps: float) -> dict:
+    """EmoTalk's (T, 52) ARKit curves at `fps` -> ICT-FaceKit clip arrays at 25 fps."""
+    curves = np.load(path, allow_pickle=False)
+    if curves.ndim != 2 or curves.shape[1] != 52:
+        raise TalkfaceError(f"{path}: expected (T, 52) ARKit curves, got {curves.shape}")
+    names = load_face_model("ict").param_names
+    params = resample(arkit_to_ict(curves.astype(np.float32), names), fps, 25)
+    return {
+        "params": params,
+        "param_names": np.array(names),
+        "face_model": "ict",
+        "pose": np.zeros((len(params), 6), np.float32),
+    }

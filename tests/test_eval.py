@@ -238,9 +238,9 @@ def test_vertices_fit_back_to_the_parameters_that_made_them(tmp_path):
     ):
         params = params.astype(np.float32)
         verts = face.expression_vertices(torch.from_numpy(params), None).numpy()
-        fitted, residual = fit_vertices(face, verts)
-        assert residual.shape == (30,) and residual.max() < 1e-6  # metres
-        np.testing.assert_allclose(fitted, params, atol=1e-3)
+        fit = fit_vertices(face, verts)
+        assert fit.residual.shape == (30,) and fit.residual.max() < 1e-6 and fit.pose is None  # metres
+        np.testing.assert_allclose(fit.params, params, atol=1e-3)
 
 
 def test_a_vertex_methods_outputs_are_fitted_to_the_face_model_and_scored(use_chain, tmp_path):

@@ -15,7 +15,13 @@ from safetensors.numpy import load_file
 from talkface_cli.errors import TalkfaceError
 from talkface_cli.face.arkit import ARKIT_52, arkit_csv, arkit_to_ict, ict_to_arkit, read_arkit_csv
 from talkface_cli.face.flame import FlameFace
-from talkface_cli.face.geometry import axis_angle_to_matrix
+from talkface_cli.face.geometry import (
+    apply_pose,
+    axis_angle_to_matrix,
+    matrix_to_axis_angle,
+    remove_pose,
+    rigid_pose,
+)
 from talkface_cli.face.ict import ASSET, ICTFace, convert
 from talkface_cli.face.load import load_face_model
 from talkface_cli.face.safe_pickle import safe_load
@@ -90,6 +96,23 @@ def test_identity_and_pose(ict):
     centre = ict.template.mean(0)
     expected = (v0[0] - centre) @ axis_angle_to_matrix(pose[:, :3])[0].T + centre + pose[0, 3:]
     assert torch.allclose(vp[0], expected, atol=1e-6)
+
+
+def test_a_head_pose_is_found_again_and_taken_out(ict):
+    """Kabsch finds the pose that carried a rigid face; remove_pose and matrix_to_axis_angle
+    invert apply_pose and axis_angle_to_matrix, up to turns near pi."""
+    gen = torch.Generator().manual_seed(0)
+    neutral = ict(torch.zeros(1, 53))[0].double()  # (V, 3)
+    pose = torch.cat([torch.rand(20, 3, generator=gen) - 0.5, 0.02 * torch.randn(20, 3, generator=gen)], 1)
+    pose = pose.double()
+    pose[0] = 0  # no turn at all
+    pose[1, :3] = torch.tensor([0.0, 3.0, 0.0])  # nearly a half turn
+    centre = ict.template.mean(0).double()
+    posed = apply_pose(neutral.expand(20, -1, -1), pose, centre)
+    found = rigid_pose(posed, neutral, centre)
+    assert torch.allclose(found, pose, atol=1e-6)
+    assert torch.allclose(remove_pose(posed, found, centre), neutral.expand(20, -1, -1), atol=1e-9)
+    assert torch.allclose(matrix_to_axis_angle(axis_angle_to_matrix(pose[:, :3])), pose[:, :3], atol=1e-6)
 
 
 def test_ict_is_differentiable(ict):

@@ -268,8 +268,22 @@ def folder(
 def import_params(
     root: Path = typer.Argument(..., help="folder of per-clip parameter files"),
     out: Path = OutOpt,
-    fmt: str = typer.Option("emoca", "--format", help="emoca (FLAME codes .npz) or etf (EmoTalk ARKit .npy)"),
-    fps: float = typer.Option(None, "--fps", help="frame rate of the files (default: emoca 25, etf 30)"),
+    fmt: str = typer.Option(
+        "emoca",
+        "--format",
+        help="emoca (FLAME codes .npz), etf (EmoTalk ARKit .npy) or vertices (VOCASET-style .npy, T x 3V)",
+    ),
+    fps: float = typer.Option(
+        None,
+        "--fps",
+        help="frame rate of the files (default: emoca 25, etf 30, vertices: as long as the sound)",
+    ),
+    templates: Path = typer.Option(
+        None, "--templates", help="vertices: templates.pkl, each speaker's neutral mesh (V x 3)"
+    ),
+    flame: Path = typer.Option(
+        None, "--flame-model", help="vertices: folder with your FLAME files, for FLAME's 5023 vertices"
+    ),
     audio_dir: Path = typer.Option(
         None, "--audio-dir", help="where NAME.wav lives (default: beside the file)"
     ),
@@ -281,9 +295,13 @@ def import_params(
     val: str = ValOpt,
     json_out: Path = JsonOpt,
 ) -> None:
-    """Parameters tracked elsewhere (EMOCA/DECA FLAME codes, EmoTalk 3D-ETF blendshapes) + audio.
+    """Parameters tracked elsewhere (EMOCA/DECA FLAME codes, EmoTalk 3D-ETF blendshapes) or vertex
+    sequences (VOCASET as FaceFormer keeps it, fitted to FLAME or ICT-FaceKit) + audio.
 
     Example: talkface prep import ~/emoca_out --format emoca --audio-dir ~/wavs --out data/emoca
+
+    Example: talkface prep import vocaset/vertices_npy --format vertices --templates vocaset/templates.pkl
+    --audio-dir vocaset/wav --flame-model ~/flame --out data/vocaset
     """
     from data_recipes.imports import Import
 
@@ -293,8 +311,10 @@ def import_params(
         split_by,
         test,
         val,
+        flame=flame,
         format=fmt,
         fps=fps,
+        templates=str(templates) if templates else None,
         labels=str(labels) if labels else None,
         audio_dir=str(audio_dir) if audio_dir else None,
     )

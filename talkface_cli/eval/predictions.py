@@ -51,8 +51,8 @@ def load_prediction(path: Path, face: FaceModel, frames: int) -> tuple[np.ndarra
     path = Path(path)
     verts = vertex_file(path, face)
     if verts is not None:
-        params, residual = fit_vertices(face, at_clip_rate(verts, frames, SLACK, str(path)))
-        return fit_length(params, frames), float(residual.mean())
+        fit = fit_vertices(face, at_clip_rate(verts, frames, SLACK, str(path)))
+        return fit_length(fit.params, frames), float(fit.residual.mean())
     seq = load_any(path)
     if seq.face_model != face.kind:
         raise TalkfaceError(f"{path}: {seq.face_model} parameters; the clips are {face.kind}")

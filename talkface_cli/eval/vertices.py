@@ -9,16 +9,20 @@ rest, then L-BFGS on the vertex error from there for a model that is not linear 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
 from ..errors import TalkfaceError
 from ..face.arkit import resample
 from ..face.base import FaceModel
+from ..face.geometry import apply_pose, remove_pose, rigid_pose
 from ..face.sequence import FPS
 
 RATES = (25, 30, 50, 60)  # frames per second of the methods' outputs: BIWI 25, VOCA 30 or 60
 CHUNK = 250  # frames fitted together
+POSE_UNIT = torch.tensor([0.05] * 3 + [0.005] * 3)  # radians, metres: about 5 mm at a face's size
 STEP = 0.1  # parameter step of the linearisation (ICT: exact for any; FLAME: 0.1 rad of jaw)
 
 
@@ -45,35 +49,70 @@ def at_clip_rate(verts: np.ndarray, frames: int, slack: int, name: str) -> np.nd
     )
 
 
-def fit_vertices(face: FaceModel, verts: np.ndarray, iters: int = 60) -> tuple[np.ndarray, np.ndarray]:
-    """(T, V, 3) vertices without head pose, on the model's template -> (T, D) parameters and the
-    (T,) mean distance in metres from each frame's vertices to the fitted model's. Frames are
+@dataclass
+class VertexFit:
+    params: np.ndarray  # (T, D)
+    pose: np.ndarray | None  # (T, 6) head pose (`apply_pose` about the template's centre), if fitted
+    residual: np.ndarray  # (T,) mean distance in metres from each frame's vertices to the fitted model's
+
+
+def fit_vertices(
+    face: FaceModel, verts: np.ndarray, shape: np.ndarray | None = None, posed: bool = False, iters: int = 60
+) -> VertexFit:
+    """(T, V, 3) vertices on the model's template (or of the identity `shape`) -> its parameters.
+    With `posed`, the vertices carry a head pose too: it starts from a rigid fit of the upper face
+    (which speech moves least) to the neutral face and is fitted with the parameters. Frames are
     fitted apart (in pieces of CHUNK, so an HDTF-length clip takes bounded memory)."""
+    identity = None if shape is None else torch.from_numpy(np.asarray(shape, np.float32))
     with torch.no_grad():
-        rest = face.expression_vertices(torch.zeros(1, face.dim), None)[0]  # (V, 3)
-        basis = (face.expression_vertices(STEP * torch.eye(face.dim), None) - rest) / STEP  # (D, V, 3)
+        rest = face.expression_vertices(torch.zeros(1, face.dim), identity)[0]  # (V, 3)
+        basis = (face.expression_vertices(STEP * torch.eye(face.dim), identity) - rest) / STEP  # (D, V, 3)
         a = basis.reshape(face.dim, -1).T.double()  # (3V, D)
-    pieces = [_fit(face, rest, a, verts[k : k + CHUNK], iters) for k in range(0, len(verts), CHUNK)]
-    return np.concatenate([p for p, _ in pieces]), np.concatenate([r for _, r in pieces])
+    fit = Fit(face, identity, rest, a, face.template.mean(0), face.region("upper_face") if posed else None)
+    pieces = [fit(verts[k : k + CHUNK], iters) for k in range(0, len(verts), CHUNK)]
+    params, poses, residual = (np.concatenate(x) for x in zip(*pieces))
+    return VertexFit(params, poses if posed else None, residual)
 
 
-def _fit(
-    face: FaceModel, rest: torch.Tensor, a: torch.Tensor, verts: np.ndarray, iters: int
-) -> tuple[np.ndarray, np.ndarray]:
-    target = torch.from_numpy(np.ascontiguousarray(verts)).float()  # (T, V, 3)
-    with torch.no_grad():
-        b = (target - rest).reshape(len(target), -1).T.double()  # (3V, T)
-        params = torch.linalg.lstsq(a, b).solution.T.float()  # (T, D)
-    params.requires_grad_(True)
-    opt = torch.optim.LBFGS([params], max_iter=iters, line_search_fn="strong_wolfe")
+@dataclass
+class Fit:
+    """One piece of `fit_vertices`: least squares through the model's linearisation at rest (after
+    a rigid fit, with `upper` the upper face's vertices), then L-BFGS on the vertex error."""
 
-    def loss() -> torch.Tensor:  # squared millimetres, so the gradient is not below L-BFGS's tolerance
-        opt.zero_grad()
-        value = (1e3 * (face.expression_vertices(params, None) - target)).pow(2).sum(-1).mean()
-        value.backward()
-        return value
+    face: FaceModel
+    identity: torch.Tensor | None
+    rest: torch.Tensor  # (V, 3)
+    a: torch.Tensor  # (3V, D)
+    center: torch.Tensor  # (3,)
+    upper: torch.Tensor | None
 
-    opt.step(loss)
-    with torch.no_grad():
-        residual = (face.expression_vertices(params, None) - target).norm(dim=-1).mean(-1)
-    return params.detach().numpy(), residual.numpy()
+    def __call__(self, verts: np.ndarray, iters: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        target = torch.from_numpy(np.ascontiguousarray(verts)).float()  # (T, V, 3)
+        with torch.no_grad():
+            pose = torch.zeros(len(target), 6)
+            if self.upper is not None:
+                pose = rigid_pose(
+                    target[:, self.upper].double(), self.rest[self.upper].double(), self.center.double()
+                )
+                pose = pose.float()
+            start = target if self.upper is None else remove_pose(target, pose, self.center)
+            b = (start - self.rest).reshape(len(target), -1).T.double()  # (3V, T)
+            params = torch.linalg.lstsq(self.a, b).solution.T.float()  # (T, D)
+            pose = pose / POSE_UNIT  # in steps that move the face about as far as a unit of a parameter
+        free = [params.requires_grad_(True)] + ([pose.requires_grad_(True)] if self.upper is not None else [])
+        opt = torch.optim.LBFGS(free, max_iter=iters, line_search_fn="strong_wolfe")
+
+        def loss() -> torch.Tensor:  # squared millimetres, so the gradient is not below L-BFGS's tolerance
+            opt.zero_grad()
+            value = (1e3 * (self.vertices(params, pose) - target)).pow(2).sum(-1).mean()
+            value.backward()
+            return value
+
+        opt.step(loss)
+        with torch.no_grad():
+            residual = (self.vertices(params, pose) - target).norm(dim=-1).mean(-1)
+        return params.detach().numpy(), (pose * POSE_UNIT).detach().numpy(), residual.numpy()
+
+    def vertices(self, params: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
+        verts = self.face.expression_vertices(params, self.identity)
+        return verts if self.upper is None else apply_pose(verts, pose * POSE_UNIT, self.center)

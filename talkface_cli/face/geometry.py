@@ -33,6 +33,38 @@ def apply_pose(verts: torch.Tensor, pose: torch.Tensor, center: torch.Tensor) ->
     return (verts - center) @ rot.transpose(1, 2) + center + pose[:, None, 3:]
 
 
+def remove_pose(verts: torch.Tensor, pose: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
+    """The inverse of `apply_pose`: (T, V, 3) posed vertices -> the unposed ones."""
+    rot = axis_angle_to_matrix(pose[:, :3])  # (T, 3, 3)
+    return (verts - center - pose[:, None, 3:]) @ rot + center
+
+
+def matrix_to_axis_angle(rot: torch.Tensor) -> torch.Tensor:
+    """Rotation matrices (..., 3, 3) -> axis-angle (..., 3), for turns below pi (a head's)."""
+    cos = ((rot.diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2).clamp(-1, 1)
+    angle = torch.arccos(cos)  # (...,)
+    axis = torch.stack(
+        [rot[..., 2, 1] - rot[..., 1, 2], rot[..., 0, 2] - rot[..., 2, 0], rot[..., 1, 0] - rot[..., 0, 1]],
+        -1,
+    )
+    scale = torch.where(angle < 1e-6, 0.5, angle / (2 * torch.sin(angle.clamp_min(1e-6))))
+    return axis * scale[..., None]
+
+
+def rigid_pose(verts: torch.Tensor, neutral: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
+    """(T, 6) pose (`apply_pose` about `center`) carrying `neutral` (K, 3) nearest each frame of
+    `verts` (T, K, 3) by least squares (Kabsch: the SVD of the covariance, without reflection)."""
+    src_mean, dst_mean = neutral.mean(0), verts.mean(1)  # (3,), (T, 3)
+    cov = (neutral - src_mean).T @ (verts - dst_mean[:, None])  # (T, 3, 3)
+    u, _, vt = torch.linalg.svd(cov)
+    flip = torch.ones(len(verts), 3, dtype=verts.dtype)
+    flip[:, 2] = torch.sign(torch.linalg.det(u @ vt))
+    rot = (u * flip[:, None]) @ vt  # (T, 3, 3): verts ~ neutral @ rot
+    rot = rot.transpose(1, 2)  # verts ~ rot @ neutral
+    shift = dst_mean - center - (src_mean - center) @ rot.transpose(1, 2)  # (T, 3)
+    return torch.cat([matrix_to_axis_angle(rot), shift], 1)
+
+
 def corners(values: torch.Tensor, faces: torch.Tensor, dim: int) -> torch.Tensor:
     """Per-vertex values along `dim` (size V) -> each face's three corners: faces (F, 3) turn that
     dimension into (F, 3). index_select: on CPU ~6x faster than advanced indexing at (40, 16k, 3)."""

@@ -1,0 +1,105 @@
+"""Vertex sequences as the other methods keep their 3D data: `prep import --format vertices`.
+
+FaceFormer, CodeTalker and UniTalker keep VOCASET as `vertices_npy/<speaker>_sentenceNN.npy`
+(T, 3V) at 60 fps, `wav/<same name>.wav` and `templates.pkl` (each speaker's neutral mesh, V x 3).
+A clip is projected onto the face model of its topology (FLAME's 5023 vertices from the user's
+FLAME files, or ICT-FaceKit's): the speaker's shape is fitted to the template, then each frame's
+head pose and expression parameters as `eval` fits other methods' outputs (`eval.vertices.
+fit_vertices`, the pose started by a rigid fit of the upper face). What the model cannot express
+is measured per clip and kept in the manifest (`fit_mm`, mean vertex distance in mm).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from talkface_cli.errors import TalkfaceError
+from talkface_cli.eval.vertices import STEP, as_vertices, at_clip_rate, fit_vertices
+from talkface_cli.face.arkit import resample
+from talkface_cli.face.base import FaceModel
+from talkface_cli.face.load import load_face_model
+from talkface_cli.face.safe_pickle import safe_load
+from talkface_cli.face.sequence import FPS
+
+
+def face_of(verts: np.ndarray, path: Path, flame: str | None) -> FaceModel:
+    """The face model whose topology `verts` (T, 3V) or (T, V, 3) has: ICT-FaceKit's, else FLAME's
+    (the user's files); a one-line error for another."""
+    ict = load_face_model("ict")
+    if as_vertices(verts, ict) is not None:
+        return ict
+    face = load_face_model("flame", flame=flame)
+    if as_vertices(verts, face) is None:
+        raise TalkfaceError(
+            f"{path}: vertices of shape {verts.shape}; neither FLAME's {face.num_vertices} nor "
+            f"ICT-FaceKit's {ict.num_vertices} vertices (x 3) a frame"
+        )
+    return face
+
+
+def read_templates(path: Path) -> dict[str, np.ndarray]:
+    """templates.pkl: speaker -> (V, 3) neutral mesh, read with the restricted unpickler."""
+    templates = safe_load(path)
+    if not isinstance(templates, dict) or not templates:
+        raise TalkfaceError(f"{path}: not a dict of speakers' meshes (templates.pkl)")
+    return {str(k): np.asarray(v, np.float32) for k, v in templates.items()}
+
+
+def fit_shape(face: FaceModel, template: np.ndarray) -> np.ndarray:
+    """(S,) identity coefficients whose neutral mesh is nearest `template` (V, 3), by least squares
+    on the model's identity basis (exact for FLAME and ICT-FaceKit, both linear in it at rest)."""
+    zero = torch.zeros(1, face.dim)
+    with torch.no_grad():
+        rest = face.expression_vertices(zero, None)[0]  # (V, 3)
+        basis = (
+            torch.stack(
+                [face.expression_vertices(zero, STEP * e)[0] - rest for e in torch.eye(face.shape_dim)]
+            )
+            / STEP
+        )  # (S, V, 3)
+        target = torch.from_numpy(template).double() - rest.double()
+        a = basis.reshape(face.shape_dim, -1).T.double()  # (3V, S)
+        return torch.linalg.lstsq(a, target.reshape(-1, 1)).solution[:, 0].float().numpy()
+
+
+def vertex_arrays(
+    path: Path,
+    frames: int,
+    templates: dict[str, np.ndarray],
+    speaker: str,
+    fps: float | None,
+    flame: str | None,
+) -> tuple[dict, float]:
+    """The clip arrays of a vertex sequence at `path` whose sound is `frames` long at 25 fps, and
+    the mean distance (mm) from its vertices to the fitted model's. At `fps`, or else at whichever
+    of `eval`'s rates makes it as long as its sound."""
+    try:
+        raw = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise TalkfaceError(f"{path}: not a readable .npy ({e})") from None
+    face = face_of(raw, path, flame)
+    verts = as_vertices(raw, face)  # (T, V, 3)
+    if speaker not in templates:
+        raise TalkfaceError(f"{path}: no template for the speaker {speaker} in --templates")
+    template = templates[speaker]
+    if template.shape != (face.num_vertices, 3):
+        raise TalkfaceError(
+            f"{path}: the template of {speaker} is {template.shape}, not ({face.num_vertices}, 3)"
+        )
+    if fps:
+        verts = resample(verts.reshape(len(verts), -1), fps, FPS).reshape(-1, face.num_vertices, 3)
+    else:
+        verts = at_clip_rate(verts, frames, max(2, round(0.05 * frames)), str(path))
+    shape = fit_shape(face, template)
+    fit = fit_vertices(face, verts, shape, posed=True)
+    arrays = {
+        "params": fit.params,
+        "param_names": np.array(face.param_names),
+        "face_model": face.kind,
+        "pose": fit.pose,
+        "shape": shape,
+    }
+    return arrays, round(1e3 * float(fit.residual.mean()), 4)
