@@ -378,3 +378,46 @@ def test_a_label_the_ede_does_not_know_is_left_out_of_emotion_accuracy(use_chain
     refs = [next(e for e in emo[i + 1 :] + emo[:i] if e != emo[i]) for i in range(n)]  # as swaps are made
     sw = report["swap"]  # swaps whose reference is the contempt clip are not read
     assert sw["swaps"] == n and sw["swaps_read"] == sum(r != "contempt" for r in refs) < n
+
+
+def test_clips_without_an_emotion_label_are_scored_on_the_rest(use_chain, tmp_path):
+    """HDTF and VOCASET carry no emotion labels, and the paper scores lip sync and VE-FID on them:
+    such clips are scored on every metric but emotion accuracy, and leave the swaps (which need
+    both labels); a split with no label at all is scored too."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from talkface_cli.app import app
+    from talkface_cli.data.store import read_manifest, write_manifest
+
+    _, store, _ = use_chain
+    records = read_manifest(store)
+    test = [r["id"] for r in records if r["split"] == "test"]
+    for name, bare in (("some", set(test[:2])), ("none", set(test))):
+        copy = tmp_path / name
+        shutil.copytree(store, copy)
+        write_manifest(copy, [r | {"emotion": None} if r["id"] in bare else r for r in records])
+        args = [
+            "eval",
+            "--emg",
+            "emg/t",
+            "--data",
+            str(copy),
+            "--swaps",
+            "--out",
+            str(tmp_path / f"r-{name}"),
+        ]
+        res = CliRunner().invoke(app, args, env={"COLUMNS": "250"})
+        assert res.exit_code == 0, res.output
+        report = json.loads((tmp_path / f"r-{name}/report.json").read_text())
+        n, k = len(test), len(bare)
+        assert report["clips"] == test and report["setup"]["unlabelled_clips"] == k
+        assert report["setup"]["emotion_read_clips"] == n - k and report["setup"]["emotions_unread"] == []
+        assert f"Emotion accuracy over {n - k} of {n} clips: {k} carry no emotion label." in " ".join(
+            res.output.split()
+        )
+        row = report["table"]["emg/t"]
+        assert row["lve"] > 0 and row["lse_d"] > 0 and row["ve_fid"] is not None
+        assert (row["emotion_acc"] is None) == (k == n)
+        assert report["swap"].get("swaps", 0) == (n - k if k < n else 0)

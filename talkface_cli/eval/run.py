@@ -146,6 +146,7 @@ def swap_scores(anim: Animator, setup: EvalSetup, clips: list[Clip], temperature
     mean faces in this split (perfect lips, the emotion changed by its average effect), which is
     what a swap must cost where emotions move the mouth."""
     hits, plain, swapped, shifted = [], [], [], []  # hits: of swaps whose reference's label the EDE has
+    clips = [c for c in clips if c.record.get("emotion")]  # a swap's yardstick needs both labels
     means = emotion_means(clips)
     lips = setup.face.region("lips")
     verts = lambda p: setup.face.expression_vertices(torch.from_numpy(np.asarray(p, np.float32)), None)  # noqa: E731
@@ -214,14 +215,13 @@ def breakdown(row: Row, clips: list[Clip]) -> dict[str, dict[str, dict[str, floa
 
 
 def scored_clips(stores: list[Path], split: str, limit: int | None = None) -> list[Clip]:
-    """The clips an evaluation scores: labelled, with a face, of at least 20 frames (the first
-    `limit`); a one-line error when there are none."""
-    clips = [c for c in load_clips(stores, (split,), need_face=True, labelled=True) if c.frames >= 20]
+    """The clips an evaluation scores: with a face, of at least 20 frames (the first `limit`); a
+    one-line error when there are none. Clips without an emotion label (HDTF's, VOCASET's: the
+    paper scores lip sync and VE-FID on them) are scored on all but emotion accuracy and swaps."""
+    clips = [c for c in load_clips(stores, (split,), need_face=True) if c.frames >= 20]
     clips = clips[:limit] if limit else clips
     if not clips:
-        raise TalkfaceError(
-            f"{stores[0]}: no labelled clips with a face of at least 20 frames in split {split!r}"
-        )
+        raise TalkfaceError(f"{stores[0]}: no clips with a face of at least 20 frames in split {split!r}")
     return clips
 
 
@@ -334,8 +334,9 @@ def evaluate(
             "split": split,
             "held_out_checked": checked,  # per model: it kept a record of its training clips
             # labels outside the reading EDE's video classes: no emotion accuracy for those clips
-            "emotions_unread": sorted({c.record["emotion"] for c in clips} - set(read)),
-            "emotion_read_clips": sum(c.record["emotion"] in read for c in clips),
+            "emotions_unread": sorted({str(c.record.get("emotion")) for c in clips} - set(read) - {"None"}),
+            "emotion_read_clips": sum(c.record.get("emotion") in read for c in clips),
+            "unlabelled_clips": sum(not c.record.get("emotion") for c in clips),
             "sync": "official SyncNet (syncnet_v2) on clay renders"
             if syncnet
             else f"toolkit expert {sync_name}",

@@ -39,11 +39,12 @@ def caveats(report: dict) -> str:
                 f"{' ' if line else ''}Not checked for {', '.join(no)}: trained before models kept "
                 "a record of their training clips."
             )
+    why = [f"{n} carry no emotion label"] if (n := s.get("unlabelled_clips")) else []
     if s.get("emotions_unread"):
-        line += (
-            f" Emotion accuracy over {s['emotion_read_clips']} of {len(report['clips'])} clips: "
-            f"no video centroid for {', '.join(s['emotions_unread'])} in {s['models'][0]}'s EDE."
-        )
+        why.append(f"no video centroid for {', '.join(s['emotions_unread'])} in {s['models'][0]}'s EDE")
+    if why:
+        read = f"{s['emotion_read_clips']} of {len(report['clips'])}"
+        line += f" Emotion accuracy over {read} clips: {'; '.join(why)}."
     for name, mm in s.get("predictions_fit_mm", {}).items():
         line += (
             f" {name}: its vertices fitted to the face model's parameters, {mm:.2f} mm left on "
