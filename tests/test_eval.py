@@ -10,7 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from talkface_cli.eval.metrics import fdd, frechet_distance, max_vertex_error
+from talkface_cli.eval import metrics
+from talkface_cli.eval.metrics import (
+    Spread,
+    displacement,
+    dynamics_deviation,
+    frame_max_sq,
+    frechet_distance,
+)
 
 
 def test_lve_conventions_differ_by_hand():
@@ -20,12 +27,12 @@ def test_lve_conventions_differ_by_hand():
     pred[0, 1, 1] = 0.004
     pred[1, 2, 2] = 0.001  # frame 1: 1 mm (1 mm^2)
     lips = torch.tensor([0, 1, 2])
-    assert max_vertex_error(pred, gt, lips) == pytest.approx((4 + 1) / 2)
-    assert max_vertex_error(pred, gt, lips, squared=True) == pytest.approx((16 + 1) / 2)
+    assert frame_max_sq(pred, gt, lips).sqrt().mean() == pytest.approx((4 + 1) / 2)  # LVE
+    assert frame_max_sq(pred, gt, lips).mean() == pytest.approx((16 + 1) / 2)  # CodeTalker's
     # the squared convention is not the square of the L2 one
     assert (16 + 1) / 2 != pytest.approx(((4 + 1) / 2) ** 2)
     # EVE is the same statistic on another region: only vertex 2 -> frames 0 and 1 mm
-    assert max_vertex_error(pred, gt, torch.tensor([2])) == pytest.approx(0.5)
+    assert frame_max_sq(pred, gt, torch.tensor([2])).sqrt().mean() == pytest.approx(0.5)
 
 
 def test_fdd_by_hand():
@@ -34,8 +41,30 @@ def test_fdd_by_hand():
     gt[:, 0, 0] = torch.tensor([0.0, 0.002, 0.0, 0.002])  # displacement 0, 2, 0, 2 mm: std 1 mm
     pred = torch.zeros(4, 2, 3)  # no motion: std 0
     # vertex 0: 1 - 0; vertex 1: 0 - 0 -> mean 0.5 mm
-    assert fdd(pred, gt, template, torch.tensor([0, 1])) == pytest.approx(0.5)
-    assert fdd(gt, gt, template, torch.tensor([0, 1])) == pytest.approx(0.0)
+    moved = lambda v: Spread().add(displacement(v, template, torch.tensor([0, 1])))  # noqa: E731
+    assert dynamics_deviation(moved(pred), moved(gt)) == pytest.approx(0.5)
+    assert dynamics_deviation(moved(gt), moved(gt)) == pytest.approx(0.0)
+
+
+def test_vertex_scores_in_pieces_are_the_whole_clips(monkeypatch):
+    """A clip's vertices are made CHUNK frames at a time (a 5-minute clip's at once took 2.9 GB):
+    the scores are those of all its frames at once."""
+    from talkface_cli.face.load import load_face_model
+
+    face = load_face_model("ict")
+    gen = torch.Generator().manual_seed(0)
+    pred, gt = torch.rand(23, 53, generator=gen), torch.rand(23, 53, generator=gen)
+    whole = metrics.vertex_scores(face, pred, gt)
+    lips, eyes, upper = (face.region(r) for r in ("lips", "eyes_forehead", "upper_face"))
+    vp, vg = face.expression_vertices(pred, None), face.expression_vertices(gt, None)
+    assert whole["lve"] == pytest.approx(float(frame_max_sq(vp, vg, lips).sqrt().mean()), rel=1e-6)
+    assert whole["eve"] == pytest.approx(float(frame_max_sq(vp, vg, eyes).sqrt().mean()), rel=1e-6)
+    moved = lambda v: Spread().add(displacement(v, face.template, upper))  # noqa: E731
+    fdd = dynamics_deviation(moved(vp), moved(vg))
+    assert whole["fdd"] == pytest.approx(fdd, rel=1e-5)
+    monkeypatch.setattr(metrics, "CHUNK", 5)  # pieces of 5, 5, 5, 5 and 3 frames
+    assert metrics.vertex_scores(face, pred, gt) == pytest.approx(whole, rel=1e-5)
+    assert metrics.lve(face, pred, gt) == pytest.approx(whole["lve"], rel=1e-5)
 
 
 def test_frechet_by_hand():
@@ -421,3 +450,24 @@ def test_clips_without_an_emotion_label_are_scored_on_the_rest(use_chain, tmp_pa
         assert row["lve"] > 0 and row["lse_d"] > 0 and row["ve_fid"] is not None
         assert (row["emotion_acc"] is None) == (k == n)
         assert report["swap"].get("swaps", 0) == (n - k if k < n else 0)
+
+
+def test_vertex_predictions_on_the_speakers_own_face_are_fitted_with_its_identity(tmp_path):
+    """A method run on VOCASET animates each speaker's template, not the face model's: its
+    vertices are fitted on the clip speaker's identity, and vertices on the template still on
+    the template."""
+    from talkface_cli.eval.predictions import load_prediction
+    from talkface_cli.face.load import load_face_model
+
+    face = load_face_model("ict")
+    rng = np.random.default_rng(0)
+    params = rng.uniform(0, 1, (40, 53)).astype(np.float32)
+    shape = rng.normal(0, 1, face.shape_dim).astype(np.float32)
+    for name, identity in (("own", shape), ("template", None)):
+        verts = face.expression_vertices(
+            torch.from_numpy(params), None if identity is None else torch.from_numpy(shape)
+        )
+        np.save(tmp_path / f"{name}.npy", verts.numpy())
+        fitted, residual = load_prediction(tmp_path / f"{name}.npy", face, 40, shape)
+        assert residual < 1e-6, name  # metres
+        np.testing.assert_allclose(fitted, params, atol=1e-3)

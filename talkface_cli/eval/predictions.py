@@ -3,9 +3,10 @@
 DIR holds one file per scored clip, named by the clip's id: `<id>.npz` (a talkface parameter
 sequence of the store's face model), ARKit-52 curves, `<id>.npy` as EmoTalk writes them (30 fps)
 or `<id>.csv` (mapped to ICT-FaceKit and resampled to 25 fps, as `render` reads them), or vertices
-on the face model's topology, `<id>.npy` (T, V, 3) or (T, 3V) at 25, 30, 50 or 60 fps (fitted to
-its parameters, `eval.vertices`). The speech to give the other method, and the template mesh for
-a vertex method to animate, are written by `talkface eval --export-speech DIR`.
+on the face model's topology, `<id>.npy` (T, V, 3) or (T, 3V) at 25, 30, 50 or 60 fps, animating
+its template or the clip speaker's face (fitted to its parameters, `eval.vertices`). The speech
+to give the other method, and the template mesh for a vertex method to animate, are written by
+`talkface eval --export-speech DIR`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ..errors import TalkfaceError
 from ..face.base import FaceModel
@@ -44,14 +46,19 @@ def find_predictions(folder: Path, ids: list[str]) -> dict[str, Path]:
     return found
 
 
-def load_prediction(path: Path, face: FaceModel, frames: int) -> tuple[np.ndarray, float | None]:
+def load_prediction(
+    path: Path, face: FaceModel, frames: int, shape: np.ndarray | None = None
+) -> tuple[np.ndarray, float | None]:
     """(frames, D) parameters of `face` from a prediction file: columns put in the face model's
     order, and a length within SLACK frames of the clip's cut or held at its last frame; and, for
-    vertices, the mean distance in metres from them to the fitted model's (else None)."""
+    vertices, the mean distance in metres from them to the fitted model's (else None). Vertices
+    may animate the model's template or the clip speaker's face (`shape`, its identity), as a
+    method run on VOCASET animates each speaker's template: they are fitted on the nearer one."""
     path = Path(path)
     verts = vertex_file(path, face)
     if verts is not None:
-        fit = fit_vertices(face, at_clip_rate(verts, frames, SLACK, str(path)))
+        verts = at_clip_rate(verts, frames, SLACK, str(path))
+        fit = fit_vertices(face, verts, nearer_identity(face, verts, shape))
         return fit_length(fit.params, frames), float(fit.residual.mean())
     seq = load_any(path)
     if seq.face_model != face.kind:
@@ -82,6 +89,24 @@ def vertex_file(path: Path, face: FaceModel) -> np.ndarray | None:
             f"{face.kind} template, (T, {face.num_vertices}, 3) or (T, {3 * face.num_vertices})"
         )
     return verts
+
+
+def nearer_identity(face: FaceModel, verts: np.ndarray, shape: np.ndarray | None) -> np.ndarray | None:
+    """`shape` when the mean frame of `verts` (T, V, 3) lies nearer the face of that identity than
+    the model's template, else None (the template)."""
+    if shape is None or not np.any(shape):
+        return None
+    with torch.no_grad():
+        zero = torch.zeros(1, face.dim)
+        own, template = (
+            face.expression_vertices(zero, s)[0].numpy() for s in (torch.from_numpy(shape), None)
+        )
+    mean = verts.mean(0)
+    return (
+        shape
+        if np.linalg.norm(mean - own, axis=-1).mean() < np.linalg.norm(mean - template, axis=-1).mean()
+        else None
+    )
 
 
 def fit_length(params: np.ndarray, frames: int) -> np.ndarray:

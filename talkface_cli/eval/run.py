@@ -32,7 +32,7 @@ from ..models.ede import EDE
 from ..models.sync import SyncExpert
 from ..registry import Registry
 from ..ui import progress
-from .metrics import fdd, frechet_distance, max_vertex_error
+from .metrics import frechet_distance, lve, vertex_scores
 from .predictions import find_predictions, load_prediction
 from .sync import delay, sync_stats
 
@@ -105,13 +105,9 @@ def score(
 ) -> None:
     """Add one clip's metrics to a row."""
     face = setup.face
-    gt = face.expression_vertices(torch.from_numpy(clip.params).float(), None)
-    pred = face.expression_vertices(torch.from_numpy(params).float(), None)
-    lips, eyes, upper = (face.region(r) for r in ("lips", "eyes_forehead", "upper_face"))
-    row.per_clip["lve"].append(max_vertex_error(pred, gt, lips))
-    row.per_clip["lve_sq"].append(max_vertex_error(pred, gt, lips, squared=True))
-    row.per_clip["eve"].append(max_vertex_error(pred, gt, eyes))
-    row.per_clip["fdd"].append(fdd(pred, gt, face.template, upper))
+    tensor = lambda p: torch.from_numpy(np.asarray(p, np.float32))  # noqa: E731
+    for key, value in vertex_scores(face, tensor(params), tensor(clip.params)).items():
+        row.per_clip[key].append(value)
     d, c = lip_sync(setup, content, params, audio)
     row.per_clip["lse_d"].append(d)
     row.per_clip["lse_c"].append(c)
@@ -148,8 +144,7 @@ def swap_scores(anim: Animator, setup: EvalSetup, clips: list[Clip], temperature
     hits, plain, swapped, shifted = [], [], [], []  # hits: of swaps whose reference's label the EDE has
     clips = [c for c in clips if c.record.get("emotion")]  # a swap's yardstick needs both labels
     means = emotion_means(clips)
-    lips = setup.face.region("lips")
-    verts = lambda p: setup.face.expression_vertices(torch.from_numpy(np.asarray(p, np.float32)), None)  # noqa: E731
+    lip_error = lambda p, gt: lve(setup.face, *(torch.from_numpy(np.asarray(x, np.float32)) for x in (p, gt)))  # noqa: E731
     names, cents = centroid_classes(setup.ede, "video")
     for i, c in enumerate(clips):
         ref = next(
@@ -162,11 +157,10 @@ def swap_scores(anim: Animator, setup: EvalSetup, clips: list[Clip], temperature
         if ref.record["emotion"] in names:
             z = motion_emotion(setup.ede, setup.face, pred)
             hits.append(es.nearest_centroid(z[None], names, cents)[0] == ref.record["emotion"])
-        gt = verts(c.params)
-        plain.append(max_vertex_error(verts(own), gt, lips))
-        swapped.append(max_vertex_error(verts(pred), gt, lips))
+        plain.append(lip_error(own, c.params))
+        swapped.append(lip_error(pred, c.params))
         shift = means[ref.record["emotion"]] - means[c.record["emotion"]]  # (D,)
-        shifted.append(max_vertex_error(verts(c.params + shift), gt, lips))
+        shifted.append(lip_error(c.params + shift, c.params))
     if not plain:
         return {}
     rise = lambda x: 100.0 * (float(np.mean(x)) / float(np.mean(plain)) - 1)  # noqa: E731
@@ -302,7 +296,7 @@ def evaluate(
                 contents.append(content)
             content = contents[0]  # the rest are scored with the first model's content encoder
             for files, row in zip(found, rows[len(models) :]):
-                params, residual = load_prediction(files[c.id], setup.face, c.frames)
+                params, residual = load_prediction(files[c.id], setup.face, c.frames, c.shape)
                 if residual is not None:
                     fitted.setdefault(row.name, []).append(residual)
                 score(setup, row, c, params, content, c.audio)
