@@ -17,26 +17,35 @@ import numpy as np
 import torch
 
 from talkface_cli.errors import TalkfaceError
-from talkface_cli.eval.vertices import STEP, as_vertices, at_clip_rate, fit_vertices
+from talkface_cli.eval.vertices import STEP, at_clip_rate, fit_vertices
 from talkface_cli.face.arkit import resample
 from talkface_cli.face.base import FaceModel
 from talkface_cli.face.load import load_face_model
 from talkface_cli.face.safe_pickle import safe_load
 from talkface_cli.face.sequence import FPS
 
+FLAME_VERTICES = 5023  # FLAME's topology (VOCA's): the user's FLAME files are loaded for it
+
 
 def face_of(verts: np.ndarray, path: Path, flame: str | None) -> FaceModel:
     """The face model whose topology `verts` (T, 3V) or (T, V, 3) has: ICT-FaceKit's, else FLAME's
-    (the user's files); a one-line error for another."""
+    (the user's files: asked for only when the count is FLAME's or they are given); a one-line
+    error for another."""
+    if not (verts.ndim == 2 and verts.shape[1] % 3 == 0 or verts.ndim == 3 and verts.shape[2] == 3):
+        raise TalkfaceError(f"{path}: an array of shape {verts.shape}, not vertices (T, 3V) or (T, V, 3)")
+    count = verts.shape[1] // 3 if verts.ndim == 2 else verts.shape[1]
     ict = load_face_model("ict")
-    if as_vertices(verts, ict) is not None:
+    if count == ict.num_vertices:
         return ict
-    face = load_face_model("flame", flame=flame)
-    if as_vertices(verts, face) is None:
-        raise TalkfaceError(
-            f"{path}: vertices of shape {verts.shape}; neither FLAME's {face.num_vertices} nor "
-            f"ICT-FaceKit's {ict.num_vertices} vertices (x 3) a frame"
+    try:
+        face = load_face_model("flame", flame=flame) if flame or count == FLAME_VERTICES else None
+    except TalkfaceError as e:  # no FLAME files given
+        raise TalkfaceError(f"{path}: {e}") from None
+    if face is None or count != face.num_vertices:
+        known = (
+            f"ICT-FaceKit's {ict.num_vertices} nor FLAME's {face.num_vertices if face else FLAME_VERTICES}"
         )
+        raise TalkfaceError(f"{path}: {count} vertices a frame; neither {known}")
     return face
 
 
@@ -81,7 +90,7 @@ def vertex_arrays(
     except (OSError, ValueError) as e:
         raise TalkfaceError(f"{path}: not a readable .npy ({e})") from None
     face = face_of(raw, path, flame)
-    verts = as_vertices(raw, face)  # (T, V, 3)
+    verts = raw.reshape(len(raw), face.num_vertices, 3).astype(np.float32)  # (T, V, 3)
     if speaker not in templates:
         raise TalkfaceError(f"{path}: no template for the speaker {speaker} in --templates")
     template = templates[speaker]

@@ -549,7 +549,7 @@ def test_import_emoca_and_etf(tmp_path):
     assert (r["frames"], r["emotion"], r["speaker"], r["face_model"]) == (50, "angry", "12", "ict")
 
 
-def test_import_vertices_as_faceformer_keeps_vocaset(tmp_path):
+def test_import_vertices_as_faceformer_keeps_vocaset(tmp_path, monkeypatch):
     """vertices_npy/<speaker>_sentenceNN.npy (T, 3V) at 60 fps with head motion, wav/ and a
     Python 2 templates.pkl: each clip is fitted back to the shape, pose and parameters that made
     it, at 25 fps; a speaker without a template, another topology and no --templates are refused."""
@@ -606,16 +606,30 @@ def test_import_vertices_as_faceformer_keeps_vocaset(tmp_path):
     del templates["FaceTalk_170809_00138_TA"]
     (root / "templates.pkl").write_bytes(pickle.dumps(templates, protocol=2))
     np.save(root / "vertices_npy" / "FaceTalk_170725_00137_TA_sentence09.npy", np.zeros((120, 30)))
-    sf.write(root / "wav" / "FaceTalk_170725_00137_TA_sentence09.wav", np.zeros(32000, np.float32), 16000)
+    np.save(root / "vertices_npy" / "FaceTalk_170725_00137_TA_sentence10.npy", np.zeros(120))
+    for k in (9, 10):
+        sf.write(
+            root / "wav" / f"FaceTalk_170725_00137_TA_sentence{k:02d}.wav", np.zeros(32000, np.float32), 16000
+        )
     res = runner.invoke(app, [*args, "--out", str(tmp_path / "s2"), "--json", "-"])
     assert res.exit_code == 3, res.output
     errors = {Path(e["source"]).stem: e["error"] for e in json.loads(res.stdout)["errors"]}
     assert errors["FaceTalk_170809_00138_TA_sentence02"].endswith(
         "no template for the speaker FaceTalk_170809_00138_TA in --templates"
     )
-    assert "neither FLAME's" in errors["FaceTalk_170725_00137_TA_sentence09"]
+    assert errors["FaceTalk_170725_00137_TA_sentence09"].endswith(
+        "10 vertices a frame; neither ICT-FaceKit's 11248 nor FLAME's 266"
+    )
+    assert errors["FaceTalk_170725_00137_TA_sentence10"].endswith("not vertices (T, 3V) or (T, V, 3)")
     res = runner.invoke(app, [*args[:-4], "--out", str(tmp_path / "s3")])
     assert isinstance(res.exception, TalkfaceError) and "--templates FILE" in str(res.exception)
+    voca = root / "vertices_npy" / "FaceTalk_170725_00137_TA_sentence11.npy"
+    np.save(voca, np.zeros((120, 3 * 5023), np.float32))  # FLAME's count, and no FLAME files given
+    sf.write(root / "wav" / f"{voca.stem}.wav", np.zeros(32000, np.float32), 16000)
+    monkeypatch.delenv("TALKFACE_FLAME", raising=False)  # as another test (or `--flame-model`) may leave it
+    res = runner.invoke(app, [*args[:-2], "--out", str(tmp_path / "s4"), "--json", "-"])
+    errors = {Path(e["source"]).name: e["error"] for e in json.loads(res.stdout)["errors"]}
+    assert errors[voca.name].startswith(f"{voca}: these faces are FLAME's: pass --flame-model DIR")
 
 
 def test_folder_with_labels_and_mead_hdtf_layouts(shared, tmp_path):
