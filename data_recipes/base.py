@@ -102,9 +102,10 @@ def _run_one(recipe: Recipe, job: Job, out: Path, opts: PrepOptions) -> dict | N
 def check_resumable(out: Path, recipe: Recipe, opts: PrepOptions) -> None:
     """A store is made in a new or empty folder, never among a user's files (ROOT itself, say).
     It grows or resumes only under the recipe, recipe version and options that made its clips
-    (the face model; a recipe's `content_options`, e.g. the synthetic corpus's seed): written clips
-    are skipped, so clips made otherwise would mix silently with them. Split options may change,
-    and the labels CSV too, but not be left out: the clips would lose their labels."""
+    (the face model; a recipe's `content_options`, e.g. the synthetic corpus's seed, and
+    `content_extras`, e.g. HDTF's annotations): written clips are skipped, so clips made otherwise
+    would mix silently with them. Split options may change, and the labels CSV too, but not be
+    left out: the clips would lose their labels."""
     path = out / "prep.json"
     if not path.is_file():
         refuse_foreign(out, (), "a clip store", "--out")
@@ -131,6 +132,14 @@ def check_resumable(out: Path, recipe: Recipe, opts: PrepOptions) -> None:
             raise TalkfaceError(
                 f"{out}: made with --{key.replace('_', '-')} {was[key]}, not {getattr(opts, key)}; "
                 "use the same to resume or grow it, or another --out"
+            )
+    for key in getattr(recipe, "content_extras", ()):  # a recipe's own options that make its clips
+        old, new = (was.get("extra") or {}).get(key), opts.extra.get(key)
+        if old != new:
+            flag = f"--{key.replace('_', '-')}"
+            raise TalkfaceError(
+                f"{out}: made {f'with {flag} {old}' if old else f'without {flag}'}, not "
+                f"{f'with {new}' if new else 'without'}; use the same to resume or grow it, or another --out"
             )
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from talkface_cli.audio.io import audio_delay, delayed, load_audio
+from talkface_cli.audio.io import SAMPLE_RATE, audio_delay, delayed, load_audio
 from talkface_cli.data.store import HOP, is_written, speaker_path, write_clip
 from talkface_cli.errors import TalkfaceError
 from talkface_cli.face.load import load_face_model
@@ -54,8 +54,11 @@ def track_clip(job: Job, out: Path, opts: PrepOptions) -> None:
     audio = load_audio(Path(separate or job.source))
     if not separate:  # the video's own sound, put on the picture's clock
         audio = delayed(audio, audio_delay(Path(job.source)))
+    span = job.labels.get("span")  # HDTF: the part of a full-length video its annotations give
+    if span:
+        audio = audio[round(span[0] * SAMPLE_RATE) : round(span[1] * SAMPLE_RATE)]
     _TRACKER = _TRACKER or FaceMeshTracker()
-    track = track_video(Path(job.source), _TRACKER)
+    track = track_video(Path(job.source), _TRACKER, tuple(span) if span else None)
     frames = sound_frames(len(track.found), len(audio), job.source)
     lmk, found = track.landmarks[:frames], track.found[:frames]
     usable = filled(found)

@@ -195,21 +195,30 @@ def hdtf(
     face: str = FaceOpt,
     flame: Path = FlameOpt,
     max_miss: float = MissOpt,
+    annotations: Path = typer.Option(
+        None,
+        "--annotations",
+        help="HDTF's HDTF_dataset folder (or one xx_annotion_time.txt): full-length videos are cut "
+        "into the talking parts it gives",
+    ),
     json_out: Path = JsonOpt,
 ) -> None:
     """HDTF: every clip is tracked and fitted; the speaker is its video's name without numbers.
 
     A clip WDA_AmyKlobuchar1_003 is cut from the video WDA_AmyKlobuchar1 (its take: the clips of
     one video share a split) of the speaker WDA_AmyKlobuchar. Full-length downloads whose clips
-    are there (the download scripts' _videos_raw/) are passed over.
+    are there (the download scripts' _videos_raw/) are passed over. Full-length videos without
+    clips are cut here with --annotations (clips Radio11_0, Radio11_1, ...).
 
     Example: talkface prep hdtf ~/HDTF/videos --out data/hdtf --split-by speaker
+
+    Downloaded whole: talkface prep hdtf ~/yt --annotations ~/HDTF/HDTF_dataset --split-by speaker
     """
     from data_recipes.hdtf import Hdtf
 
-    run_and_report(
-        Hdtf(), root, out, options(jobs, seed, split_by, test, val, face, flame, max_miss), json_out
-    )
+    cut = str(annotations.resolve()) if annotations else None  # the same files from any folder
+    opts = options(jobs, seed, split_by, test, val, face, flame, max_miss, annotations=cut)
+    run_and_report(Hdtf(), root, out, opts, json_out)
 
 
 @app.command("mead")

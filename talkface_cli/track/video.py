@@ -39,19 +39,29 @@ def open_video(path: Path) -> tuple[cv2.VideoCapture, float, int]:
     return cap, src_fps, n_src
 
 
-def track_video(path: Path, tracker: FaceMeshTracker | None = None) -> Track:
-    """Track every 25 fps frame of `path` (the source frame nearest in time); gaps of <= MAX_GAP
+def track_video(
+    path: Path, tracker: FaceMeshTracker | None = None, span: tuple[float, float] | None = None
+) -> Track:
+    """Track every 25 fps frame of `path` (the source frame nearest in time), or of its part from
+    span[0] to span[1] seconds (an end past the video's is its end); gaps of <= MAX_GAP
     interpolated."""
     path = Path(path)
     cap, src_fps, n_src = open_video(path)
-    t_out = round(n_src / src_fps * FPS)
+    length = n_src / src_fps  # seconds
+    start, end = span or (0.0, length)
+    if start >= length:
+        cap.release()
+        raise TalkfaceError(
+            f"{path}: the part {clock(start)}-{clock(end)} begins after the video ends ({clock(length)})"
+        )
+    t_out = round((min(end, length) - start) * FPS)
     tracker = tracker or FaceMeshTracker()
     tracker.reset()
     pts = np.zeros((t_out, 468, 3), np.float32)
     found = np.zeros(t_out, bool)
     size = (0, 0)
     try:
-        for t, frame in enumerate(frames_at_25fps(cap, path, src_fps, n_src, t_out)):
+        for t, frame in enumerate(frames_at_25fps(cap, path, src_fps, n_src, t_out, start)):
             size = (frame.shape[1], frame.shape[0])
             p = tracker(np.ascontiguousarray(frame[:, :, ::-1]))
             if p is not None:
@@ -63,14 +73,17 @@ def track_video(path: Path, tracker: FaceMeshTracker | None = None) -> Track:
     return Track(interpolate_gaps(pts, found), found, size, float(src_fps))
 
 
-def frames_at_25fps(cap: cv2.VideoCapture, path: Path, src_fps: float, n_src: int, t_out: int):
-    """Yield, for each output time t/25 s, the source frame nearest to it by the decoder's timestamps,
-    so a variable-frame-rate video (phone, screen or call recordings) stays in step with its audio
-    where frame index / average rate would drift."""
-    shown = nxt = None  # (seconds, frame): the last frame at or before t/25 s, and the one read ahead
+def frames_at_25fps(
+    cap: cv2.VideoCapture, path: Path, src_fps: float, n_src: int, t_out: int, start: float = 0.0
+):
+    """Yield, for each output time start + t/25 s, the source frame nearest to it by the decoder's
+    timestamps, so a variable-frame-rate video (phone, screen or call recordings) stays in step with
+    its audio where frame index / average rate would drift. Frames before `start` are decoded and
+    passed over (seeking lands on key frames, by the average rate)."""
+    shown = nxt = None  # (seconds, frame): the last frame at or before the time, and the one read ahead
     decoded = 0
     for t in range(t_out):
-        now = t / FPS
+        now = start + t / FPS
         while True:
             if nxt is None:
                 ok, img = cap.read()
@@ -110,3 +123,9 @@ def filled(found: np.ndarray, max_gap: int = MAX_GAP) -> np.ndarray:
         ok[: idx[0]] = idx[0] <= max_gap
         ok[idx[-1] + 1 :] = len(found) - 1 - idx[-1] <= max_gap
     return ok
+
+
+def clock(seconds: float) -> str:
+    """A time as HDTF's annotations write it: mm:ss ("01:30"; "01:30.5" where it has tenths)."""
+    m, sec = divmod(round(float(seconds), 1), 60)
+    return f"{int(m):02d}:{sec:02.0f}" if sec.is_integer() else f"{int(m):02d}:{sec:04.1f}"
