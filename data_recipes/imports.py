@@ -6,7 +6,9 @@
   (`shape`|`shapecode`|`betas`, averaged over frames). Stored as face model `flame` (50 + 3).
 - etf: EmoTalk / 3D-ETF `.npy` arrays (T, 52) of ARKit curves, mapped to ICT-FaceKit.
 - vertices: `.npy` vertex sequences (T, 3V) as FaceFormer, CodeTalker and UniTalker keep VOCASET,
-  with `--templates templates.pkl`, fitted to the face model of their topology (`vertices.py`).
+  with `--templates templates.pkl`, fitted to the face model of their topology (`vertices.py`);
+  or VOCASET's own download, a ROOT with data_verts.npy (`vocaset.py`; its templates.pkl is
+  the default --templates).
 Frames are resampled from `--fps` (default: 25 for emoca, 30 for etf, for vertices the rate that
 makes them as long as their sound) to 25 fps. The audio is the file with the same name
 (.wav/.flac) beside it or in `--audio-dir`. Labels: `--labels CSV`, else parsed from RAVDESS-style
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from talkface_cli.audio.io import load_audio
+from talkface_cli.audio.io import conformed, load_audio
 from talkface_cli.data.store import HOP, write_clip
 from talkface_cli.errors import TalkfaceError
 from talkface_cli.face.arkit import arkit_to_ict, resample
@@ -30,7 +32,8 @@ from talkface_cli.face.load import load_face_model
 from .base import Job, PrepOptions
 from .labels import clip_id, default_labels, listed_error, read_labels
 from .ravdess import parse_name
-from .vertices import read_templates, vertex_arrays
+from .vertices import read_templates, read_vertex_file, vertex_arrays
+from .vocaset import VERTS, is_raw, read_raw
 
 SUFFIX = {"emoca": ".npz", "etf": ".npy", "vertices": ".npy"}
 SENTENCE = re.compile(r"(?P<speaker>.+)_sentence\d+", re.IGNORECASE)  # VOCASET's clip names
@@ -84,11 +87,15 @@ class Import:
         # of a process that has run torch can hang in its OpenMP thread pool
         self.parallel = fmt != "vertices"
         if fmt == "vertices":
-            if not opts.extra.get("templates"):
+            raw = is_raw(root)
+            templates = opts.extra.get("templates") or (root / "templates.pkl" if raw else None)
+            if not templates:
                 raise TalkfaceError(
                     "--format vertices needs --templates FILE (templates.pkl: each speaker's neutral mesh)"
                 )
-            self.templates = read_templates(Path(opts.extra["templates"]))
+            self.templates = read_templates(Path(templates))
+            if raw:
+                return self._raw_jobs(root, opts), []
         table = read_labels(Path(opts.extra["labels"]), root) if opts.extra.get("labels") else {}
         jobs = []
         for path in sorted(root.rglob(f"*{SUFFIX[fmt]}")):
@@ -107,7 +114,39 @@ class Import:
         errors = [listed_error(root, rel, f"a {SUFFIX[fmt]} file") for rel in table if rel not in found]
         return jobs, errors
 
+    def _raw_jobs(self, root: Path, opts: PrepOptions) -> list[Job]:
+        """A clip per sentence of VOCASET's own download; its speaker is the download's."""
+        if opts.extra.get("labels"):
+            raise TalkfaceError(
+                f"{root}: VOCASET's download names its speakers and carries no labels; drop --labels"
+            )
+        self.raw = read_raw(root)
+        return [
+            Job(
+                name,
+                str(root / VERTS),
+                default_labels("import", root, self.raw.speakers[name]),
+                "vocaset",
+            )
+            for name in sorted(self.raw.rows)
+        ]
+
     def process(self, job: Job, out: Path, opts: PrepOptions) -> None:
+        if job.kind == "vocaset":
+            where = f"{job.source}: {job.id}"
+            verts, samples, rate = self.raw.clip(job.id, where)
+            audio = conformed(samples, rate)
+            record = {"id": job.id, "source": job.source, **job.labels}
+            arrays, record["fit_mm"] = vertex_arrays(
+                verts,
+                where,
+                round(len(audio) / HOP),
+                self.templates,
+                str(job.labels["speaker"]),
+                opts.extra.get("fps"),
+                opts.flame_model,
+            )
+            return self._write(out, record, arrays, audio)
         path = Path(job.source)
         audio_dir = Path(opts.extra["audio_dir"]) if opts.extra.get("audio_dir") else path.parent
         wav = next(
@@ -129,7 +168,7 @@ class Import:
             speaker = str(job.labels["speaker"])
             frames = round(len(audio) / HOP)
             arrays, record["fit_mm"] = vertex_arrays(
-                path, frames, self.templates, speaker, fps, opts.flame_model
+                read_vertex_file(path), str(path), frames, self.templates, speaker, fps, opts.flame_model
             )
         else:
             params, pose, shape = emoca_arrays(path)
@@ -142,6 +181,11 @@ class Import:
                 "pose": pose,
                 "shape": shape,
             }
+        self._write(out, record, arrays, audio)
+
+    @staticmethod
+    def _write(out: Path, record: dict, arrays: dict, audio: np.ndarray) -> None:
+        """The clip, its sound cut or padded to its frames."""
         frames = len(arrays["params"])
         arrays["audio"] = np.pad(audio, (0, max(0, frames * HOP - len(audio))))[: frames * HOP]
         write_clip(out, record, arrays)

@@ -27,7 +27,7 @@ from talkface_cli.face.sequence import FPS
 FLAME_VERTICES = 5023  # FLAME's topology (VOCA's): the user's FLAME files are loaded for it
 
 
-def face_of(verts: np.ndarray, path: Path, flame: str | None) -> FaceModel:
+def face_of(verts: np.ndarray, path: Path | str, flame: str | None) -> FaceModel:
     """The face model whose topology `verts` (T, 3V) or (T, V, 3) has: ICT-FaceKit's, else FLAME's
     (the user's files: asked for only when the count is FLAME's or they are given); a one-line
     error for another."""
@@ -74,34 +74,39 @@ def fit_shape(face: FaceModel, template: np.ndarray) -> np.ndarray:
         return torch.linalg.lstsq(a, target.reshape(-1, 1)).solution[:, 0].float().numpy()
 
 
+def read_vertex_file(path: Path) -> np.ndarray:
+    """A clip's vertices as FaceFormer saves them: an .npy of (T, 3V)."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise TalkfaceError(f"{path}: not a readable .npy ({e})") from None
+
+
 def vertex_arrays(
-    path: Path,
+    raw: np.ndarray,
+    where: str,
     frames: int,
     templates: dict[str, np.ndarray],
     speaker: str,
     fps: float | None,
     flame: str | None,
 ) -> tuple[dict, float]:
-    """The clip arrays of a vertex sequence at `path` whose sound is `frames` long at 25 fps, and
-    the mean distance (mm) from its vertices to the fitted model's. At `fps`, or else at whichever
-    of `eval`'s rates makes it as long as its sound."""
-    try:
-        raw = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise TalkfaceError(f"{path}: not a readable .npy ({e})") from None
-    face = face_of(raw, path, flame)
-    verts = raw.reshape(len(raw), face.num_vertices, 3).astype(np.float32)  # (T, V, 3)
+    """The clip arrays of a vertex sequence `raw` (T, 3V) or (T, V, 3) whose sound is `frames` long
+    at 25 fps, and the mean distance (mm) from its vertices to the fitted model's; `where` names
+    it in errors. At `fps`, or else at whichever of `eval`'s rates makes it as long as its sound."""
+    face = face_of(raw, where, flame)
+    verts = np.asarray(raw, np.float32).reshape(len(raw), face.num_vertices, 3)  # (T, V, 3)
     if speaker not in templates:
-        raise TalkfaceError(f"{path}: no template for the speaker {speaker} in --templates")
+        raise TalkfaceError(f"{where}: no template for the speaker {speaker} in --templates")
     template = templates[speaker]
     if template.shape != (face.num_vertices, 3):
         raise TalkfaceError(
-            f"{path}: the template of {speaker} is {template.shape}, not ({face.num_vertices}, 3)"
+            f"{where}: the template of {speaker} is {template.shape}, not ({face.num_vertices}, 3)"
         )
     if fps:
         verts = resample(verts.reshape(len(verts), -1), fps, FPS).reshape(-1, face.num_vertices, 3)
     else:
-        verts = at_clip_rate(verts, frames, max(2, round(0.05 * frames)), str(path))
+        verts = at_clip_rate(verts, frames, max(2, round(0.05 * frames)), where)
     shape = fit_shape(face, template)
     fit = fit_vertices(face, verts, shape, posed=True)
     arrays = {

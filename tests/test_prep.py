@@ -27,7 +27,6 @@ from talkface_cli.data.datasets import fingerprint, load_clips
 from talkface_cli.data.provenance import TRAINED, provenance, seen_in_training
 from talkface_cli.data.store import HOP, assign_splits, load_clip, read_manifest, validate
 from talkface_cli.errors import TalkfaceError
-from talkface_cli.face.arkit import resample
 from talkface_cli.face.ict import ICTFace
 from talkface_cli.track.fit import jaw_opening, loudness_db
 from talkface_cli.track.mediapipe import MESH_TO_IBUG68, FaceMeshTracker
@@ -549,89 +548,6 @@ def test_import_emoca_and_etf(tmp_path):
     assert res.exit_code == 0, res.output
     r = read_manifest(tmp_path / "s2")[0]
     assert (r["frames"], r["emotion"], r["speaker"], r["face_model"]) == (50, "angry", "12", "ict")
-
-
-def test_import_vertices_as_faceformer_keeps_vocaset(tmp_path, monkeypatch):
-    """vertices_npy/<speaker>_sentenceNN.npy (T, 3V) at 60 fps with head motion, wav/ and a
-    Python 2 templates.pkl: each clip is fitted back to the shape, pose and parameters that made
-    it, at 25 fps; a speaker without a template, another topology and no --templates are refused."""
-    from talkface_cli.face.flame import FlameFace
-    from talkface_cli.face.geometry import apply_pose
-    from talkface_cli.face.sequence import FPS
-    from tests.flame_standin import make_flame_standin
-
-    rng = np.random.default_rng(0)
-    flame_dir = make_flame_standin(tmp_path / "flame")
-    face = FlameFace(flame_dir)
-    root = tmp_path / "vocaset"
-    (root / "vertices_npy").mkdir(parents=True)
-    (root / "wav").mkdir()
-    t60 = np.arange(120) / 60  # 2 s at 60 fps
-    made, templates = {}, {}
-    for k, speaker in enumerate(("FaceTalk_170725_00137_TA", "FaceTalk_170809_00138_TA")):
-        shape = rng.normal(0, 1, face.shape_dim).astype(np.float32)
-        templates[speaker] = face.expression_vertices(torch.zeros(1, face.dim), torch.from_numpy(shape))[
-            0
-        ].numpy()
-        wave = np.sin(2 * np.pi * (1.5 + k) * t60)[:, None]  # (120, 1): slow, as speech moves a face
-        params = np.concatenate([0.8 * wave * rng.normal(0, 1, 50), 0.15 * (1 + wave) * [1, 0, 0]], 1)
-        pose = np.concatenate([0.1 * wave * [0.3, 1, 0.2], 0.005 * wave * [1, 1, 0]], 1)  # nods, sways
-        verts = face.expression_vertices(torch.tensor(params, dtype=torch.float32), torch.from_numpy(shape))
-        verts = apply_pose(verts, torch.tensor(pose, dtype=torch.float32), face.template.mean(0))
-        name = f"{speaker}_sentence0{k + 1}"
-        np.save(root / "vertices_npy" / f"{name}.npy", verts.reshape(120, -1).numpy())
-        sf.write(root / "wav" / f"{name}.wav", rng.normal(0, 0.1, 32000).astype(np.float32), 16000)
-        made[name] = (speaker, shape, resample(params, 60, FPS), resample(pose, 60, FPS))
-    import pickle
-
-    (root / "templates.pkl").write_bytes(pickle.dumps(templates, protocol=2))
-    args = [
-        "prep",
-        "import",
-        str(root / "vertices_npy"),
-        "--format",
-        "vertices",
-        "--audio-dir",
-        str(root / "wav"),
-    ]
-    args += ["--templates", str(root / "templates.pkl"), "--flame-model", str(flame_dir)]
-    res = runner.invoke(app, [*args, "--out", str(tmp_path / "s"), "--json", "-"])
-    assert res.exit_code == 0, res.output
-    for r in read_manifest(tmp_path / "s"):
-        speaker, shape, params, pose = made[r["id"]]
-        clip = load_clip(tmp_path / "s", r["id"])
-        assert (r["speaker"], r["face_model"], r["frames"]) == (speaker, "flame", 50)
-        assert r["fit_mm"] < 0.05, r  # mean vertex distance to the fitted model
-        np.testing.assert_allclose(clip["shape"], shape, atol=1e-3)
-        np.testing.assert_allclose(clip["pose"], pose, atol=2e-3)
-        np.testing.assert_allclose(clip["params"], params, atol=0.05)
-    del templates["FaceTalk_170809_00138_TA"]
-    (root / "templates.pkl").write_bytes(pickle.dumps(templates, protocol=2))
-    np.save(root / "vertices_npy" / "FaceTalk_170725_00137_TA_sentence09.npy", np.zeros((120, 30)))
-    np.save(root / "vertices_npy" / "FaceTalk_170725_00137_TA_sentence10.npy", np.zeros(120))
-    for k in (9, 10):
-        sf.write(
-            root / "wav" / f"FaceTalk_170725_00137_TA_sentence{k:02d}.wav", np.zeros(32000, np.float32), 16000
-        )
-    res = runner.invoke(app, [*args, "--out", str(tmp_path / "s2"), "--json", "-"])
-    assert res.exit_code == 3, res.output
-    errors = {Path(e["source"]).stem: e["error"] for e in json.loads(res.stdout)["errors"]}
-    assert errors["FaceTalk_170809_00138_TA_sentence02"].endswith(
-        "no template for the speaker FaceTalk_170809_00138_TA in --templates"
-    )
-    assert errors["FaceTalk_170725_00137_TA_sentence09"].endswith(
-        "10 vertices a frame; neither ICT-FaceKit's 11248 nor FLAME's 266"
-    )
-    assert errors["FaceTalk_170725_00137_TA_sentence10"].endswith("not vertices (T, 3V) or (T, V, 3)")
-    res = runner.invoke(app, [*args[:-4], "--out", str(tmp_path / "s3")])
-    assert isinstance(res.exception, TalkfaceError) and "--templates FILE" in str(res.exception)
-    voca = root / "vertices_npy" / "FaceTalk_170725_00137_TA_sentence11.npy"
-    np.save(voca, np.zeros((120, 3 * 5023), np.float32))  # FLAME's count, and no FLAME files given
-    sf.write(root / "wav" / f"{voca.stem}.wav", np.zeros(32000, np.float32), 16000)
-    monkeypatch.delenv("TALKFACE_FLAME", raising=False)  # as another test (or `--flame-model`) may leave it
-    res = runner.invoke(app, [*args[:-2], "--out", str(tmp_path / "s4"), "--json", "-"])
-    errors = {Path(e["source"]).name: e["error"] for e in json.loads(res.stdout)["errors"]}
-    assert errors[voca.name].startswith(f"{voca}: these faces are FLAME's: pass --flame-model DIR")
 
 
 def test_folder_with_labels_and_mead_hdtf_layouts(shared, tmp_path):

@@ -43,6 +43,17 @@ def load_audio(path: Path, sr: int = SAMPLE_RATE) -> np.ndarray:
             data, rate = _speech_track(path, sr, "not a readable audio file")
     if len(data) == 0:
         raise TalkfaceError(f"{path}: the audio is empty")
+    return conformed(data, rate, sr)
+
+
+def conformed(data: np.ndarray, rate: int, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """(N,) or (N, C) samples at `rate` (floats, or integers at full scale: int16 / 32768 as
+    libsndfile reads them) -> (N,) float32 mono at `sr`."""
+    data = np.asarray(data)
+    if data.dtype.kind in "iu":  # unsigned: 8-bit, centred on 128
+        info = np.iinfo(data.dtype)
+        data = (data.astype(np.float64) - (info.min + info.max + 1) / 2) / ((info.max - info.min + 1) / 2)
+    data = data.astype(np.float32).reshape(len(data), -1)
     mono = to_mono(data)
     if rate != sr:
         mono = soxr.resample(mono, rate, sr, quality="HQ").astype(np.float32)

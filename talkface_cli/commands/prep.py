@@ -288,7 +288,10 @@ def import_params(
         help="frame rate of the files (default: emoca 25, etf 30, vertices: as long as the sound)",
     ),
     templates: Path = typer.Option(
-        None, "--templates", help="vertices: templates.pkl, each speaker's neutral mesh (V x 3)"
+        None,
+        "--templates",
+        help="vertices: templates.pkl, each speaker's neutral mesh (V x 3); default for VOCASET's own "
+        "download: the one in ROOT",
     ),
     flame: Path = typer.Option(
         None, "--flame-model", help="vertices: folder with your FLAME files, for FLAME's 5023 vertices"
@@ -305,12 +308,15 @@ def import_params(
     json_out: Path = JsonOpt,
 ) -> None:
     """Parameters tracked elsewhere (EMOCA/DECA FLAME codes, EmoTalk 3D-ETF blendshapes) or vertex
-    sequences (VOCASET as FaceFormer keeps it, fitted to FLAME or ICT-FaceKit) + audio.
+    sequences (VOCASET as FaceFormer keeps it, or as its site gives it: a ROOT with data_verts.npy;
+    fitted to FLAME or ICT-FaceKit) + audio.
 
     Example: talkface prep import ~/emoca_out --format emoca --audio-dir ~/wavs --out data/emoca
 
     Example: talkface prep import vocaset/vertices_npy --format vertices --templates vocaset/templates.pkl
     --audio-dir vocaset/wav --flame-model ~/flame --out data/vocaset
+
+    Example: talkface prep import ~/VOCASET --format vertices --flame-model ~/flame --out data/vocaset
     """
     from data_recipes.imports import Import
 
