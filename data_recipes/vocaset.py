@@ -37,7 +37,10 @@ class RawVocaset:
             raise TalkfaceError(f"{where}: no sound for it in {SOUND}")
         if rows.max() >= len(self.verts):
             raise TalkfaceError(f"{where}: rows up to {rows.max()}, but {VERTS} has {len(self.verts)}")
-        return np.asarray(self.verts[rows]), *self.sounds[name]
+        samples, rate = self.sounds[name]
+        if not samples.size:
+            raise TalkfaceError(f"{where}: its sound in {SOUND} is empty")
+        return np.asarray(self.verts[rows]), samples, rate
 
 
 def is_raw(root: Path) -> bool:

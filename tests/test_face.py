@@ -161,6 +161,15 @@ def test_restricted_unpickler_refuses_other_classes(tmp_path, payload):
         FlameFace(tmp_path)
 
 
+def test_restricted_unpickler_reads_empty_arrays(tmp_path):
+    """Python 3 writes an empty array's data in a protocol-2 pickle as a call of bytes()."""
+    path = tmp_path / "sounds.pkl"
+    path.write_bytes(pickle.dumps({"empty": np.zeros(0, np.int16), "some": np.arange(3.0)}, protocol=2))
+    data = safe_load(path)
+    assert data["empty"].dtype == np.int16 and data["empty"].shape == (0,)
+    np.testing.assert_array_equal(data["some"], [0.0, 1.0, 2.0])
+
+
 def test_restricted_unpickler_maps_chumpy_and_sparse(tmp_path):
     folder = make_flame_standin(tmp_path / "flame")
     data = safe_load(folder / "FLAME_NEUTRAL.pkl")

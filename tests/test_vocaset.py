@@ -155,56 +155,38 @@ def test_import_vertices_from_vocasets_own_download(tmp_path, sentences):
     ff = ["prep", "import", str(tmp_path / "ff/vertices_npy"), "--format", "vertices", *flame]
     ff += ["--audio-dir", str(tmp_path / "ff/wav"), "--templates", str(tmp_path / "ff/templates.pkl")]
     assert runner.invoke(app, [*ff, "--out", str(tmp_path / "s_ff")]).exit_code == 0
-    res = runner.invoke(
-        app, ["prep", "import", str(raw), "--format", "vertices", *flame, "--out", str(tmp_path / "s")]
-    )
+    ours = ["prep", "import", str(raw), "--format", "vertices", *flame, "--json", "-", "--out"]
+    res = runner.invoke(app, [*ours, str(tmp_path / "s")])
     assert res.exit_code == 0, res.output
     recs = {r["id"]: r for r in read_manifest(tmp_path / "s")}
     assert {i: r["speaker"] for i, r in recs.items()} == {name: m[0] for name, m in made.items()}
     for r in read_manifest(tmp_path / "s_ff"):
-        ours, theirs = load_clip(tmp_path / "s", r["id"]), load_clip(tmp_path / "s_ff", r["id"])
+        mine, theirs = load_clip(tmp_path / "s", r["id"]), load_clip(tmp_path / "s_ff", r["id"])
         assert recs[r["id"]]["source"] == str(raw / "data_verts.npy")
-        np.testing.assert_array_equal(ours["audio"], theirs["audio"])
+        np.testing.assert_array_equal(mine["audio"], theirs["audio"])
         for key in ("params", "pose", "shape"):
-            np.testing.assert_allclose(ours[key], theirs[key], atol=1e-5)
-        np.testing.assert_allclose(ours["params"], made[r["id"]][2], atol=0.05)
+            np.testing.assert_allclose(mine[key], theirs[key], atol=1e-5)
+        np.testing.assert_allclose(mine["params"], made[r["id"]][2], atol=0.05)
     wav = tmp_path / "ff/wav" / f"{SPEAKERS[0]}_sentence01.wav"
     assert abs(len(load_audio(wav)) - 32000) < 10  # 22 kHz int16 made 16 kHz float
-    (raw / "raw_audio_fixed.pkl").rename(raw / "audio.pkl")
-    res = runner.invoke(
-        app, ["prep", "import", str(raw), "--format", "vertices", *flame, "--out", str(tmp_path / "s2")]
-    )
+    sound = raw / "raw_audio_fixed.pkl"
+    sounds = pickle.loads(sound.read_bytes())
+    sound.unlink()
+    res = runner.invoke(app, [*ours, str(tmp_path / "s2")])
     assert str(res.exception) == (
-        f"{raw / 'raw_audio_fixed.pkl'}: no such file (VOCASET's download: data_verts.npy, "
-        "subj_seq_to_idx.pkl, raw_audio_fixed.pkl)"
+        f"{sound}: no such file (VOCASET's download: data_verts.npy, subj_seq_to_idx.pkl, "
+        "raw_audio_fixed.pkl)"
     )
-    (raw / "raw_audio_fixed.pkl").write_bytes(pickle.dumps({SPEAKERS[0]: [1, 2]}, protocol=2))
-    res = runner.invoke(
-        app, ["prep", "import", str(raw), "--format", "vertices", *flame, "--out", str(tmp_path / "s2")]
-    )
-    assert (
-        str(res.exception)
-        == f"{raw / 'raw_audio_fixed.pkl'}: not VOCASET's speaker -> sentence -> {{'audio', 'sample_rate'}}"
-    )
-    sounds = pickle.loads((raw / "audio.pkl").read_bytes())
+    sound.write_bytes(pickle.dumps({SPEAKERS[0]: [1, 2]}, protocol=2))
+    res = runner.invoke(app, [*ours, str(tmp_path / "s2")])
+    assert str(res.exception) == f"{sound}: not VOCASET's speaker -> sentence -> {{'audio', 'sample_rate'}}"
     del sounds[SPEAKERS[1]]
-    (raw / "raw_audio_fixed.pkl").write_bytes(pickle.dumps(sounds, protocol=2))
-    res = runner.invoke(
-        app,
-        [
-            "prep",
-            "import",
-            str(raw),
-            "--format",
-            "vertices",
-            *flame,
-            "--out",
-            str(tmp_path / "s2"),
-            "--json",
-            "-",
-        ],
-    )
-    [error] = json.loads(res.stdout)["errors"]
-    assert res.exit_code == 3 and error["error"] == (
-        f"{raw / 'data_verts.npy'}: {SPEAKERS[1]}_sentence02: no sound for it in raw_audio_fixed.pkl"
-    )
+    sounds[SPEAKERS[0]]["sentence01"]["audio"] = np.zeros(0, np.int16)
+    sound.write_bytes(pickle.dumps(sounds, protocol=2))
+    res = runner.invoke(app, [*ours, str(tmp_path / "s2")])
+    assert res.stdout, res.exception
+    errors = [e["error"] for e in json.loads(res.stdout)["errors"]]
+    assert res.exit_code == 3 and errors == [
+        f"{raw / 'data_verts.npy'}: {SPEAKERS[0]}_sentence01: its sound in raw_audio_fixed.pkl is empty",
+        f"{raw / 'data_verts.npy'}: {SPEAKERS[1]}_sentence02: no sound for it in raw_audio_fixed.pkl",
+    ]

@@ -34,7 +34,9 @@ _BUILTINS = {
     ("__builtin__", "object"): object,
     ("builtins", "object"): object,
     ("_codecs", "encode"): codecs.encode,
-}  # protocol-2 pickles of bytes (array data) use it
+    ("__builtin__", "bytes"): bytes,
+    ("builtins", "bytes"): bytes,
+}  # protocol-2 pickles of bytes (array data) use them: codecs.encode, or bytes() when empty
 
 
 class _Chumpy:
