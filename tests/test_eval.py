@@ -450,6 +450,9 @@ def test_clips_without_an_emotion_label_are_scored_on_the_rest(use_chain, tmp_pa
         assert row["lve"] > 0 and row["lse_d"] > 0 and row["ve_fid"] is not None
         assert (row["emotion_acc"] is None) == (k == n)
         assert report["swap"].get("swaps", 0) == (n - k if k < n else 0)
+        by_emotion = report["breakdown"].get("emotion", {})  # none at all: no breakdown by emotion
+        assert by_emotion.get("unlabelled", {}).get("clips") == (k if k < n else None)
+        assert set(report["breakdown"]) == ({"emotion"} if k < n else set()) | {"intensity", "speaker"}
 
 
 def test_vertex_predictions_on_the_speakers_own_face_are_fitted_with_its_identity(tmp_path):

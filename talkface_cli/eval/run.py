@@ -195,12 +195,17 @@ def summarise(row: Row, gt_features: np.ndarray, frames: int) -> dict[str, float
 
 
 def breakdown(row: Row, clips: list[Clip]) -> dict[str, dict[str, dict[str, float]]]:
-    """Per emotion, intensity and speaker: the mean of each per-clip metric."""
+    """Per emotion, intensity and speaker: the mean of each per-clip metric. Clips without the
+    label are the group "unlabelled"; a label no clip has (HDTF's and VOCASET's emotion and
+    intensity) gives no breakdown."""
     out: dict = {}
     for by in ("emotion", "intensity", "speaker"):
         groups: dict[str, list[int]] = defaultdict(list)
         for i, c in enumerate(clips):
-            groups[str(c.record.get(by))].append(i)
+            label = c.record.get(by)
+            groups["unlabelled" if label is None else str(label)].append(i)
+        if set(groups) == {"unlabelled"}:
+            continue
         out[by] = {
             g: {k: mean(k, [v[i] for i in idx]) for k, v in row.per_clip.items()} | {"clips": len(idx)}
             for g, idx in sorted(groups.items())
