@@ -103,10 +103,14 @@ def speaker_of(video: str) -> str:
 
 
 def read_annotations(path: Path) -> dict[str, list[list[float]] | str]:
-    """HDTF's talking parts: a folder of `<subset>_annotion_time.txt` (HDTF_dataset) or one such
-    file. Returns video name -> [[start, end] seconds, ...], under the subset's prefix (RD_Radio11)
-    and without it (Radio11); a bare name two subsets give maps to why it is refused."""
-    files = sorted(path.glob("*_time.txt")) if path.is_dir() else [require_file(path)]
+    """HDTF's talking parts: a folder of `<subset>_annotion_time.txt` (HDTF_dataset, or the clone
+    of HDTF's repository that holds it) or one such file. Returns video name -> [[start, end]
+    seconds, ...], under the subset's prefix (RD_Radio11) and without it (Radio11); a bare name
+    two subsets give maps to why it is refused."""
+    if path.is_dir():
+        files = sorted(path.glob("*_time.txt")) or sorted(path.glob("HDTF_dataset/*_time.txt"))
+    else:
+        files = [require_file(path)]
     if not files:
         raise TalkfaceError(f"{path}: no HDTF annotations here (RD_annotion_time.txt, WDA_..., WRA_...)")
     spans: dict[str, list[list[float]] | str] = {}

@@ -84,8 +84,10 @@ def test_hdtf_annotations_are_read_as_the_dataset_writes_them(tmp_path):
         (tmp_path / "bad.txt").write_text(f"Radio2.mp4 00:01-00:05\n{line}\n")
         with pytest.raises(TalkfaceError, match=re.escape(f"{tmp_path / 'bad.txt'}: {why}")):
             read_times(tmp_path / "bad.txt")
+    assert read_annotations(tmp_path) == spans  # the clone of HDTF's repository
+    (tmp_path / "videos").mkdir()
     with pytest.raises(TalkfaceError, match="no HDTF annotations here"):
-        read_annotations(tmp_path / "HDTF_dataset/..")
+        read_annotations(tmp_path / "videos")
 
 
 def long_video(shared, path: Path) -> Path:

@@ -198,8 +198,8 @@ def hdtf(
     annotations: Path = typer.Option(
         None,
         "--annotations",
-        help="HDTF's HDTF_dataset folder (or one xx_annotion_time.txt): full-length videos are cut "
-        "into the talking parts it gives",
+        help="HDTF's HDTF_dataset folder (or the clone of HDTF's repository, or one xx_annotion_time.txt): "
+        "full-length videos are cut into the talking parts it gives",
     ),
     json_out: Path = JsonOpt,
 ) -> None:
