@@ -7,8 +7,9 @@
 - etf: EmoTalk / 3D-ETF `.npy` arrays (T, 52) of ARKit curves, mapped to ICT-FaceKit.
 - vertices: `.npy` vertex sequences (T, 3V) as FaceFormer, CodeTalker and UniTalker keep VOCASET,
   with `--templates templates.pkl`, fitted to the face model of their topology (`vertices.py`);
-  or VOCASET's own download, a ROOT with data_verts.npy (`vocaset.py`; its templates.pkl is
-  the default --templates).
+  or VOCASET's own download, a ROOT with data_verts.npy (`vocaset.py`). FaceFormer's `vocaset/`
+  folder may be ROOT (its vertices_npy/ is read, its wav/ is the default --audio-dir); a
+  templates.pkl in ROOT or its parent is the default --templates.
 Frames are resampled from `--fps` (default: 25 for emoca, 30 for etf, for vertices the rate that
 makes them as long as their sound) to 25 fps. The audio is the file with the same name
 (.wav/.flac) beside it or in `--audio-dir`. Labels: `--labels CSV`, else parsed from RAVDESS-style
@@ -86,12 +87,19 @@ class Import:
         # a vertex fit runs torch, which uses every core itself, in this process: forked workers
         # of a process that has run torch can hang in its OpenMP thread pool
         self.parallel = fmt != "vertices"
+        self.audio_dir = Path(opts.extra["audio_dir"]) if opts.extra.get("audio_dir") else None
         if fmt == "vertices":
             raw = is_raw(root)
-            templates = opts.extra.get("templates") or (root / "templates.pkl" if raw else None)
+            if not raw and (root / "vertices_npy").is_dir():  # FaceFormer's vocaset/ folder
+                root = root / "vertices_npy"
+            if not raw and self.audio_dir is None and (root.parent / "wav").is_dir():
+                self.audio_dir = root.parent / "wav"  # beside vertices_npy/, as FaceFormer keeps it
+            near = [t for t in (root / "templates.pkl", root.parent / "templates.pkl") if t.is_file()]
+            templates = opts.extra.get("templates") or next(iter(near), None)
             if not templates:
                 raise TalkfaceError(
-                    "--format vertices needs --templates FILE (templates.pkl: each speaker's neutral mesh)"
+                    "--format vertices needs --templates FILE (templates.pkl: each speaker's neutral mesh; "
+                    "none in ROOT or its parent)"
                 )
             self.templates = read_templates(Path(templates))
             if raw:
@@ -148,7 +156,7 @@ class Import:
             )
             return self._write(out, record, arrays, audio)
         path = Path(job.source)
-        audio_dir = Path(opts.extra["audio_dir"]) if opts.extra.get("audio_dir") else path.parent
+        audio_dir = self.audio_dir or path.parent
         wav = next(
             (
                 audio_dir / f"{path.stem}{s}"

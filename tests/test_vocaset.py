@@ -67,8 +67,9 @@ def as_faceformer_keeps_it(root: Path, templates: dict, made: dict) -> None:
 
 
 def test_import_vertices_as_faceformer_keeps_vocaset(tmp_path, monkeypatch, sentences):
-    """Each clip is fitted back to the shape, pose and parameters that made it, at 25 fps; a
-    speaker without a template, another topology and no --templates are refused."""
+    """Each clip is fitted back to the shape, pose and parameters that made it, at 25 fps, also from
+    FaceFormer's vocaset/ folder given as it is; a speaker without a template, another topology
+    and no templates.pkl are refused."""
     flame_dir, templates, made = sentences
     root = tmp_path / "vocaset"
     as_faceformer_keeps_it(root, templates, made)
@@ -92,6 +93,13 @@ def test_import_vertices_as_faceformer_keeps_vocaset(tmp_path, monkeypatch, sent
         np.testing.assert_allclose(clip["shape"], shape, atol=1e-3)
         np.testing.assert_allclose(clip["pose"], pose, atol=2e-3)
         np.testing.assert_allclose(clip["params"], params, atol=0.05)
+    bare = ["prep", "import", str(root), "--format", "vertices", "--flame-model", str(flame_dir)]
+    assert (
+        runner.invoke(app, [*bare, "--out", str(tmp_path / "s_bare")]).exit_code == 0
+    )  # as FaceFormer keeps it
+    for r in read_manifest(tmp_path / "s"):
+        mine, theirs = load_clip(tmp_path / "s_bare", r["id"]), load_clip(tmp_path / "s", r["id"])
+        np.testing.assert_array_equal(mine["params"], theirs["params"])
     del templates[SPEAKERS[1]]
     (root / "templates.pkl").write_bytes(pickle.dumps(templates, protocol=2))
     np.save(root / "vertices_npy" / f"{SPEAKERS[0]}_sentence09.npy", np.zeros((120, 30)))
@@ -108,8 +116,10 @@ def test_import_vertices_as_faceformer_keeps_vocaset(tmp_path, monkeypatch, sent
         "10 vertices a frame; neither ICT-FaceKit's 11248 nor FLAME's 266"
     )
     assert errors[f"{SPEAKERS[0]}_sentence10"].endswith("not vertices (T, 3V) or (T, V, 3)")
+    (root / "templates.pkl").rename(tmp_path / "templates.pkl")
     res = runner.invoke(app, [*args[:-4], "--out", str(tmp_path / "s3")])
-    assert isinstance(res.exception, TalkfaceError) and "--templates FILE" in str(res.exception)
+    assert isinstance(res.exception, TalkfaceError) and "none in ROOT or its parent" in str(res.exception)
+    (tmp_path / "templates.pkl").rename(root / "templates.pkl")
     voca = root / "vertices_npy" / f"{SPEAKERS[0]}_sentence11.npy"
     np.save(voca, np.zeros((120, 3 * 5023), np.float32))  # FLAME's count, and no FLAME files given
     sf.write(root / "wav" / f"{voca.stem}.wav", np.zeros(32000, np.float32), 16000)

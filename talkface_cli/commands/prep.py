@@ -290,14 +290,16 @@ def import_params(
     templates: Path = typer.Option(
         None,
         "--templates",
-        help="vertices: templates.pkl, each speaker's neutral mesh (V x 3); default for VOCASET's own "
-        "download: the one in ROOT",
+        help="vertices: templates.pkl, each speaker's neutral mesh (V x 3); default: the one in ROOT or "
+        "its parent",
     ),
     flame: Path = typer.Option(
         None, "--flame-model", help="vertices: folder with your FLAME files, for FLAME's 5023 vertices"
     ),
     audio_dir: Path = typer.Option(
-        None, "--audio-dir", help="where NAME.wav lives (default: beside the file)"
+        None,
+        "--audio-dir",
+        help="where NAME.wav lives (default: beside the file; vertices: wav/ beside vertices_npy/)",
     ),
     labels: Path = typer.Option(None, "--labels", help="CSV: path,speaker,emotion,intensity,statement,take"),
     jobs: int = JobsOpt,
@@ -313,10 +315,8 @@ def import_params(
 
     Example: talkface prep import ~/emoca_out --format emoca --audio-dir ~/wavs --out data/emoca
 
-    Example: talkface prep import vocaset/vertices_npy --format vertices --templates vocaset/templates.pkl
-    --audio-dir vocaset/wav --flame-model ~/flame --out data/vocaset
-
-    Example: talkface prep import ~/VOCASET --format vertices --flame-model ~/flame --out data/vocaset
+    Example: talkface prep import ~/vocaset --format vertices --flame-model ~/flame --out data/vocaset
+    (FaceFormer's vocaset/ folder, or VOCASET's own download with data_verts.npy)
     """
     from data_recipes.imports import Import
 
