@@ -8,7 +8,7 @@
 - vertices: `.npy` vertex sequences (T, 3V) as FaceFormer, CodeTalker and UniTalker keep VOCASET,
   with `--templates templates.pkl`, fitted to the face model of their topology (`vertices.py`);
   or VOCASET's own download, a ROOT with data_verts.npy (`vocaset.py`). FaceFormer's `vocaset/`
-  folder may be ROOT (its vertices_npy/ is read, its wav/ is the default --audio-dir); a
+  folder may be ROOT (its vertices_npy/ is read, the sound looked for in its wav/ too); a
   templates.pkl in ROOT or its parent is the default --templates.
 Frames are resampled from `--fps` (default: 25 for emoca, 30 for etf, for vertices the rate that
 makes them as long as their sound) to 25 fps. The audio is the file with the same name
@@ -88,12 +88,13 @@ class Import:
         # of a process that has run torch can hang in its OpenMP thread pool
         self.parallel = fmt != "vertices"
         self.audio_dir = Path(opts.extra["audio_dir"]) if opts.extra.get("audio_dir") else None
+        self.wav_dirs: list[Path] = []  # where else the sound is looked for, after beside the file
         if fmt == "vertices":
             raw = is_raw(root)
             if not raw and (root / "vertices_npy").is_dir():  # FaceFormer's vocaset/ folder
                 root = root / "vertices_npy"
-            if not raw and self.audio_dir is None and (root.parent / "wav").is_dir():
-                self.audio_dir = root.parent / "wav"  # beside vertices_npy/, as FaceFormer keeps it
+            if not raw and (root.parent / "wav").is_dir():
+                self.wav_dirs = [root.parent / "wav"]  # beside vertices_npy/, as FaceFormer keeps it
             near = [t for t in (root / "templates.pkl", root.parent / "templates.pkl") if t.is_file()]
             templates = opts.extra.get("templates") or next(iter(near), None)
             if not templates:
@@ -156,17 +157,11 @@ class Import:
             )
             return self._write(out, record, arrays, audio)
         path = Path(job.source)
-        audio_dir = self.audio_dir or path.parent
-        wav = next(
-            (
-                audio_dir / f"{path.stem}{s}"
-                for s in (".wav", ".flac")
-                if (audio_dir / f"{path.stem}{s}").is_file()
-            ),
-            None,
-        )
+        dirs = [self.audio_dir] if self.audio_dir else [path.parent, *self.wav_dirs]
+        names = [d / f"{path.stem}{s}" for d in dirs for s in (".wav", ".flac")]
+        wav = next((n for n in names if n.is_file()), None)
         if wav is None:
-            raise TalkfaceError(f"{path}: no audio {path.stem}.wav or .flac in {audio_dir}")
+            raise TalkfaceError(f"{path}: no audio {path.stem}.wav or .flac in {' or '.join(map(str, dirs))}")
         audio = load_audio(wav)
         record = {"id": job.id, "source": job.source, "audio_source": str(wav), **job.labels}
         fps = opts.extra.get("fps")

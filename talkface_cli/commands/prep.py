@@ -299,7 +299,7 @@ def import_params(
     audio_dir: Path = typer.Option(
         None,
         "--audio-dir",
-        help="where NAME.wav lives (default: beside the file; vertices: wav/ beside vertices_npy/)",
+        help="where NAME.wav lives (default: beside the file, and for vertices in wav/ beside vertices_npy/)",
     ),
     labels: Path = typer.Option(None, "--labels", help="CSV: path,speaker,emotion,intensity,statement,take"),
     jobs: int = JobsOpt,
