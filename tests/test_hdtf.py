@@ -84,6 +84,9 @@ def test_hdtf_annotations_are_read_as_the_dataset_writes_them(tmp_path):
         (tmp_path / "bad.txt").write_text(f"Radio2.mp4 00:01-00:05\n{line}\n")
         with pytest.raises(TalkfaceError, match=re.escape(f"{tmp_path / 'bad.txt'}: {why}")):
             read_times(tmp_path / "bad.txt")
+    (tmp_path / "bad.txt").write_text("Radio2.mp4 00:01-00:05\n", encoding="utf-16")  # Notepad's "Unicode"
+    with pytest.raises(TalkfaceError, match=re.escape(f"{tmp_path / 'bad.txt'}: not UTF-8 text")):
+        read_times(tmp_path / "bad.txt")
     assert read_annotations(tmp_path) == spans  # the clone of HDTF's repository
     (tmp_path / "videos").mkdir()
     with pytest.raises(TalkfaceError, match="no HDTF annotations here"):
