@@ -25,6 +25,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from talkface_cli.audio.io import VIDEO_SUFFIXES
+from talkface_cli.csvfile import text_lines
 from talkface_cli.errors import NoAudio, TalkfaceError, require_file
 
 from .base import Job, PrepOptions, nothing_found
@@ -127,12 +128,7 @@ def read_annotations(path: Path) -> dict[str, list[list[float]] | str]:
 def read_times(path: Path) -> dict[str, list[list[float]]]:
     """One xx_annotion_time.txt: `Radio11.mp4 00:30-01:00 01:30-02:30` -> {"Radio11": [[30, 60],
     [90, 150]]}; times are [hh:]mm:ss (seconds may have decimals); a bad line is an error naming it."""
-    try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except UnicodeDecodeError:
-        raise TalkfaceError(f"{path}: not UTF-8 text, as HDTF's annotation files are") from None
-    except OSError as e:
-        raise TalkfaceError(f"{path}: cannot read it ({e.strerror or e})") from None
+    lines = text_lines(path, "the annotation file", "save it as UTF-8, as HDTF's are")
     out = {}
     for i, line in enumerate(lines, 1):
         name, *parts = line.split() or [""]

@@ -85,7 +85,8 @@ def test_hdtf_annotations_are_read_as_the_dataset_writes_them(tmp_path):
         with pytest.raises(TalkfaceError, match=re.escape(f"{tmp_path / 'bad.txt'}: {why}")):
             read_times(tmp_path / "bad.txt")
     (tmp_path / "bad.txt").write_text("Radio2.mp4 00:01-00:05\n", encoding="utf-16")  # Notepad's "Unicode"
-    with pytest.raises(TalkfaceError, match=re.escape(f"{tmp_path / 'bad.txt'}: not UTF-8 text")):
+    why = f"{tmp_path / 'bad.txt'}: the annotation file is not UTF-8 text"
+    with pytest.raises(TalkfaceError, match=re.escape(why)):
         read_times(tmp_path / "bad.txt")
     assert read_annotations(tmp_path) == spans  # the clone of HDTF's repository
     (tmp_path / "videos").mkdir()
