@@ -11,6 +11,7 @@ is measured per clip and kept in the manifest (`fit_mm`, mean vertex distance in
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -49,12 +50,34 @@ def face_of(verts: np.ndarray, path: Path | str, flame: str | None) -> FaceModel
     return face
 
 
-def read_templates(path: Path) -> dict[str, np.ndarray]:
+@dataclass
+class Templates:
+    """templates.pkl's neutral meshes by speaker, and each speaker's identity fitted to its mesh,
+    once for all of the speaker's clips (`shape`)."""
+
+    meshes: dict[str, np.ndarray]  # speaker -> (V, 3)
+    shapes: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)  # (face, speaker) -> (S,)
+
+    def shape(self, face: FaceModel, speaker: str, where: str) -> np.ndarray:
+        """The identity coefficients (S,) of `speaker` on `face`; `where` begins the errors."""
+        if (face.kind, speaker) not in self.shapes:
+            if speaker not in self.meshes:
+                raise TalkfaceError(f"{where}: no template for the speaker {speaker} in --templates")
+            mesh = self.meshes[speaker]
+            if mesh.shape != (face.num_vertices, 3):
+                raise TalkfaceError(
+                    f"{where}: the template of {speaker} is {mesh.shape}, not ({face.num_vertices}, 3)"
+                )
+            self.shapes[face.kind, speaker] = fit_shape(face, mesh)
+        return self.shapes[face.kind, speaker]
+
+
+def read_templates(path: Path) -> Templates:
     """templates.pkl: speaker -> (V, 3) neutral mesh, read with the restricted unpickler."""
     templates = safe_load(path)
     if not isinstance(templates, dict) or not templates:
         raise TalkfaceError(f"{path}: not a dict of speakers' meshes (templates.pkl)")
-    return {str(k): np.asarray(v, np.float32) for k, v in templates.items()}
+    return Templates({str(k): np.asarray(v, np.float32) for k, v in templates.items()})
 
 
 def fit_shape(face: FaceModel, template: np.ndarray) -> np.ndarray:
@@ -86,7 +109,7 @@ def vertex_arrays(
     raw: np.ndarray,
     where: str,
     frames: int,
-    templates: dict[str, np.ndarray],
+    templates: Templates,
     speaker: str,
     fps: float | None,
     flame: str | None,
@@ -96,18 +119,11 @@ def vertex_arrays(
     it in errors. At `fps`, or else at whichever of `eval`'s rates makes it as long as its sound."""
     face = face_of(raw, where, flame)
     verts = np.asarray(raw, np.float32).reshape(len(raw), face.num_vertices, 3)  # (T, V, 3)
-    if speaker not in templates:
-        raise TalkfaceError(f"{where}: no template for the speaker {speaker} in --templates")
-    template = templates[speaker]
-    if template.shape != (face.num_vertices, 3):
-        raise TalkfaceError(
-            f"{where}: the template of {speaker} is {template.shape}, not ({face.num_vertices}, 3)"
-        )
+    shape = templates.shape(face, speaker, where)
     if fps:
         verts = resample(verts.reshape(len(verts), -1), fps, FPS).reshape(-1, face.num_vertices, 3)
     else:
         verts = at_clip_rate(verts, frames, max(2, round(0.05 * frames)), where)
-    shape = fit_shape(face, template)
     fit = fit_vertices(face, verts, shape, posed=True)
     arrays = {
         "params": fit.params,
