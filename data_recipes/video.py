@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from talkface_cli.track.mediapipe import MESH_TO_IBUG68, FaceMeshTracker
 from talkface_cli.track.video import filled, open_video, track_video
 
 from .base import Job, PrepOptions
+from .tarred import local_copy
 
 HOW = (
     "video decoded at 25 fps (the source frame nearest in time, by timestamp); MediaPipe BlazeFace + "
@@ -49,16 +51,19 @@ def track_clip(job: Job, out: Path, opts: PrepOptions) -> None:
     path = track_path(out, job.id)
     if path.is_file():
         return
-    open_video(Path(job.source))[0].release()  # fail fast: not a video, or no audio
     separate = job.labels.get("audio_source")  # MEAD keeps the sound in its own file
-    audio = load_audio(Path(separate or job.source))
-    if not separate:  # the video's own sound, put on the picture's clock
-        audio = delayed(audio, audio_delay(Path(job.source)))
-    span = job.labels.get("span")  # HDTF: the part of a full-length video its annotations give
-    if span:
-        audio = audio[round(span[0] * SAMPLE_RATE) : round(span[1] * SAMPLE_RATE)]
-    _TRACKER = _TRACKER or FaceMeshTracker()
-    track = track_video(Path(job.source), _TRACKER, tuple(span) if span else None)
+    with ExitStack() as files:  # a file, or a tar member copied out while it is read (MEAD)
+        video = files.enter_context(local_copy(job.source, path.parent))
+        open_video(video)[0].release()  # fail fast: not a video, or no audio
+        if separate:
+            audio = load_audio(files.enter_context(local_copy(separate, path.parent)))
+        else:  # the video's own sound, put on the picture's clock
+            audio = delayed(load_audio(video), audio_delay(video))
+        span = job.labels.get("span")  # HDTF: the part of a full-length video its annotations give
+        if span:
+            audio = audio[round(span[0] * SAMPLE_RATE) : round(span[1] * SAMPLE_RATE)]
+        _TRACKER = _TRACKER or FaceMeshTracker()
+        track = track_video(video, _TRACKER, tuple(span) if span else None)
     frames = sound_frames(len(track.found), len(audio), job.source)
     lmk, found = track.landmarks[:frames], track.found[:frames]
     usable = filled(found)

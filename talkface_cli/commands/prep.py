@@ -236,7 +236,8 @@ def mead(
     max_miss: float = MissOpt,
     json_out: Path = JsonOpt,
 ) -> None:
-    """MEAD: video/<view>/<emotion>/level_<k>/NNN.mp4 with audio/<emotion>/level_<k>/NNN.m4a.
+    """MEAD: video/<view>/<emotion>/level_<k>/NNN.mp4 with audio/<emotion>/level_<k>/NNN.m4a, read
+    from each speaker's video.tar and audio.tar as downloaded (no need to unpack) or unpacked.
 
     Example: talkface prep mead ~/MEAD --out data/mead --view front --split-by speaker
     """
