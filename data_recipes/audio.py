@@ -11,12 +11,14 @@ from talkface_cli.data.store import write_clip
 from talkface_cli.errors import TalkfaceError
 
 from .base import Job
+from .packed import local_copy
 
 SILENCE_PEAK = 1e-3  # a clip whose peak stays below this (-60 dBFS) is refused as silent
 
 
 def audio_clip(job: Job, out: Path) -> None:
-    audio = load_audio(Path(job.source))
+    with local_copy(job.source, out / "tracks") as path:  # a file, or an archive's member (RAVDESS zips)
+        audio = load_audio(path)
     if float(np.abs(audio).max()) < SILENCE_PEAK:
         raise TalkfaceError(f"{job.source}: the audio is silent (peak below -60 dBFS)")
     write_clip(out, {"id": job.id, "source": job.source, **job.labels}, {"audio": audio})

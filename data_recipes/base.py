@@ -30,10 +30,15 @@ from .labels import COLUMNS
 ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.xz", ".7z", ".rar")
 
 
-def nothing_found(root: Path, what: str) -> TalkfaceError:
+def nothing_found(root: Path, what: str, read: str = "") -> TalkfaceError:
     """The error for a ROOT that holds none of a corpus's files. Corpora come packed (RAVDESS as
-    zips, MEAD as video.tar / audio.tar per speaker): archives found there are named."""
-    packed = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.name.lower().endswith(ARCHIVES))
+    zips, MEAD as video.tar / audio.tar per speaker): archives found there are named, but for
+    those the recipe read (`read`, a suffix)."""
+    packed = sorted(
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.name.lower().endswith(ARCHIVES) and not (read and p.name.lower().endswith(read))
+    )
     hint = f"; unpack its archives first ({', '.join(packed[:3])}{', ...' if len(packed) > 3 else ''})"
     return TalkfaceError(f"{root}: no {what} found{hint if packed else ''}")
 

@@ -18,7 +18,7 @@ from talkface_cli.errors import TalkfaceError
 
 from .base import Job, PrepOptions, nothing_found
 from .labels import emotion_name
-from .tarred import member_source, members
+from .packed import member_source, members
 from .video import HOW, VERSION, fit_speakers, track_clip
 
 # Paths inside a speaker's folder or archive (whose members may carry a leading folder).

@@ -1,8 +1,9 @@
 """RAVDESS (Livingstone & Russo 2018; CC BY-NC-SA 4.0): `talkface prep ravdess ROOT`.
 
 Takes full audio-video clips `01-*.mp4` (tracked and fitted) and audio-only clips `03-*.wav|.flac`
-at any folder depth. Labels come from the name MM-VV-EE-II-SS-RR-AA: modality, vocal channel
-(01 speech, 02 song), emotion, intensity (01 normal, 02 strong), statement, repetition, actor.
+at any folder depth, unpacked or inside the zips RAVDESS is downloaded as (read in place). Labels
+come from the name MM-VV-EE-II-SS-RR-AA: modality, vocal channel (01 speech, 02 song), emotion,
+intensity (01 normal, 02 strong), statement, repetition, actor.
 Sung clips are passed over (and counted in a note) unless `--song`: EcoFace trains on RAVDESS's
 1440 speech clips, and a sung vowel is held for beats, not spoken.
 """
@@ -15,6 +16,7 @@ from talkface_cli.errors import TalkfaceError
 
 from .audio import audio_clip
 from .base import Job, PrepOptions, nothing_found
+from .packed import member_source, members
 from .video import HOW, VERSION, fit_speakers, track_clip
 
 EMOTIONS = {
@@ -64,8 +66,9 @@ class Ravdess:
         if not root.is_dir():
             raise TalkfaceError(f"{root}: no such folder")
         jobs, errors, songs = [], [], 0
-        for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file()):
-            if not path.name[:2].isdigit():
+        sources, twice = _sources(root, errors)
+        for path in sorted(sources):
+            if path.suffix.lower() not in SUFFIXES or not path.name[:2].isdigit():
                 continue  # not a corpus file (readme, notes...)
             try:
                 labels = parse_name(path)
@@ -80,10 +83,13 @@ class Ravdess:
                 continue
             jobs.append(Job(path.stem, str(path), labels, "video" if wanted == "01" else "audio"))
         self.notes = [f"{root}: {songs} sung clip(s) passed over (--song takes them)"] if songs else []
+        if twice:
+            self.notes.append(f"{root}: {twice} unpacked file(s) also in a zip there, read from the zip")
         if not jobs and not errors:
             if songs:
                 raise TalkfaceError(f"{root}: only sung RAVDESS clips ({songs}); --song takes them")
-            raise nothing_found(root, "RAVDESS files (01-*.mp4, 03-*.wav, 03-*.flac)")
+            what = "RAVDESS files (01-*.mp4, 03-*.wav, 03-*.flac; in folders or zips)"
+            raise nothing_found(root, what, read=".zip")
         return jobs, errors
 
     @staticmethod
@@ -101,3 +107,20 @@ class Ravdess:
 
     def finish(self, jobs: list[Job], out: Path, opts: PrepOptions) -> list[dict]:
         return fit_speakers(jobs, out, opts)
+
+
+def _sources(root: Path, errors: list[dict]) -> tuple[list[Path], int]:
+    """The files under ROOT and in its zips (RAVDESS's download: Video_Speech_Actor_01.zip ...,
+    read in place), a member as `ARCHIVE.zip:MEMBER`, and how many files were passed over for the
+    member of their name: a zip is whole where an unzip stopped half-way is not. A zip that cannot
+    be read is an error (and its unpacked files are taken)."""
+    files = [p for p in root.rglob("*") if p.is_file()]
+    packed = []
+    for z in (p for p in files if p.suffix.lower() == ".zip"):
+        try:
+            packed += [Path(member_source(z, name)) for name in members(z)]
+        except TalkfaceError as e:
+            errors.append({"id": z.stem, "source": str(z), "error": str(e)})
+    inside = {p.name for p in packed}
+    unpacked = [p for p in files if p.name not in inside]
+    return packed + unpacked, len(files) - len(unpacked)

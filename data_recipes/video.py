@@ -25,7 +25,7 @@ from talkface_cli.track.mediapipe import MESH_TO_IBUG68, FaceMeshTracker
 from talkface_cli.track.video import filled, open_video, track_video
 
 from .base import Job, PrepOptions
-from .tarred import local_copy
+from .packed import local_copy
 
 HOW = (
     "video decoded at 25 fps (the source frame nearest in time, by timestamp); MediaPipe BlazeFace + "

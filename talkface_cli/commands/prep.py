@@ -101,7 +101,9 @@ def report(s: PrepSummary, json_out: Path | None) -> None:
 
 @app.command("ravdess")
 def ravdess(
-    root: Path = typer.Argument(..., help="RAVDESS folder (any depth: 01-*.mp4 and 03-*.wav/flac)"),
+    root: Path = typer.Argument(
+        ..., help="RAVDESS folder (any depth: 01-*.mp4 and 03-*.wav/flac, unzipped or in its zips)"
+    ),
     out: Path = OutOpt,
     jobs: int = JobsOpt,
     seed: int = SeedOpt,
@@ -120,6 +122,8 @@ def ravdess(
     clips only with --song.
 
     Example: talkface prep ravdess ~/RAVDESS   (makes the store data/ravdess)
+
+    As downloaded (Video_Speech_Actor_01.zip ...; read in place): talkface prep ravdess ~/Downloads/ravdess
 
     Held-out actors: talkface prep ravdess ~/RAVDESS --split-by speaker --test-speakers 09,10,11,12
     """

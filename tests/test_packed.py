@@ -1,4 +1,5 @@
-"""`talkface prep mead`: from MEAD's download (video.tar and audio.tar per speaker) or unpacked."""
+"""Corpora read from their archives as downloaded, to the clips they give unpacked: MEAD's
+video.tar and audio.tar per speaker, RAVDESS's zips."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import json
 import shutil
 import subprocess
 import tarfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 from typer.testing import CliRunner
 
 from talkface_cli.app import app
@@ -89,3 +92,58 @@ def test_mead_as_downloaded_is_read_from_its_tars_as_if_unpacked(shared, tmp_pat
         assert np.array_equal(packed[key], unpacked[key]), key
     heard = load_audio(sound)[: len(packed["audio"])]  # the .m4a's speech, not the video's
     assert len(packed["audio"]) >= 45 * 640 and np.array_equal(packed["audio"][: len(heard)], heard)
+
+
+def test_ravdess_zips_are_read_in_place_as_if_unzipped(shared, tmp_path):
+    """RAVDESS comes as Video_Speech_Actor_NN.zip and Audio_Speech_Actors_01-24.zip: their members
+    are clips as the unzipped files are (a video-only 02- member passed over as on disk); a damaged
+    member is one line naming it; files unzipped beside their zip are read from the zip, with no
+    clip twice."""
+    video, _ = _media(shared, tmp_path)
+    speech, damaged = tmp_path / "speech.wav", "03-01-05-02-01-01-01.wav"
+    flac = shared / "data/ravdess/Audio_Speech_16k/Actor_01/03-01-01-01-01-01-01.flac"
+    sf.write(speech, load_audio(flac), 16000)
+    zips = {
+        "Video_Speech_Actor_05.zip": {"Actor_05/01-01-03-01-01-02-05.mp4": video},
+        "Audio_Speech_Actors_01-24.zip": {"Actor_01/03-01-01-01-01-01-01.wav": speech},
+    }
+    zips["Video_Speech_Actor_05.zip"]["Actor_05/02-01-03-01-01-02-05.mp4"] = video  # video-only
+    dl, unzipped = tmp_path / "dl", tmp_path / "unzipped"
+    dl.mkdir()
+    for zip_name, members in zips.items():
+        with zipfile.ZipFile(dl / zip_name, "w", zipfile.ZIP_DEFLATED) as z:
+            for name, f in members.items():
+                z.write(f, name)
+                (unzipped / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(f, unzipped / name)
+    audio_zip = dl / "Audio_Speech_Actors_01-24.zip"
+    with zipfile.ZipFile(audio_zip, "a", zipfile.ZIP_DEFLATED) as z:
+        z.write(speech, f"Actor_01/{damaged}")
+        info = z.getinfo(f"Actor_01/{damaged}")
+    data = bytearray(audio_zip.read_bytes())  # 64 bytes inside its compressed data zeroed
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra) + info.compress_size // 2
+    data[start : start + 64] = bytes(64)
+    audio_zip.write_bytes(bytes(data))
+
+    def prep(root: Path, out: str) -> dict:
+        args = ["prep", "ravdess", str(root), "--out", str(tmp_path / f"s-{out}"), "--json", "-"]
+        res = runner.invoke(app, args)
+        assert res.exit_code in (0, 3), res.output
+        return json.loads(res.stdout)
+
+    ids = ["01-01-03-01-01-02-05", "03-01-01-01-01-01-01"]
+    summary = prep(dl, "from-zips")
+    errors = summary["errors"]
+    assert [r["id"] for r in read_manifest(tmp_path / "s-from-zips")] == ids
+    assert len(errors) == 1, errors
+    assert errors[0]["error"].startswith(f"{audio_zip}:Actor_01/{damaged}: damaged in the archive ("), errors
+    assert prep(unzipped, "unzipped")["errors"] == []
+    shutil.copytree(unzipped, dl, dirs_exist_ok=True)  # unzipped beside the zips
+    both = prep(dl, "both")
+    assert both["notes"] == [f"{dl}: 3 unpacked file(s) also in a zip there, read from the zip"]
+    assert (both["discovered"], both["errors"]) == (summary["discovered"], errors)  # each clip once
+    for clip in ids:
+        a, b, c = (load_clip(tmp_path / f"s-{s}", clip) for s in ("from-zips", "unzipped", "both"))
+        for key in a:
+            assert np.array_equal(a[key], b[key]) and np.array_equal(a[key], c[key]), (clip, key)
+    assert not list((tmp_path / "s-from-zips" / "tracks").glob(".member-*"))
