@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from . import __version__
 from .commands import animate, evaluate, models, prep, render, train
 from .errors import STOP_CODES, TalkfaceError, Terminated, os_error_line
 from .ui import console, error
@@ -23,10 +24,30 @@ app = typer.Typer(
 )
 
 
+def _version(wanted: bool) -> None:
+    """`--version`: what a bug report needs, talkface's version and what it runs on."""
+    if not wanted:
+        return
+    import platform
+
+    import torch
+
+    from .device import resolve_device
+
+    print(
+        f"talkface {__version__} (python {platform.python_version()}, torch {torch.__version__}, "
+        f"device {resolve_device().type})"
+    )
+    raise typer.Exit()
+
+
 @app.callback()
 def _root(
     home: Path = typer.Option(
         None, "--home", help="registry and run folder (default: $TALKFACE_HOME or ~/.talkface)"
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="print the version and exit"
     ),
 ) -> None:
     if home is not None:

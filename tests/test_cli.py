@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import re
 import subprocess
@@ -43,6 +44,18 @@ def test_every_help_has_an_example(name):
 def test_console_script_runs():
     out = subprocess.run([sys.executable, "-m", "talkface_cli", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "swap-emotion" in out.stdout
+
+
+def test_version_says_what_a_bug_report_needs():
+    import torch
+
+    from talkface_cli import __version__
+
+    out = subprocess.run([sys.executable, "-m", "talkface_cli", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    python, installed = sys.version.split()[0], importlib.metadata.version("talkface")
+    assert installed == __version__  # the package's metadata and the module say one version
+    assert out.stdout.startswith(f"talkface {__version__} (python {python}, torch {torch.__version__}, ")
 
 
 @pytest.mark.parametrize(
