@@ -26,6 +26,7 @@ from talkface_cli.fsutil import atomic_write_json, refuse_foreign
 from talkface_cli.ui import progress
 
 from .labels import COLUMNS
+from .packed import same_bytes
 
 ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.xz", ".7z", ".rar")
 
@@ -181,7 +182,7 @@ def run_recipe(
     jobs, errors = recipe.discover(Path(root) if root is not None else out, opts)
     out.mkdir(parents=True, exist_ok=True)  # after discovery: a wrong ROOT leaves no empty store behind
     found = len(jobs)
-    jobs, twins = unique_ids(jobs)
+    jobs, twins, copies = unique_ids(jobs, out / "tracks")
     errors += twins
     stamp(out, recipe, root, opts, args)
     relabelled = relabel(out, jobs)
@@ -223,6 +224,11 @@ def run_recipe(
     finished = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     stamp(out, recipe, root, opts, args, finished=finished, clips=len(records), errors=len(errors))
     problems = validate(out)
+    notes = list(getattr(recipe, "notes", []))
+    if copies:
+        notes.append(
+            f"{len(copies)} file(s) passed over, byte for byte copies of a clip's file ({copies[0]}, ...)"
+        )
     written = sum(1 for j in pending if (j.id, j.source) not in failed_jobs and j.done(out))
     return PrepSummary(
         str(out),
@@ -234,7 +240,7 @@ def run_recipe(
         len(records),
         problems,
         errors,
-        list(getattr(recipe, "notes", [])),
+        notes,
     )
 
 
@@ -268,21 +274,25 @@ def relabel(out: Path, jobs: list[Job]) -> int:
     return len(changed)
 
 
-def unique_ids(jobs: list[Job]) -> tuple[list[Job], list[dict]]:
+def unique_ids(jobs: list[Job], scratch: Path) -> tuple[list[Job], list[dict], list[str]]:
     """The first job (in path order) for each clip id; a later one (the same clip twice under ROOT,
-    e.g. a 48 kHz wav and a 16 kHz flac copy) is reported instead of overwriting the first."""
+    e.g. a 48 kHz wav and a 16 kHz flac copy) is reported instead of overwriting the first, unless
+    it holds the same bytes (Kaggle's RAVDESS holds each file in two folders): such copies are
+    returned, passed over without an error. `scratch`: where archives' members are compared."""
     taken: dict[str, str] = {}  # clip id -> source that writes it
-    kept, errors = [], []
+    kept, errors, copies = [], [], []
     for j in jobs:
         ids = j.outputs or [j.id]
         first = next((taken[c] for c in ids if c in taken), None)
-        if first is not None:
+        if first is not None and same_bytes(first, j.source, scratch):
+            copies.append(j.source)
+        elif first is not None:
             why = f"{j.source}: a second file for clip {j.id}, skipped (kept {first})"
             errors.append({"id": j.id, "source": j.source, "error": why})
-            continue
-        taken.update(dict.fromkeys(ids, j.source))
-        kept.append(j)
-    return kept, errors
+        else:
+            taken.update(dict.fromkeys(ids, j.source))
+            kept.append(j)
+    return kept, errors, copies
 
 
 def default_jobs() -> int:

@@ -9,6 +9,7 @@ process.
 
 from __future__ import annotations
 
+import filecmp
 import functools
 import os
 import re
@@ -81,6 +82,25 @@ def local_copy(source: str, where: Path) -> Iterator[Path]:
             raise TalkfaceError(str(e).replace(tmp, source), e.exit_code) from None
     finally:
         Path(tmp).unlink(missing_ok=True)
+
+
+def same_bytes(a: str, b: str, scratch: Path) -> bool:
+    """Whether two sources, files or archives' members, hold the same bytes (members are copied
+    out under `scratch` to be compared); False where either cannot be read."""
+    try:
+        if _size(a) != _size(b):
+            return False
+        with local_copy(a, scratch) as x, local_copy(b, scratch) as y:
+            return filecmp.cmp(x, y, shallow=False)
+    except (OSError, KeyError, TalkfaceError):
+        return False
+
+
+def _size(source: str) -> int:
+    found = _SOURCE.match(source)
+    if found is None or not Path(found["archive"]).is_file():
+        return Path(source).stat().st_size
+    return _listing(Path(found["archive"]))[found["name"]][1]
 
 
 def _copy_out(archive: Path, name: str, dst: BinaryIO, source: str) -> None:

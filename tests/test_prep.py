@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -201,23 +203,39 @@ def test_ravdess_audio_720_clips_exact_labels_and_lengths(shared, tmp_path):
 
 def test_a_clip_found_twice_is_written_once_and_reported(shared, tmp_path):
     """ROOT may hold the same clip twice (the 48 kHz wav and a 16 kHz flac copy): the first in path
-    order is kept, the second reported, not silently written over it."""
+    order is kept, the second reported, not silently written over it. A byte-for-byte copy (Kaggle's
+    RAVDESS holds every file under Actor_NN/ and audio_speech_actors_01-24/Actor_NN/, unzipped or
+    not) is passed over in a note, not an error."""
     rv = shared / "data/ravdess"
     for sub, rel in [
         ("a", "Audio_Speech_16k/Actor_05/03-01-03-01-01-02-05.flac"),
         ("a", "Audio_Speech_16k/Actor_05/03-01-01-01-02-01-05.flac"),
         ("b", "Audio_Speech_48k/Actor_05/03-01-03-01-01-02-05.wav"),
+        ("c", "Audio_Speech_16k/Actor_05/03-01-01-01-02-01-05.flac"),  # a copy
     ]:
         (tmp_path / "in" / sub).mkdir(parents=True, exist_ok=True)
-        (tmp_path / "in" / sub / Path(rel).name).symlink_to(rv / rel)
+        shutil.copy(rv / rel, tmp_path / "in" / sub / Path(rel).name)
     s = run_recipe(Ravdess(), tmp_path / "in", tmp_path / "out", PrepOptions())
-    assert (s.discovered, s.written, s.failed, s.clips) == (3, 2, 1, 2)
+    assert (s.discovered, s.written, s.failed, s.clips) == (4, 2, 1, 2)
     (err,) = s.errors
     assert (
         err["source"].endswith("b/03-01-03-01-01-02-05.wav") and "a/03-01-03-01-01-02-05.flac" in err["error"]
     )
+    copy = tmp_path / "in/c/03-01-01-01-02-01-05.flac"
+    assert s.notes == [f"1 file(s) passed over, byte for byte copies of a clip's file ({copy}, ...)"]
     kept = next(r for r in read_manifest(tmp_path / "out") if r["id"] == "03-01-03-01-01-02-05")
     assert kept["source"].endswith("a/03-01-03-01-01-02-05.flac")
+    kaggle = tmp_path / "ravdess-emotional-speech-audio.zip"  # the copies inside one zip
+    with zipfile.ZipFile(kaggle, "w") as z:
+        for folder in ("Actor_05", "audio_speech_actors_01-24/Actor_05"):
+            z.write(
+                rv / "Audio_Speech_48k/Actor_05/03-01-03-01-01-02-05.wav",
+                f"{folder}/03-01-03-01-01-02-05.wav",
+            )
+    (tmp_path / "k").mkdir()
+    kaggle.rename(tmp_path / "k" / kaggle.name)
+    s = run_recipe(Ravdess(), tmp_path / "k", tmp_path / "out-k", PrepOptions())
+    assert (s.discovered, s.written, s.failed, s.clips, len(s.notes)) == (2, 1, 0, 1, 1)
 
 
 def test_a_performance_filmed_and_recorded_stays_in_one_split(shared, tmp_path):
