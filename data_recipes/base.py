@@ -26,7 +26,7 @@ from talkface_cli.fsutil import atomic_write_json, refuse_foreign
 from talkface_cli.ui import progress
 
 from .labels import COLUMNS
-from .packed import same_bytes
+from .packed import clear_copies, same_bytes
 
 ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.xz", ".7z", ".rar")
 
@@ -182,6 +182,7 @@ def run_recipe(
     jobs, errors = recipe.discover(Path(root) if root is not None else out, opts)
     out.mkdir(parents=True, exist_ok=True)  # after discovery: a wrong ROOT leaves no empty store behind
     found = len(jobs)
+    clear_copies(out / "tracks")  # archives' members are copied there while a clip is made
     jobs, twins, copies = unique_ids(jobs, out / "tracks")
     errors += twins
     stamp(out, recipe, root, opts, args)

@@ -56,6 +56,12 @@ def _read_listing(archive: str, _size: int, _mtime: int) -> dict[str, tuple[int,
         ) from None
 
 
+def clear_copies(where: Path) -> None:
+    """Removes the copies a run killed outright (SIGKILL, power loss) left under `where`."""
+    for stale in where.glob(".member-*"):
+        stale.unlink(missing_ok=True)
+
+
 def member_source(archive: Path, name: str) -> str:
     return f"{archive}:{name}"
 

@@ -138,6 +138,9 @@ def test_ravdess_zips_are_read_in_place_as_if_unzipped(shared, tmp_path):
     assert len(errors) == 1, errors
     assert errors[0]["error"].startswith(f"{audio_zip}:Actor_01/{damaged}: damaged in the archive ("), errors
     assert prep(unzipped, "unzipped")["errors"] == []
+    stale = tmp_path / "s-from-zips/tracks/.member-x1y2.wav"  # left by a run killed outright
+    stale.write_bytes(b"RIFF")
+    assert prep(dl, "from-zips")["skipped"] == 2 and not stale.exists()
     shutil.copytree(unzipped, dl, dirs_exist_ok=True)  # unzipped beside the zips
     both = prep(dl, "both")
     assert both["notes"] == [f"{dl}: 3 unpacked file(s) also in a zip there, read from the zip"]
