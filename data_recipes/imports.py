@@ -8,12 +8,13 @@
 - vertices: `.npy` vertex sequences (T, 3V) as FaceFormer, CodeTalker and UniTalker keep VOCASET,
   with `--templates templates.pkl`, fitted to the face model of their topology (`vertices.py`);
   or VOCASET's own download, a ROOT with data_verts.npy (`vocaset.py`). FaceFormer's `vocaset/`
-  folder may be ROOT (its vertices_npy/ is read, the sound looked for in its wav/ too); a
+  folder may be ROOT (its vertices_npy/ is read, the sound found in its wav/); a
   templates.pkl in ROOT or its parent is the default --templates.
 Frames are resampled from `--fps` (default: 25 for emoca, 30 for etf, for vertices the rate that
 makes them as long as their sound) to 25 fps. The audio is the file with the same name
-(.wav/.flac) beside it or in `--audio-dir`. Labels: `--labels CSV`, else parsed from RAVDESS-style
-names, else VOCASET's `<speaker>_sentenceNN`, else the parent folder is the speaker.
+(.wav/.flac) in `--audio-dir`, else beside it or in a `wav/` or `audio/` folder beside its folder.
+Labels: `--labels CSV`, else parsed from RAVDESS-style names, else VOCASET's
+`<speaker>_sentenceNN`, else the parent folder is the speaker.
 """
 
 from __future__ import annotations
@@ -88,13 +89,10 @@ class Import:
         # of a process that has run torch can hang in its OpenMP thread pool
         self.parallel = fmt != "vertices"
         self.audio_dir = Path(opts.extra["audio_dir"]) if opts.extra.get("audio_dir") else None
-        self.wav_dirs: list[Path] = []  # where else the sound is looked for, after beside the file
         if fmt == "vertices":
             raw = is_raw(root)
             if not raw and (root / "vertices_npy").is_dir():  # FaceFormer's vocaset/ folder
                 root = root / "vertices_npy"
-            if not raw and (root.parent / "wav").is_dir():
-                self.wav_dirs = [root.parent / "wav"]  # beside vertices_npy/, as FaceFormer keeps it
             near = [t for t in (root / "templates.pkl", root.parent / "templates.pkl") if t.is_file()]
             templates = opts.extra.get("templates") or next(iter(near), None)
             if not templates:
@@ -157,7 +155,7 @@ class Import:
             )
             return self._write(out, record, arrays, audio)
         path = Path(job.source)
-        dirs = [self.audio_dir] if self.audio_dir else [path.parent, *self.wav_dirs]
+        dirs = [self.audio_dir] if self.audio_dir else sound_dirs(path)
         names = [d / f"{path.stem}{s}" for d in dirs for s in (".wav", ".flac")]
         wav = next((n for n in names if n.is_file()), None)
         if wav is None:
@@ -192,6 +190,13 @@ class Import:
         frames = len(arrays["params"])
         arrays["audio"] = np.pad(audio, (0, max(0, frames * HOP - len(audio))))[: frames * HOP]
         write_clip(out, record, arrays)
+
+
+def sound_dirs(path: Path) -> list[Path]:
+    """Where a clip's sound is looked for without --audio-dir: beside its file, then in a `wav/` or
+    `audio/` folder beside the file's folder, as FaceFormer keeps VOCASET (vertices_npy/, wav/) and
+    3D-ETF is kept (blendshape/, audio/)."""
+    return [path.parent, *(d for d in (path.parent.parent / n for n in ("wav", "audio")) if d.is_dir())]
 
 
 def etf_arrays(path: Path, fps: float) -> dict:

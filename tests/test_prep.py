@@ -559,13 +559,11 @@ def test_import_emoca_and_etf(tmp_path):
         and str(clip["face_model"]) == "flame"
         and len(clip["audio"]) == 32000
     )
-    (tmp_path / "etf").mkdir()
-    np.save(
-        tmp_path / "etf" / "03-01-05-02-01-01-12.npy", rng.random((60, 52)).astype(np.float32)
-    )  # 2 s at 30 fps
-    sf.write(
-        tmp_path / "etf" / "03-01-05-02-01-01-12.wav", rng.normal(0, 0.1, 32000).astype(np.float32), 16000
-    )
+    for sub in ("blendshape", "audio"):  # 3D-ETF's layout: the sound in audio/ beside blendshape/
+        (tmp_path / "etf" / sub).mkdir(parents=True)
+    name = "03-01-05-02-01-01-12"
+    np.save(tmp_path / f"etf/blendshape/{name}.npy", rng.random((60, 52)).astype(np.float32))  # 2 s, 30 fps
+    sf.write(tmp_path / f"etf/audio/{name}.wav", rng.normal(0, 0.1, 32000).astype(np.float32), 16000)
     res = runner.invoke(
         app, ["prep", "import", str(tmp_path / "etf"), "--format", "etf", "--out", str(tmp_path / "s2")]
     )
