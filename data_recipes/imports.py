@@ -195,7 +195,7 @@ class Import:
 def sound_dirs(path: Path) -> list[Path]:
     """Where a clip's sound is looked for without --audio-dir: beside its file, then in a `wav/` or
     `audio/` folder beside the file's folder, as FaceFormer keeps VOCASET (vertices_npy/, wav/) and
-    3D-ETF is kept (blendshape/, audio/)."""
+    public 3D-ETF loaders keep EmoTalk's data (blendshape/, audio/; its own layout is unpublished)."""
     return [path.parent, *(d for d in (path.parent.parent / n for n in ("wav", "audio")) if d.is_dir())]
 
 

@@ -559,7 +559,7 @@ def test_import_emoca_and_etf(tmp_path):
         and str(clip["face_model"]) == "flame"
         and len(clip["audio"]) == 32000
     )
-    for sub in ("blendshape", "audio"):  # 3D-ETF's layout: the sound in audio/ beside blendshape/
+    for sub in ("blendshape", "audio"):  # as 3D-ETF loaders keep it: audio/ beside blendshape/
         (tmp_path / "etf" / sub).mkdir(parents=True)
     name = "03-01-05-02-01-01-12"
     np.save(tmp_path / f"etf/blendshape/{name}.npy", rng.random((60, 52)).astype(np.float32))  # 2 s, 30 fps
