@@ -57,14 +57,20 @@ def stop_signals_held() -> Iterator[None]:
             signal.raise_signal(caught[0])  # the program's own handler now runs (or the default)
 
 
+LFS_POINTER = b"version https://git-lfs.github.com/spec/"
+
+
 def require_file(path: Path, what: str = "") -> Path:
-    """`path` if it is a file; else a TalkfaceError naming it (missing, or a folder); `what`, a
+    """`path` if it is a file; else a TalkfaceError naming it (missing, a folder, or the Git LFS
+    pointer a clone without LFS leaves in place of a file, as in CREMA-D's repository); `what`, a
     hint, ends the message."""
     path = Path(path)
     if path.is_dir():
         raise TalkfaceError(f"{path}: a folder, not a file{what}")
     if not path.is_file():
         raise TalkfaceError(f"{path}: no such file{what}")
+    if path.stat().st_size < 1024 and path.read_bytes().startswith(LFS_POINTER):
+        raise TalkfaceError(f"{path}: a Git LFS pointer, not the file itself (`git lfs pull` fetches it)")
     return path
 
 

@@ -618,6 +618,23 @@ def test_folder_with_labels_and_mead_hdtf_layouts(shared, tmp_path):
     assert (r["speaker"], r["emotion"], r["intensity"]) == ("M003", "fearful", 2)  # RAVDESS's names
 
 
+def test_git_lfs_pointers_are_named_as_such(shared, tmp_path):
+    """CREMA-D ships through Git LFS: cloned without it (or past GitHub's LFS quota), each file is a
+    130-byte pointer. Each is one line saying so, not a decoder's complaint."""
+    crema = tmp_path / "crema"
+    pointer = "version https://git-lfs.github.com/spec/v1\noid sha256:{}\nsize 123456\n"
+    for i, sub in enumerate(("AudioWAV/1001_DFA_ANG_XX.wav", "VideoFlash/1001_DFA_ANG_XX.flv")):
+        (crema / sub).parent.mkdir(parents=True)
+        (crema / sub).write_text(pointer.format(str(i) * 64))
+    shutil.copy(shared / "data/ravdess/Audio_Speech_16k/Actor_01/03-01-01-01-01-01-01.flac", crema)
+    res = runner.invoke(app, ["prep", "folder", str(crema), "--out", str(tmp_path / "s"), "--json", "-"])
+    assert res.exit_code == 3, res.output
+    summary = json.loads(res.stdout)
+    assert summary["written"] == 1 and len(summary["errors"]) == 2
+    why = "a Git LFS pointer, not the file itself (`git lfs pull` fetches it)"
+    assert all(e["error"] == f"{e['source']}: {why}" for e in summary["errors"]), summary["errors"]
+
+
 def test_a_folder_of_speech_in_the_common_formats_is_found_without_a_table(tmp_path):
     """Phones and voice recorders save Opus, AAC, AIFF, WMA: each is a clip, not passed over."""
     wav = tmp_path / "speech.wav"
