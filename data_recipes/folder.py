@@ -2,8 +2,9 @@
 
 Videos are tracked and fitted, audio files kept as audio-only clips. Labels come from the CSV
 (columns path, speaker, emotion, intensity, statement, take; `path` relative to ROOT, read as
-`labels.read_labels` says); without it the speaker is the file's parent folder name and the
-emotion stays empty. With a CSV, only the files it lists are taken, and a listed file that is
+`labels.read_labels` says); without it the labels come from CREMA-D's names
+(`1001_DFA_ANG_XX`) where files are so named, else the speaker is the file's parent folder name
+and the emotion stays empty. With a CSV, only the files it lists are taken, and a listed file that is
 missing or neither video nor audio is reported.
 
 One recording kept as several files must not be split apart, or a test clip's sound is trained
@@ -22,7 +23,7 @@ from talkface_cli.errors import TalkfaceError
 
 from .audio import audio_clip
 from .base import Job, PrepOptions, nothing_found
-from .labels import MEDIA, clip_id, default_labels, listed_error, read_labels
+from .labels import MEDIA, clip_id, default_labels, listed_error, named_labels, read_labels
 from .video import HOW, VERSION, fit_speakers, track_clip
 
 
@@ -43,15 +44,20 @@ class Folder:
             paths = [root / rel for rel in table if rel in usable]
             errors = [listed_error(root, rel, "a video or audio file") for rel in table if rel not in usable]
         jobs = []
+        named = 0  # files whose names give their labels (CREMA-D's)
         for path in paths:
             rel = path.relative_to(root).as_posix()
-            labels = default_labels("folder", path)
+            given = named_labels(path)  # a CSV's cells, where it has them, come before these
+            labels = default_labels("folder", path) | given
+            named += bool(given)
             if table is not None:
                 labels |= {k: v for k, v in table[rel].items() if v is not None}
             jobs.append(Job(clip_id(root, path), str(path), labels, MEDIA[path.suffix.lower()]))
         if not jobs and not errors:
             raise nothing_found(root, "video or audio files")
         self.notes = shared_takes(jobs, root)
+        if named:
+            self.notes.append(f"{root}: {named} file(s) labelled by their CREMA-D names (1001_DFA_ANG_XX)")
         return jobs, errors
 
     def process(self, job: Job, out: Path, opts: PrepOptions) -> None:

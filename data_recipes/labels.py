@@ -1,4 +1,5 @@
-"""Label tables for recipes whose file names carry no labels (`--labels CSV`)."""
+"""Label tables for recipes whose file names carry no labels (`--labels CSV`), and the labels of
+the names that do (CREMA-D's, read by `prep folder`)."""
 
 from __future__ import annotations
 
@@ -78,6 +79,25 @@ def read_labels(path: Path, root: Path) -> dict[str, dict]:
             raise TalkfaceError(f"{path}: lines {lines_of[rel]} and {i} give {rel} different labels")
         out[rel], lines_of[rel] = labels, i
     return out
+
+
+# CREMA-D's file names: speaker, sentence, emotion, level (1001_DFA_ANG_XX).
+CREMA_D = re.compile(
+    r"(?P<speaker>\d{4})_(?P<statement>[A-Z]{3})_(?P<emotion>ANG|DIS|FEA|HAP|NEU|SAD)_(?P<level>LO|MD|HI|XX)"
+)
+
+
+def named_labels(path: Path) -> dict:
+    """The labels a file's name gives where it is a corpus's own (CREMA-D's), else none."""
+    m = CREMA_D.fullmatch(path.stem)
+    if m is None:
+        return {}
+    return {
+        "speaker": m["speaker"],
+        "emotion": emotion_name(m["emotion"]),
+        "intensity": intensity(m["level"], f"{path}: level"),
+        "statement": m["statement"],
+    }
 
 
 def intensity(cell: str, what: str) -> int | None:

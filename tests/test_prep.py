@@ -652,6 +652,53 @@ def test_a_folder_of_speech_in_the_common_formats_is_found_without_a_table(tmp_p
     assert all(r["speaker"] == "ann" and abs(r["duration"] - 1.0) < 0.1 for r in recs), recs  # codec padding
 
 
+def test_crema_d_is_labelled_by_its_names_without_a_table(tmp_path):
+    """CREMA-D as its repository (or Kaggle) gives it: SPEAKER_SENTENCE_EMOTION_LEVEL names in
+    AudioWAV/ and AudioMP3/ are labelled from the names, the .wav and .mp3 of a sentence one take;
+    other files keep the folder as speaker; a CSV's cells come first."""
+    wav = tmp_path / "speech.wav"
+    sf.write(wav, np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32), 16000)
+    crema = tmp_path / "CREMA-D"
+    for rel in (
+        "AudioWAV/1001_DFA_ANG_XX.wav",
+        "AudioWAV/1091_IEO_HAP_HI.wav",
+        "AudioMP3/1001_DFA_ANG_XX.mp3",
+    ):
+        (crema / rel).parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(wav), str(crema / rel)], check=True)
+    (crema / "extra").mkdir()
+    shutil.copy(wav, crema / "extra/memo.wav")
+    res = runner.invoke(app, ["prep", "folder", str(crema), "--out", str(tmp_path / "s"), "--json", "-"])
+    assert res.exit_code == 0, res.output
+    assert (
+        f"{crema}: 3 file(s) labelled by their CREMA-D names (1001_DFA_ANG_XX)"
+        in json.loads(res.stdout)["notes"]
+    )
+    got = {
+        r["id"]: (r["speaker"], r["emotion"], r["intensity"], r["statement"], r["take"])
+        for r in read_manifest(tmp_path / "s")
+    }
+    assert got == {
+        "AudioWAV__1001_DFA_ANG_XX": ("1001", "angry", None, "DFA", "1001/1001_DFA_ANG_XX"),
+        "AudioMP3__1001_DFA_ANG_XX": ("1001", "angry", None, "DFA", "1001/1001_DFA_ANG_XX"),
+        "AudioWAV__1091_IEO_HAP_HI": ("1091", "happy", 3, "IEO", None),
+        "extra__memo": ("extra", None, None, None, None),
+    }
+    (tmp_path / "labels.csv").write_text("path,emotion\nAudioWAV/1091_IEO_HAP_HI.wav,sad\n")
+    args = [
+        "prep",
+        "folder",
+        str(crema),
+        "--labels",
+        str(tmp_path / "labels.csv"),
+        "--out",
+        str(tmp_path / "t"),
+    ]
+    assert runner.invoke(app, args).exit_code == 0
+    (r,) = read_manifest(tmp_path / "t")
+    assert (r["speaker"], r["emotion"], r["intensity"]) == ("1091", "sad", 3)
+
+
 def test_crema_d_and_iemocap_codes_label_as_ravdess_names(tmp_path):
     """CREMA-D writes ANG / HAP with LO / MD / HI (XX: unspecified), IEMOCAP neu / hap / fru:
     one class per emotion across corpora; other classes are kept as written."""

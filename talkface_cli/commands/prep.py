@@ -266,9 +266,12 @@ def folder(
     max_miss: float = MissOpt,
     json_out: Path = JsonOpt,
 ) -> None:
-    """Any videos (tracked and fitted) or audio files (audio-only clips), labels from a CSV.
+    """Any videos (tracked and fitted) or audio files (audio-only clips), labels from a CSV (or
+    from CREMA-D's names, 1001_DFA_ANG_XX, without one).
 
     Example: talkface prep folder ~/my_clips --labels labels.csv --out data/mine
+
+    CREMA-D: talkface prep folder ~/CREMA-D --out data/crema --split-by speaker
     """
     from data_recipes.folder import Folder
 
