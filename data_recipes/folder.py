@@ -2,10 +2,10 @@
 
 Videos are tracked and fitted, audio files kept as audio-only clips. Labels come from the CSV
 (columns path, speaker, emotion, intensity, statement, take; `path` relative to ROOT, read as
-`labels.read_labels` says); without it the labels come from CREMA-D's names
-(`1001_DFA_ANG_XX`) where files are so named, else the speaker is the file's parent folder name
-and the emotion stays empty. With a CSV, only the files it lists are taken, and a listed file that is
-missing or neither video nor audio is reported.
+`labels.read_labels` says); without it the labels come from CREMA-D's names (`1001_DFA_ANG_XX`)
+where files are so named, else the speaker is the file's parent folder name and the emotion stays
+empty. With a CSV, only the files it lists are taken, and a listed file that is missing or
+neither video nor audio is reported.
 
 One recording kept as several files must not be split apart, or a test clip's sound is trained
 on through its twin. The CSV's `take` column names a recording; files of one speaker and one
