@@ -67,6 +67,28 @@ def test_vertex_scores_in_pieces_are_the_whole_clips(monkeypatch):
     assert metrics.lve(face, pred, gt) == pytest.approx(whole["lve"], rel=1e-5)
 
 
+def test_the_latex_table_bolds_each_columns_best_contender():
+    """report.tex: a column's best among the methods and baselines (lowest LVE, highest LSE-C and
+    accuracy, FDD nearest 0), never the ground truth's rows; LaTeX's specials escaped."""
+    from talkface_cli.eval.tables import latex
+
+    columns = {"lve": "LVE (mm²)", "fdd": "FDD (mm, GT - pred)", "lse_c": "LSE-C", "emotion_acc": "acc. (%)"}
+    table = {
+        "emg/a_1": {"lve": 3.0, "fdd": -0.4, "lse_c": 5.0, "emotion_acc": 90.0},
+        "ours & theirs": {"lve": 4.0, "fdd": 0.2, "lse_c": 6.0, "emotion_acc": None},
+        "mean face": {"lve": 7.0, "fdd": 0.9, "lse_c": 1.0, "emotion_acc": 13.0},
+        "ground truth": {"lve": 0.0, "fdd": 0.0, "lse_c": 7.0, "emotion_acc": 100.0},
+    }
+    report = {"columns": columns, "rows": list(table), "table": table}
+    report |= {"baselines": ["mean face", "ground truth"], "references": ["ground truth"]}
+    lines = latex(report).splitlines()
+    assert lines[0] == r"\begin{tabular}{lrrrr}" and lines[-1] == r"\end{tabular}"
+    assert lines[2] == r"method & LVE (mm$^2$) & FDD (mm, GT - pred) & LSE-C & acc. (\%) \\"
+    assert lines[4] == r"emg/a\_1 & \textbf{3} & -0.4 & 5 & \textbf{90} \\"
+    assert lines[5] == r"ours \& theirs & 4 & \textbf{0.2} & \textbf{6} & - \\"
+    assert lines[6] == r"\midrule" and lines[8] == r"ground truth & 0 & 0 & 7 & 100 \\"
+
+
 def test_frechet_by_hand():
     rng = np.random.default_rng(0)
     x = rng.normal(0, 1, (4000, 1))
@@ -117,6 +139,9 @@ def test_eval_end_to_end(use_chain, tmp_path):
     for name, vals in table.items():  # the printed table and report.md carry the JSON's numbers
         assert name in res.output and f"| {name} | {fmt(vals['lve'])} |" in md
         assert fmt(vals["lve"]) in res.output
+    tex = (out / "report.tex").read_text()  # the main table for a paper, the same numbers
+    for name, vals in table.items():
+        assert any(line.startswith(f"{name} & ") and fmt(vals["lve"]) in line for line in tex.splitlines())
     assert len(report["examples"]) == 1 and (out / "examples").is_dir()
     sw = report["swap"]  # every test clip has a clip of another emotion to take it from
     assert sw["swaps"] == len(report["clips"]) and 0 <= sw["accuracy_pct"] <= 100

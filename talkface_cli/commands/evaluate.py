@@ -67,7 +67,8 @@ def command(
 ) -> None:
     """Score models against baselines: LVE, EVE, FDD, LSE-D/C, VE-FID, emotion accuracy, speed.
 
-    Writes report.json and report.md (and example MP4s) to --out; prints the same tables.
+    Writes report.json, report.md and report.tex (the main table for a paper, each column's best in
+    bold) to --out, and example MP4s; prints the same tables.
 
     Example: talkface eval --emg emg/synth --data data/synth --split test --examples 2
 
@@ -78,7 +79,7 @@ def command(
     use_assets(flame_model, hubert_at)
     from ..data.store import SPLITS
     from ..eval.run import evaluate
-    from ..eval.tables import caveats, markdown, rich_tables
+    from ..eval.tables import caveats, latex, markdown, rich_tables
 
     if split not in SPLITS:
         raise TalkfaceError(f"--split {split}: not one of {', '.join(SPLITS)}")
@@ -87,7 +88,9 @@ def command(
     if not emg:
         raise TalkfaceError("--emg: name the EMG model(s) to score (talkface models list shows them)")
     folder = check_can_create(out or Path(f"eval-{emg[0].replace('/', '-')}"), folder=True)
-    refuse_foreign(folder, ("report.json", "report.md", "examples"), "an evaluation report", "--out")
+    refuse_foreign(
+        folder, ("report.json", "report.md", "report.tex", "examples"), "an evaluation report", "--out"
+    )
     dev = resolve_device(device)
     report = evaluate(
         emg,
@@ -104,6 +107,7 @@ def command(
     )
     atomic_write_json(folder / "report.json", report)
     atomic_write_bytes(folder / "report.md", markdown(report).encode())
+    atomic_write_bytes(folder / "report.tex", latex(report).encode())
     if examples:
         from ..eval.examples import render_examples
 
@@ -114,7 +118,7 @@ def command(
     for t in rich_tables(report):
         console.print(t)
     console.print(caveats(report), highlight=False)
-    console.print(f"report: {folder / 'report.json'}, {folder / 'report.md'}")
+    console.print(f"report: {folder / 'report.json'}, {folder / 'report.md'}, {folder / 'report.tex'}")
 
 
 def write_speech(stores: list[Path], split: str, limit: int | None, folder: Path) -> None:

@@ -38,6 +38,7 @@ from .sync import delay, sync_stats
 
 SHIFT = 10  # frames the audio of the sanity row is delayed by
 BASELINES = ("template", "mean face", "ground truth", f"GT, audio +{SHIFT}")  # rows after the models
+REFERENCES = BASELINES[2:]  # the ground truth's rows: what a method is measured against
 COLUMNS = {  # key: header with units
     "lve": "LVE (mm, max L2)",
     "lve_sq": "LVE (mm², max squared L2)",
@@ -321,6 +322,8 @@ def evaluate(
         "swap": swap,
         "columns": COLUMNS,
         "rows": [r.name for r in rows],  # the table's order (JSON objects are written key-sorted)
+        "baselines": list(BASELINES),
+        "references": list(REFERENCES),
         "table": {r.name: summarise(r, gt, total_frames) for r in rows},
         "breakdown": breakdown(rows[0], clips),
         "clips": [c.id for c in clips],

@@ -1,5 +1,5 @@
-"""The evaluation report as rich tables and Markdown, from the one dict `evaluate` returns (so
-the printed table, report.json and report.md always agree)."""
+"""The evaluation report as rich tables, Markdown and a LaTeX table, from the one dict `evaluate`
+returns (so the printed table, report.json, report.md and report.tex always agree)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,39 @@ def main_rows(report: dict) -> tuple[list[str], list[list[str]]]:
     keys = list(report["columns"])
     head = ["method"] + [report["columns"][k] for k in keys]
     return head, [[name, *_cells(report["table"][name], keys)] for name in report["rows"]]
+
+
+# Which way a column's best lies, for report.tex's bold: the others' lowest is best.
+BETTER = {"lse_c": "highest", "emotion_acc": "highest", "rtf": "highest", "fdd": "nearest 0"}
+_TEX = {c: "\\" + c for c in "&%$#_{}"} | {"\\": r"\textbackslash{}", "~": r"\textasciitilde{}", "^": r"\^{}"}
+_TEX["²"] = r"$^2$"  # the squared LVE's unit, in any LaTeX
+
+
+def _best(table: dict, rows: list[str], key: str) -> str | None:
+    """The row with the best value of `key` (BETTER), among `rows` that have one."""
+    scored = [(v, r) for r in rows if isinstance(v := table[r].get(key), (int, float)) and not math.isnan(v)]
+    if not scored:
+        return None
+    way = BETTER.get(key, "lowest")
+    rank = {"highest": lambda x: -x[0], "nearest 0": lambda x: abs(x[0])}.get(way, lambda x: x[0])
+    return min(scored, key=rank)[1]
+
+
+def latex(report: dict) -> str:
+    """The main table as a LaTeX tabular (booktabs), each column's best contender in bold (the
+    ground truth's rows are what a method is measured against, not contenders), a rule before the
+    baselines, for a paper's table."""
+    head, rows = main_rows(report)
+    keys, names = list(report["columns"]), report["rows"]
+    best = [_best(report["table"], [n for n in names if n not in report["references"]], k) for k in keys]
+    tex = lambda text: "".join(_TEX.get(ch, ch) for ch in str(text))  # noqa: E731
+    lines = [rf"\begin{{tabular}}{{l{'r' * len(keys)}}}", r"\toprule", " & ".join(map(tex, head)) + r" \\"]
+    first = next(n for n in names if n in report["baselines"])
+    for name, (_, *cells) in zip(names, rows):
+        lines += [r"\midrule"] if name in (names[0], first) else []
+        cells = [rf"\textbf{{{c}}}" if b == name else c for c, b in zip(cells, best)]
+        lines.append(" & ".join([tex(name), *cells]) + r" \\")
+    return "\n".join([*lines, r"\bottomrule", r"\end{tabular}"]) + "\n"
 
 
 def caveats(report: dict) -> str:
