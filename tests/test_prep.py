@@ -266,7 +266,8 @@ def test_a_performance_filmed_and_recorded_stays_in_one_split(shared, tmp_path):
     clips = load_clips([tmp_path / "out"])
     videos = [c for c in clips if c.id.startswith("01-")]
     (tmp_path / "model").mkdir()
-    _, files = provenance([tmp_path / "out"], videos)
+    meta, files = provenance([tmp_path / "out"], videos)
+    assert meta["data_terms"] == ["RAVDESS: CC BY-NC-SA 4.0 (non-commercial, share alike)"]  # models show
     (tmp_path / "model" / TRAINED).write_bytes(files[TRAINED])
     twins = sorted("03-" + c.id[3:] for c in videos)
     assert sorted(seen_in_training(tmp_path / "model", [c for c in clips if c.id.startswith("03-")])) == twins
@@ -559,6 +560,11 @@ def test_import_emoca_and_etf(tmp_path):
         and str(clip["face_model"]) == "flame"
         and len(clip["audio"]) == 32000
     )
+    terms = provenance([tmp_path / "s1"], load_clips([tmp_path / "s1"]))[0]["data_terms"]
+    assert terms == [
+        "import: the data's own terms (your files)",
+        "FLAME (the clips' face model): MPI's non-commercial licence",
+    ]
     for sub in ("blendshape", "audio"):  # as 3D-ETF loaders keep it: audio/ beside blendshape/
         (tmp_path / "etf" / sub).mkdir(parents=True)
     name = "03-01-05-02-01-01-12"
@@ -839,7 +845,8 @@ def test_one_recording_kept_as_several_files_stays_in_one_split(shared, tmp_path
     # A model that trained on the WAVs has heard their MP3 twins, whichever store they are in.
     clips = load_clips([tmp_path / "s"])
     (tmp_path / "model").mkdir()
-    _, files = provenance([tmp_path / "s"], [c for c in clips if c.id.startswith("AudioWAV")])
+    meta, files = provenance([tmp_path / "s"], [c for c in clips if c.id.startswith("AudioWAV")])
+    assert meta["data_terms"] == ["folder: the data's own terms (your files)"]
     (tmp_path / "model" / TRAINED).write_bytes(files[TRAINED])
     mp3s = [c for c in clips if c.id.startswith("AudioMP3")]
     assert sorted(seen_in_training(tmp_path / "model", mp3s)) == sorted(c.id for c in mp3s)

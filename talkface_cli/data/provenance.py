@@ -20,17 +20,35 @@ from ..fsutil import json_text
 from .datasets import Clip, data_hash, load_clips, no_clips
 
 TRAINED = "trained_clips.json"  # in a registry entry's folder
+# The terms a trained model's data comes under, by the corpus its clips name (`models show`, and
+# `models export` carries them): what a user sharing the model must keep to.
+TERMS = {
+    "ravdess": "RAVDESS: CC BY-NC-SA 4.0 (non-commercial, share alike)",
+    "mead": "MEAD: its authors' terms (see its site)",
+    "hdtf": "HDTF: its authors' terms; its YouTube videos' rights stay with their owners",
+    "synthetic": "talkface's synthetic corpus: no third-party terms",
+}
+FLAME_TERMS = "FLAME (the clips' face model): MPI's non-commercial licence"
 
 
 def provenance(stores: list[Path], train: list[Clip]) -> tuple[dict, dict[str, bytes]]:
     """Meta (the stores and their manifests' hash) and the file of training-clip fingerprints."""
     meta = {"data_manifest_hash": data_hash(stores), "data": [str(s) for s in stores]}
+    meta["data_terms"] = data_terms(train)
     record = {
         "fingerprint": "sha256 of the clip's 16 kHz float32 audio, first 16 hex digits",
         "clips": sorted({c.sound for c in train}),
         "takes": sorted({take for c in train if (take := take_of(c))}),
     }
     return meta, {TRAINED: json_text(record, indent=None).encode()}
+
+
+def data_terms(train: list[Clip]) -> list[str]:
+    """The terms of the corpora `train` comes from (a user's own data: its own), and FLAME's where
+    the clips are FLAME parameters."""
+    corpora = sorted({str(c.record.get("corpus")) for c in train})
+    terms = [TERMS.get(c, f"{c}: the data's own terms (your files)") for c in corpora]
+    return terms + ([FLAME_TERMS] if any(c.face_model == "flame" for c in train) else [])
 
 
 def seen_in_training(entry_path: Path, clips: list[Clip]) -> list[str] | None:
