@@ -32,7 +32,8 @@ FLAME_TERMS = "FLAME (the clips' face model): MPI's non-commercial licence"
 
 
 def provenance(stores: list[Path], train: list[Clip]) -> tuple[dict, dict[str, bytes]]:
-    """Meta (the stores and their manifests' hash) and the file of training-clip fingerprints."""
+    """Meta (the stores, their manifests' hash and the data's terms) and the file of training-clip
+    fingerprints."""
     meta = {"data_manifest_hash": data_hash(stores), "data": [str(s) for s in stores]}
     meta["data_terms"] = data_terms(train)
     record = {
