@@ -66,15 +66,23 @@ def member_source(archive: Path, name: str) -> str:
     return f"{archive}:{name}"
 
 
+def _member(source: str) -> tuple[Path, str] | None:
+    """(archive, member name) of a source naming an archive's member, else None (a file)."""
+    found = _SOURCE.match(source)
+    if found is None or not Path(found["archive"]).is_file():
+        return None
+    return Path(found["archive"]), found["name"]
+
+
 @contextmanager
 def local_copy(source: str, where: Path) -> Iterator[Path]:
     """A path to open `source` by: the file itself, or an archive's member copied to a temporary
     file under `where`. Errors raised in the block name the member, not the copy."""
-    found = _SOURCE.match(source)
-    if found is None or not Path(found["archive"]).is_file():
+    member = _member(source)
+    if member is None:
         yield Path(source)
         return
-    archive, name = Path(found["archive"]), found["name"]
+    archive, name = member
     if name not in _listing(archive):
         raise TalkfaceError(f"{source}: not in the archive (changed since it was listed?)")
     where.mkdir(parents=True, exist_ok=True)
@@ -103,10 +111,8 @@ def same_bytes(a: str, b: str, scratch: Path) -> bool:
 
 
 def _size(source: str) -> int:
-    found = _SOURCE.match(source)
-    if found is None or not Path(found["archive"]).is_file():
-        return Path(source).stat().st_size
-    return _listing(Path(found["archive"]))[found["name"]][1]
+    member = _member(source)
+    return Path(source).stat().st_size if member is None else _listing(member[0])[member[1]][1]
 
 
 def _copy_out(archive: Path, name: str, dst: BinaryIO, source: str) -> None:

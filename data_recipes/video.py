@@ -52,7 +52,7 @@ def track_clip(job: Job, out: Path, opts: PrepOptions) -> None:
     if path.is_file():
         return
     separate = job.labels.get("audio_source")  # MEAD keeps the sound in its own file
-    with ExitStack() as files:  # a file, or a tar member copied out while it is read (MEAD)
+    with ExitStack() as files:  # a file, or an archive's member copied out while it is read
         video = files.enter_context(local_copy(job.source, path.parent))
         open_video(video)[0].release()  # fail fast: not a video, or no audio
         if separate:

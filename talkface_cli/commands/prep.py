@@ -307,7 +307,7 @@ def import_params(
     audio_dir: Path = typer.Option(
         None,
         "--audio-dir",
-        help="where NAME.wav lives (default: beside the file, and for vertices in wav/ beside vertices_npy/)",
+        help="where NAME.wav lives (default: beside the file, or in wav/ or audio/ beside its folder)",
     ),
     labels: Path = typer.Option(None, "--labels", help="CSV: path,speaker,emotion,intensity,statement,take"),
     jobs: int = JobsOpt,
