@@ -1,18 +1,22 @@
-"""Parameters tracked elsewhere: `talkface prep import ROOT --format emoca|etf|vertices`.
+"""Parameters tracked elsewhere: `talkface prep import ROOT --format emoca|etf|vertices|livelink`.
 
 - emoca: one `.npz` per clip from EMOCA/DECA-style trackers with FLAME codes: expression
   (`exp`|`expcode`|`expression`, first 50 used), jaw (`jaw`|`jaw_pose`, or the last 3 of
   `pose`|`posecode`), global rotation (first 3 of `pose`|`posecode`, or `global_pose`), shape
   (`shape`|`shapecode`|`betas`, averaged over frames). Stored as face model `flame` (50 + 3).
 - etf: EmoTalk / 3D-ETF `.npy` arrays (T, 52) of ARKit curves, mapped to ICT-FaceKit.
+- livelink: Live Link Face takes (an iPhone's ARKit capture, a timecoded CSV and a .mov with the
+  sound), mapped to ICT-FaceKit on the timecode clock (`livelink.py`); a take's speaker is the
+  folder that holds its folder, and a labels CSV may name a take by its folder.
 - vertices: `.npy` vertex sequences (T, 3V) as FaceFormer, CodeTalker and UniTalker keep VOCASET,
   with `--templates templates.pkl`, fitted to the face model of their topology (`vertices.py`);
   or VOCASET's own download, a ROOT with data_verts.npy (`vocaset.py`). FaceFormer's `vocaset/`
   folder may be ROOT (its vertices_npy/ is read, the sound found in its wav/); a
   templates.pkl in ROOT or its parent is the default --templates.
 Frames are resampled from `--fps` (default: 25 for emoca, 30 for etf, for vertices the rate that
-makes them as long as their sound) to 25 fps. The audio is the file with the same name
-(.wav/.flac) in `--audio-dir`, else beside it or in a `wav/` or `audio/` folder beside its folder.
+makes them as long as their sound; livelink's by their timecodes) to 25 fps. The audio is a take's
+.mov, else the file with the same name (.wav/.flac) in `--audio-dir`, else beside it or in a `wav/`
+or `audio/` folder beside its folder.
 Labels: `--labels CSV`, else parsed from RAVDESS-style names, else VOCASET's
 `<speaker>_sentenceNN`, else the parent folder is the speaker.
 """
@@ -31,13 +35,21 @@ from talkface_cli.face.arkit import arkit_to_ict, resample
 from talkface_cli.face.flame import PARAM_NAMES as FLAME_NAMES
 from talkface_cli.face.load import load_face_model
 
-from .base import Job, PrepOptions
+from .base import Job, PrepOptions, nothing_found
 from .labels import clip_id, default_labels, listed_error, read_labels
+from .livelink import livelink_arrays, take_csvs, take_speaker, take_video
 from .ravdess import parse_name
 from .vertices import read_templates, read_vertex_file, vertex_arrays
 from .vocaset import VERTS, is_raw, read_raw
 
-SUFFIX = {"emoca": ".npz", "etf": ".npy", "vertices": ".npy"}
+SUFFIX = {"emoca": ".npz", "etf": ".npy", "vertices": ".npy", "livelink": ".csv"}
+# what each format reads: (the files, as "no ... found" names them; one of them)
+WANTED = {
+    "emoca": (".npz files", "a .npz file"),
+    "etf": (".npy files", "a .npy file"),
+    "vertices": (".npy files", "a .npy file"),
+    "livelink": ("Live Link Face takes (a CSV whose first column is Timecode)", "a Live Link Face take"),
+}
 SENTENCE = re.compile(r"(?P<speaker>.+)_sentence\d+", re.IGNORECASE)  # VOCASET's clip names
 
 
@@ -82,7 +94,7 @@ class Import:
     def discover(self, root: Path, opts: PrepOptions) -> tuple[list[Job], list[dict]]:
         fmt = opts.extra.get("format", "emoca")
         if fmt not in SUFFIX:
-            raise TalkfaceError(f"--format {fmt}: use emoca, etf or vertices")
+            raise TalkfaceError(f"--format {fmt}: use emoca, etf, vertices or livelink")
         if not root.is_dir():
             raise TalkfaceError(f"{root}: no such folder")
         # a vertex fit runs torch, which uses every core itself, in this process: forked workers
@@ -104,21 +116,29 @@ class Import:
             if raw:
                 return self._raw_jobs(root, opts), []
         table = read_labels(Path(opts.extra["labels"]), root) if opts.extra.get("labels") else {}
-        jobs = []
-        for path in sorted(root.rglob(f"*{SUFFIX[fmt]}")):
-            rel = path.relative_to(root).as_posix()
-            labels = default_labels("import", path)
+        takes, self.notes = fmt == "livelink", []
+        files = take_csvs(root) if takes else sorted(root.rglob(f"*{SUFFIX[fmt]}"))
+        jobs, found = [], set()
+        for path in files:
+            # a take is named by its CSV or by its folder
+            names = [p.relative_to(root).as_posix() for p in ([path, path.parent] if takes else [path])]
+            found |= set(names)
+            labels = default_labels("import", path, take_speaker(path) if takes else None)
             try:
                 labels |= {k: v for k, v in parse_name(path).items() if k in labels}
             except TalkfaceError:
                 if m := SENTENCE.fullmatch(path.stem):
                     labels["speaker"] = m["speaker"]
-            labels |= {k: v for k, v in table.get(rel, {}).items() if v is not None}
+            for rel in names:
+                labels |= {k: v for k, v in table.get(rel, {}).items() if v is not None}
             jobs.append(Job(clip_id(root, path), str(path), labels, fmt))
         if not jobs:
-            raise TalkfaceError(f"{root}: no {SUFFIX[fmt]} files for --format {fmt}")
-        found = {Path(j.source).relative_to(root).as_posix() for j in jobs}
-        errors = [listed_error(root, rel, f"a {SUFFIX[fmt]} file") for rel in table if rel not in found]
+            raise nothing_found(root, WANTED[fmt][0])
+        errors = [listed_error(root, rel, WANTED[fmt][1]) for rel in table if rel not in found]
+        logless = sum(not (Path(j.source).parent / "frame_log.csv").is_file() for j in jobs) if takes else 0
+        if logless:
+            note = "take(s) without frame_log.csv: sound placed by the .mov's timecode, else at the first row"
+            self.notes.append(f"{root}: {logless} {note}")
         return jobs, errors
 
     def _raw_jobs(self, root: Path, opts: PrepOptions) -> list[Job]:
@@ -155,15 +175,14 @@ class Import:
             )
             return self._write(out, record, arrays, audio)
         path = Path(job.source)
-        dirs = [self.audio_dir] if self.audio_dir else sound_dirs(path)
-        names = [d / f"{path.stem}{s}" for d in dirs for s in (".wav", ".flac")]
-        wav = next((n for n in names if n.is_file()), None)
-        if wav is None:
-            raise TalkfaceError(f"{path}: no audio {path.stem}.wav or .flac in {' or '.join(map(str, dirs))}")
-        audio = load_audio(wav)
-        record = {"id": job.id, "source": job.source, "audio_source": str(wav), **job.labels}
+        video = take_video(path) if job.kind == "livelink" else None
+        sound = video or self._sound(path)
+        audio = load_audio(sound)
+        record = {"id": job.id, "source": job.source, "audio_source": str(sound), **job.labels}
         fps = opts.extra.get("fps")
-        if job.kind == "etf":
+        if job.kind == "livelink":
+            arrays, record["sound_start"] = livelink_arrays(path, video, len(audio), fps)
+        elif job.kind == "etf":
             arrays = etf_arrays(path, float(fps or 30))
         elif job.kind == "vertices":
             speaker = str(job.labels["speaker"])
@@ -183,6 +202,15 @@ class Import:
                 "shape": shape,
             }
         self._write(out, record, arrays, audio)
+
+    def _sound(self, path: Path) -> Path:
+        """The sound of a clip's file: NAME.wav or .flac in --audio-dir, else in `sound_dirs`."""
+        dirs = [self.audio_dir] if self.audio_dir else sound_dirs(path)
+        names = [d / f"{path.stem}{s}" for d in dirs for s in (".wav", ".flac")]
+        wav = next((n for n in names if n.is_file()), None)
+        if wav is None:
+            raise TalkfaceError(f"{path}: no audio {path.stem}.wav or .flac in {' or '.join(map(str, dirs))}")
+        return wav
 
     @staticmethod
     def _write(out: Path, record: dict, arrays: dict, audio: np.ndarray) -> None:

@@ -195,8 +195,8 @@ def test_livelink_style_csv_is_read(tmp_path):
     cols = ["Timecode", "BlendShapeCount"] + [n[0].upper() + n[1:] for n in ARKIT_52] + ["HeadYaw"]
     row = ["00:00:00:01.000", "61"] + [f"{k / 100:.2f}" for k in range(52)] + ["0.1"]
     (tmp_path / "ll.csv").write_text(",".join(cols) + "\n" + ",".join(row) + "\n")
-    curves, rate = read_arkit_csv(tmp_path / "ll.csv")
-    assert rate is None  # LiveLink's Timecode does not give it
+    curves, times = read_arkit_csv(tmp_path / "ll.csv")
+    np.testing.assert_allclose(times, [1 / 60])  # one frame on a 60 fps timecode (`test_livelink.py`)
     np.testing.assert_allclose(curves[0], np.arange(52) / 100, atol=1e-6)
     (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
     with pytest.raises(TalkfaceError, match="ARKit blendshape columns"):

@@ -288,12 +288,14 @@ def import_params(
     fmt: str = typer.Option(
         "emoca",
         "--format",
-        help="emoca (FLAME codes .npz), etf (EmoTalk ARKit .npy) or vertices (VOCASET-style .npy, T x 3V)",
+        help="emoca (FLAME codes .npz), etf (EmoTalk ARKit .npy), vertices (VOCASET-style .npy, T x 3V) "
+        "or livelink (Live Link Face takes: timecoded ARKit CSV + .mov)",
     ),
     fps: float = typer.Option(
         None,
         "--fps",
-        help="frame rate of the files (default: emoca 25, etf 30, vertices: as long as the sound)",
+        help="frame rate of the files (default: emoca 25, etf 30, vertices: as long as the sound; "
+        "livelink: the timecode's, from video_metadata.json or the codes)",
     ),
     templates: Path = typer.Option(
         None,
@@ -317,14 +319,17 @@ def import_params(
     val: str = ValOpt,
     json_out: Path = JsonOpt,
 ) -> None:
-    """Parameters tracked elsewhere (EMOCA/DECA FLAME codes, EmoTalk 3D-ETF blendshapes) or vertex
-    sequences (VOCASET as FaceFormer keeps it, or as its site gives it: a ROOT with data_verts.npy;
-    fitted to FLAME or ICT-FaceKit) + audio.
+    """Parameters tracked elsewhere (EMOCA/DECA FLAME codes, EmoTalk 3D-ETF blendshapes, Live Link
+    Face takes from an iPhone) or vertex sequences (VOCASET as FaceFormer keeps it, or as its site
+    gives it: a ROOT with data_verts.npy; fitted to FLAME or ICT-FaceKit) + audio.
 
     Example: talkface prep import ~/emoca_out --format emoca --audio-dir ~/wavs --out data/emoca
 
     Example: talkface prep import ~/vocaset --format vertices --flame-model ~/flame --out data/vocaset
     (FaceFormer's vocaset/ folder, or VOCASET's own download with data_verts.npy)
+
+    Example: talkface prep import ~/takes/anna --format livelink --labels emotions.csv --out data/anna
+    (take folders as the app shares them; the labels CSV may name a take by its folder)
     """
     from data_recipes.imports import Import
 

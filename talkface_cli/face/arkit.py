@@ -16,6 +16,7 @@ import numpy as np
 
 from ..csvfile import number, read_rows
 from ..errors import TalkfaceError
+from .timecode import sample_on_clock, seconds_of, split_timecode, timecode_rate
 
 ARKIT_52 = [
     "browDownLeft", "browDownRight", "browInnerUp", "browOuterUpLeft", "browOuterUpRight",
@@ -118,14 +119,24 @@ def livelink_csv(curves: np.ndarray, fps: float = 25.0) -> bytes:
     return buf.getvalue().encode()
 
 
-def read_arkit_csv(path: Path) -> tuple[np.ndarray, float | None]:
+def read_arkit_csv(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     """Read ARKit-named curves (ours, or LiveLink Face's capitalised columns; other columns such as
-    Timecode or head rotation are ignored) -> (T, 52) in ARKIT_52 order, missing names as 0, and
-    the frame rate that a `time_s` column (ours) gives, else None."""
-    path = Path(path)
+    head rotation are ignored) -> (T, 52) in ARKIT_52 order, missing names as 0, and each row's
+    time in seconds when the file gives it (`row_times`), else None."""
+    rows = csv_rows(Path(path))
+    return curves_of(Path(path), rows), row_times(Path(path), rows)
+
+
+def csv_rows(path: Path) -> list[list[str]]:
+    """The header and the frame rows of a curves CSV (blank lines left out)."""
     rows = [r for r in read_rows(path, "the CSV") if "".join(r).strip()]
     if len(rows) < 2:
         raise TalkfaceError(f"{path}: no frames in CSV")
+    return rows
+
+
+def curves_of(path: Path, rows: list[list[str]]) -> np.ndarray:
+    """(T, 52) curves in ARKIT_52 order from `csv_rows`, missing names as 0."""
     header = {_key(h): i for i, h in enumerate(rows[0])}
     cols = [header.get(_key(n)) for n in ARKIT_52]
     if sum(c is not None for c in cols) < 40:
@@ -138,20 +149,32 @@ def read_arkit_csv(path: Path) -> tuple[np.ndarray, float | None]:
                     out[t, j] = number(row[c])
                 except (ValueError, IndexError):
                     raise TalkfaceError(f"{path}: row {t + 2}, column {rows[0][c]}: not a number") from None
-    return out, _time_rate(path, rows)
+    return out
 
 
-def _time_rate(path: Path, rows: list[list[str]]) -> float | None:
-    """Frames per second from a `time_s` first column (ours), else None."""
-    if rows[0][0].strip() != "time_s" or len(rows) < 3:
+def row_times(path: Path, rows: list[list[str]]) -> np.ndarray | None:
+    """(T,) seconds of each row from a first column `time_s` (ours) or Live Link Face's `Timecode`
+    at the rate its codes show (`timecode.py`); None for other files."""
+    if rows[0][0].strip().lower() == "time_s":
+        try:
+            return np.array([number(r[0]) for r in rows[1:]], np.float64)
+        except ValueError:
+            raise TalkfaceError(f"{path}: the time_s column holds a cell that is not a number") from None
+    codes = timecodes(path, rows)
+    return None if codes is None else seconds_of(codes, timecode_rate(codes))
+
+
+def timecodes(path: Path, rows: list[list[str]]) -> list[tuple[int, float]] | None:
+    """Each row's timecode (`split_timecode`) from a first column `Timecode`; None for other
+    files, and for a Timecode column of plain frame numbers (as some tools write)."""
+    cells = [r[0] for r in rows[1:]]
+    if rows[0][0].strip().lower() != "timecode" or all(c.strip().isdigit() for c in cells):
         return None
-    try:
-        step = number(rows[2][0]) - number(rows[1][0])
-    except (ValueError, IndexError):
-        step = float("nan")
-    if not step > 0:
-        raise TalkfaceError(f"{path}: the time_s column does not count up from row 2 to row 3")
-    return float(round(1.0 / step, 3))
+    codes = [split_timecode(c) for c in cells]
+    if None in codes:
+        k = codes.index(None)
+        raise TalkfaceError(f"{path}: row {k + 2}: {cells[k]!r} is not a timecode (HH:MM:SS:FF)")
+    return codes
 
 
 def resample(x: np.ndarray, src_fps: float, dst_fps: float = 25.0) -> np.ndarray:
@@ -167,7 +190,8 @@ def resample(x: np.ndarray, src_fps: float, dst_fps: float = 25.0) -> np.ndarray
 
 def load_arkit_curves(path: Path, fps: float | None = None) -> tuple[np.ndarray, float]:
     """ARKit curves (T, 52) and their frame rate from a CSV (ours or LiveLink Face) or an EmoTalk /
-    3D-ETF `.npy` (T, 52). The rate comes from `fps`, else a `time_s` column, else 60 (LiveLink's
+    3D-ETF `.npy` (T, 52). The rate comes from `fps`, else the CSV's times (the rows sampled on
+    their own clock at 25 fps: a Live Link take's dropped frames leave gaps), else 60 (LiveLink's
     capture rate, `LIVELINK_FPS`) for CSV and 30 (3D-ETF) for `.npy`."""
     path = Path(path)
     if path.suffix.lower() == ".npy":
@@ -178,5 +202,19 @@ def load_arkit_curves(path: Path, fps: float | None = None) -> tuple[np.ndarray,
         if curves.ndim != 2 or curves.shape[1] != 52:
             raise TalkfaceError(f"{path}: expected (T, 52) ARKit blendshape curves, got {curves.shape}")
         return curves.astype(np.float32), float(fps or 30.0)
-    curves, rate = read_arkit_csv(path)
-    return curves, float(fps or rate or LIVELINK_FPS)
+    curves, times = read_arkit_csv(path)
+    if fps or times is None:
+        return curves, float(fps or LIVELINK_FPS)
+    return on_clock(curves, times, times[0], None, str(path)), 25.0
+
+
+def on_clock(
+    curves: np.ndarray, times: np.ndarray, start: float, frames: int | None, where: str
+) -> np.ndarray:
+    """(T, D) rows stamped at `times` (T,) seconds -> (frames, D) at 25 fps from `start` seconds;
+    `frames` None: as many as the rows last (each row holding until the next, the last for the
+    rows' usual step)."""
+    if frames is None:
+        step = float(np.median(np.diff(times))) if len(times) > 1 else 1 / 25
+        frames = max(1, round((times[-1] - start + step) * 25))
+    return sample_on_clock(curves, times, start + np.arange(frames) / 25, where)
