@@ -38,14 +38,15 @@ _MOV_TIMECODE = re.compile(r"^\s*timecode\s*:\s*(\S+)", re.MULTILINE)
 
 
 def take_csvs(root: Path) -> list[Path]:
-    """The take CSVs under `root`: Timecode first in the header, not frame_log.csv nor a
-    calibrated take's neutral pose or raw curves."""
+    """The take CSVs under `root`: Timecode first in the header (a spreadsheet may have saved it
+    with `;` or tabs, `csvfile.read_rows`), not frame_log.csv nor a calibrated take's neutral pose
+    or raw curves."""
     found = []
     for path in sorted(root.rglob("*.csv")):
         if path.name == "frame_log.csv" or path.stem.endswith(LEFT_OUT):
             continue
         with open(path, encoding="utf-8-sig", errors="replace") as f:
-            if f.readline().split(",")[0].strip().lower() == "timecode":
+            if re.split(r"[,;\t]", f.readline(), maxsplit=1)[0].strip().lower() == "timecode":
                 found.append(path)
     return found
 

@@ -140,6 +140,15 @@ def test_a_take_without_log_or_timecode_starts_at_its_first_row(tmp_path):
     import_takes(tmp_path / "takes", tmp_path / "store")
     (clip,) = read_manifest(tmp_path / "store")
     assert clip["sound_start"] == "the first row" and clip["speaker"] == "takes"
+    # the take's CSV re-saved by a spreadsheet in a locale of decimal commas: the same clip
+    csv = tmp_path / "takes/t1/Reading_3_iPhone.csv"
+    csv.write_text(
+        "\n".join(";".join(line.split(",")).replace(".", ",") for line in csv.read_text().splitlines())
+    )
+    import_takes(tmp_path / "takes", tmp_path / "resaved")
+    (again,) = read_manifest(tmp_path / "resaved")
+    same = load_clip(tmp_path / "resaved", again["id"])["params"]
+    np.testing.assert_allclose(same, load_clip(tmp_path / "store", clip["id"])["params"], atol=1e-5)
     params = load_clip(tmp_path / "store", clip["id"])["params"][:, ICTFace().param_names.index("jawOpen")]
     lag = FIRST_ROW - SOUND_DELAY  # the sound taken to start with the rows, 0.05 s early
     assert np.abs(params[:40] - jaw(np.arange(40) / 25 + lag)).max() < 0.01

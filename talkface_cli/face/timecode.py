@@ -18,16 +18,17 @@ from ..errors import TalkfaceError
 
 RATES = (30, 60)  # the app's timecode rates
 DAY = 86400.0
-_CODE = re.compile(r"(\d{1,2}):(\d{2}):(\d{2})[:;](\d{1,2}(?:\.\d*)?)")
+_CODE = re.compile(r"(\d{1,2}):(\d{2}):(\d{2})[:;](\d{1,2}(?:[.,]\d*)?)")
 
 
 def split_timecode(code: str) -> tuple[int, float] | None:
-    """'14:03:52:28.207' -> (50632 whole seconds, 28.207 frames); None if it is not a timecode."""
+    """'14:03:52:28.207' -> (50632 whole seconds, 28.207 frames); None if it is not a timecode.
+    The fraction may follow a decimal comma, as a spreadsheet of such a locale re-saves it."""
     m = _CODE.fullmatch(code.strip())
     if m is None:
         return None
     h, mins, s, frames = m.groups()
-    return int(h) * 3600 + int(mins) * 60 + int(s), float(frames)
+    return int(h) * 3600 + int(mins) * 60 + int(s), float(frames.replace(",", "."))
 
 
 def timecode_rate(codes: list[tuple[int, float]]) -> int:
