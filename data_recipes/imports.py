@@ -7,7 +7,7 @@
 - etf: EmoTalk / 3D-ETF `.npy` arrays (T, 52) of ARKit curves, mapped to ICT-FaceKit.
 - livelink: Live Link Face takes (an iPhone's ARKit capture, a timecoded CSV and a .mov with the
   sound), mapped to ICT-FaceKit on the timecode clock (`livelink.py`); a take's speaker is the
-  folder that holds its folder, and a labels CSV may name a take by its folder.
+  folder that holds its folder (`take_speaker`), and a labels CSV may name a take by its folder.
 - vertices: `.npy` vertex sequences (T, 3V) as FaceFormer, CodeTalker and UniTalker keep VOCASET,
   with `--templates templates.pkl`, fitted to the face model of their topology (`vertices.py`);
   or VOCASET's own download, a ROOT with data_verts.npy (`vocaset.py`). FaceFormer's `vocaset/`

@@ -34,6 +34,7 @@ from talkface_cli.face.load import load_face_model
 from talkface_cli.face.timecode import seconds_of, split_timecode, timecode_rate
 
 LEFT_OUT = ("_neutral", "_raw")  # a calibrated take's other CSVs
+TAKE_FILES = ("take.json", "frame_log.csv", "video_metadata.json")  # one of each per take folder
 _MOV_TIMECODE = re.compile(r"^\s*timecode\s*:\s*(\S+)", re.MULTILINE)
 
 
@@ -62,8 +63,9 @@ def take_video(csv: Path) -> Path | None:
 
 
 def take_speaker(csv: Path) -> str:
-    """The folder that holds the take's folder (a folder of one person's takes), else the CSV's."""
-    in_take = (csv.parent / "take.json").is_file() or take_video(csv) is not None
+    """The folder that holds the take's folder (a folder of one person's takes); the CSV's own
+    folder where that holds no take's own files (takes' CSVs and .movs gathered in one folder)."""
+    in_take = any((csv.parent / name).is_file() for name in TAKE_FILES)
     return (csv.parent.parent if in_take else csv.parent).name
 
 

@@ -168,6 +168,17 @@ def test_calibrated_takes_labels_by_folder_and_bad_takes(tmp_path):
     assert clip["source"].endswith("Reading_3_iPhone_cal.csv") and clip["sound_start"] == "frame_log.csv"
     assert (clip["speaker"], clip["emotion"], clip["intensity"]) == ("bob", "angry", 3)
 
+    # takes' CSVs and .movs gathered in one folder: that folder is the speaker, each CSV its .mov's
+    flat = tmp_path / "flat/carl"
+    flat.mkdir(parents=True)
+    for k in (1, 2):
+        shutil.copy(take / "Reading_3_iPhone_cal.csv", flat / f"Line_{k}_iPhone.csv")
+        shutil.copy(take / "Reading_3_iPhone.mov", flat / f"Line_{k}_iPhone.mov")
+    import_takes(tmp_path / "flat", tmp_path / "flat_store")
+    clips = read_manifest(tmp_path / "flat_store")
+    assert [c["speaker"] for c in clips] == ["carl", "carl"]
+    assert [Path(c["audio_source"]).name for c in clips] == ["Line_1_iPhone.mov", "Line_2_iPhone.mov"]
+
     # a take whose rows and sound do not meet, and a folder of no takes
     (take / "frame_log.csv").write_text(f"A,0,0,48000,{code(VIDEO_START + 3600)},0\n")
     report = import_takes(root, tmp_path / "apart", exit_code=3)  # 3: some clips failed
