@@ -11,7 +11,7 @@ The curves are sampled at 25 fps on the timecode clock from the moment the sound
 take's dropped frames and the sound's own start are kept in step. That moment comes from
 frame_log.csv (its first audio line, else its first video frame: "A|V,index,num,den,timecode"),
 else the .mov's timecode track (its first picture) and its sound's delay, else the first row.
-The timecode's rate is video_metadata.json's FrameRate, else `--fps`, else read from the codes.
+The timecode's rate is `--fps`, else video_metadata.json's FrameRate, else read from the codes.
 Head and eye rotations are not imported (their units differ between app versions; `animate` makes
 no head motion), as for EmoTalk's curves.
 """
@@ -70,17 +70,16 @@ def take_speaker(csv: Path) -> str:
 
 
 def take_rate(csv: Path, fps: float | None) -> float | None:
-    """The take's timecode rate: video_metadata.json's FrameRate, else `fps`, else None (read from
-    the codes)."""
+    """The take's timecode rate: `fps` (--fps), else video_metadata.json's FrameRate, else None
+    (read from the codes)."""
     meta = csv.parent / "video_metadata.json"
-    if meta.is_file():
-        try:
-            rate = json.loads(meta.read_text(encoding="utf-8")).get("FrameRate")
-        except (ValueError, OSError) as e:
-            raise TalkfaceError(f"{meta}: not readable JSON ({e})") from None
-        if isinstance(rate, (int, float)) and rate > 0:
-            return float(round(rate))
-    return fps
+    if fps or not meta.is_file():
+        return fps
+    try:
+        rate = json.loads(meta.read_text(encoding="utf-8")).get("FrameRate")
+    except (ValueError, OSError) as e:
+        raise TalkfaceError(f"{meta}: not readable JSON ({e})") from None
+    return float(round(rate)) if isinstance(rate, (int, float)) and rate > 0 else None
 
 
 def sound_start(csv: Path, video: Path | None, rate: float) -> tuple[float, str]:
@@ -96,8 +95,8 @@ def sound_start(csv: Path, video: Path | None, rate: float) -> tuple[float, str]
             raise TalkfaceError(f"{log}: no audio line or first video frame with a timecode")
         return float(seconds_of([code], rate)[0]), "frame_log.csv"
     if video is not None:
-        log = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(video)], capture_output=True).stderr
-        found = _MOV_TIMECODE.search(log.decode(errors="replace"))
+        probe = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(video)], capture_output=True).stderr
+        found = _MOV_TIMECODE.search(probe.decode(errors="replace"))
         code = split_timecode(found.group(1)) if found else None
         if code is not None:
             return float(seconds_of([code], rate)[0]) + audio_delay(video), "the video's timecode"

@@ -125,6 +125,9 @@ def test_takes_are_imported_in_step_with_their_sound(tmp_path):
     assert clip["audio_source"].endswith("Reading_3_iPhone.mov")
     assert clip["frames"] == 60  # the sound's 2.4 s
     assert jaw_error(tmp_path / "store", clip) < 0.05
+    # --fps overrides video_metadata.json's rate: read at 60, the frame numbers mean other times
+    import_takes(root, tmp_path / "at60", "--fps", "60")
+    assert jaw_error(tmp_path / "at60", read_manifest(tmp_path / "at60")[0]) > 0.3
 
     # without frame_log.csv: the .mov's timecode and its sound's delay place the sound alike
     (root / "20261124_Reading_3/frame_log.csv").unlink()

@@ -295,7 +295,7 @@ def import_params(
         None,
         "--fps",
         help="frame rate of the files (default: emoca 25, etf 30, vertices: as long as the sound; "
-        "livelink: the timecode's, from video_metadata.json or the codes)",
+        "livelink: the timecode's, by default from video_metadata.json or the codes)",
     ),
     templates: Path = typer.Option(
         None,
