@@ -610,7 +610,10 @@ def test_animate_bad_input(use_chain, tmp_path):
         (["animate", str(bad), *out, "--model", "emg/nope"], "emg/nope"),
         (["animate", str(short), *out], f"{short}: 50 ms of speech"),
         # output names are checked before the speech is read: a typo does not cost a long run
-        (["animate", str(short), "--out", str(tmp_path / "x.txt")], "are written as .npz"),
+        (
+            ["animate", str(short), "--out", str(tmp_path / "x.csv")],
+            "are written as .npz (`talkface render` makes",
+        ),
         (["swap-emotion", str(short), str(short), *out, "--render", "x.gif"], "x.gif: videos are written as"),
         (
             ["swap-emotion", str(short), str(tmp_path / "gone.mp4"), *out],

@@ -72,7 +72,10 @@ def targets(
     npz = Output.given(out, several or (out is not None and not out.suffix), "--out", (".npz",))
     if not npz.folder:
         if out.suffix != ".npz":
-            raise TalkfaceError(f"--out {out}: parameter sequences are written as .npz")
+            raise TalkfaceError(
+                f"--out {out}: parameter sequences are written as .npz (`talkface render` makes a .csv, "
+                "Live Link Face's CSV, a .glb or meshes of one)"
+            )
         check_can_create(out)
     if render is None:
         return npz, None
