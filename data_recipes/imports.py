@@ -37,7 +37,7 @@ from talkface_cli.face.load import load_face_model
 
 from .base import Job, PrepOptions, nothing_found
 from .labels import clip_id, default_labels, listed_error, read_labels
-from .livelink import livelink_arrays, take_csvs, take_speaker, take_video
+from .livelink import livelink_arrays, take_csvs, take_mov, take_speaker, take_video
 from .ravdess import parse_name
 from .vertices import read_templates, read_vertex_file, vertex_arrays
 from .vocaset import VERTS, is_raw, read_raw
@@ -176,6 +176,10 @@ class Import:
             return self._write(out, record, arrays, audio)
         path = Path(job.source)
         video = take_video(path) if job.kind == "livelink" else None
+        if job.kind == "livelink" and video is None and self.audio_dir is None:
+            raise TalkfaceError(
+                f"{path}: no {take_mov(path).name} beside it (the take's video, with its sound)"
+            )
         sound = video or self._sound(path)
         audio = load_audio(sound)
         record = {"id": job.id, "source": job.source, "audio_source": str(sound), **job.labels}

@@ -52,21 +52,30 @@ def take_csvs(root: Path) -> list[Path]:
     return found
 
 
+def in_take_folder(csv: Path) -> bool:
+    """Whether a CSV sits in a take's own folder (one holding a take's own files), not among other
+    takes' CSVs and .movs gathered in one folder."""
+    return any((csv.parent / name).is_file() for name in TAKE_FILES)
+
+
+def take_mov(csv: Path) -> Path:
+    """Where a take's .mov is by its name: the CSV's without `_cal` ({slate}_{take}_{subject}.mov)."""
+    return csv.with_name(csv.stem.removesuffix("_cal") + ".mov")
+
+
 def take_video(csv: Path) -> Path | None:
-    """The take's .mov: the CSV's name without `_cal` ({slate}_{take}_{subject}.mov), else the one
-    video beside it."""
-    own = csv.with_name(csv.stem.removesuffix("_cal") + ".mov")
-    if own.is_file():
-        return own
+    """The take's .mov (`take_mov`), else, in a take's own folder, the one video there."""
+    own = take_mov(csv)
+    if own.is_file() or not in_take_folder(csv):
+        return own if own.is_file() else None
     beside = [p for p in sorted(csv.parent.iterdir()) if p.suffix.lower() in (".mov", ".mp4")]
     return beside[0] if len(beside) == 1 else None
 
 
 def take_speaker(csv: Path) -> str:
-    """The folder that holds the take's folder (a folder of one person's takes); the CSV's own
-    folder where that holds no take's own files (takes' CSVs and .movs gathered in one folder)."""
-    in_take = any((csv.parent / name).is_file() for name in TAKE_FILES)
-    return (csv.parent.parent if in_take else csv.parent).name
+    """The folder that holds the take's folder (a folder of one person's takes), else the CSV's
+    own folder (takes' CSVs and .movs gathered in one)."""
+    return (csv.parent.parent if in_take_folder(csv) else csv.parent).name
 
 
 def take_rate(csv: Path, fps: float | None) -> float | None:
@@ -76,9 +85,10 @@ def take_rate(csv: Path, fps: float | None) -> float | None:
     if fps or not meta.is_file():
         return fps
     try:
-        rate = json.loads(meta.read_text(encoding="utf-8")).get("FrameRate")
+        data = json.loads(meta.read_text(encoding="utf-8"))
     except (ValueError, OSError) as e:
         raise TalkfaceError(f"{meta}: not readable JSON ({e})") from None
+    rate = data.get("FrameRate") if isinstance(data, dict) else None
     return float(round(rate)) if isinstance(rate, (int, float)) and rate > 0 else None
 
 

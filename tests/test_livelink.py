@@ -181,6 +181,12 @@ def test_calibrated_takes_labels_by_folder_and_bad_takes(tmp_path):
     clips = read_manifest(tmp_path / "flat_store")
     assert [c["speaker"] for c in clips] == ["carl", "carl"]
     assert [Path(c["audio_source"]).name for c in clips] == ["Line_1_iPhone.mov", "Line_2_iPhone.mov"]
+    # there, a take whose .mov is missing is not given another take's
+    (flat / "Line_1_iPhone.mov").unlink()
+    report = import_takes(tmp_path / "flat", tmp_path / "flat_again", exit_code=3)
+    assert report["failed"] == 1 and report["errors"][0]["error"].endswith(
+        "Line_1_iPhone.csv: no Line_1_iPhone.mov beside it (the take's video, with its sound)"
+    )
 
     # a take whose rows and sound do not meet, and a folder of no takes
     (take / "frame_log.csv").write_text(f"A,0,0,48000,{code(VIDEO_START + 3600)},0\n")

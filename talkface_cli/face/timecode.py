@@ -16,7 +16,6 @@ import numpy as np
 
 from ..errors import TalkfaceError
 
-RATES = (30, 60)  # the app's timecode rates
 DAY = 86400.0
 _CODE = re.compile(r"(\d{1,2}):(\d{2}):(\d{2})[:;](\d{1,2}(?:[.,]\d*)?)")
 
