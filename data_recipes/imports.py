@@ -6,7 +6,7 @@
   (`shape`|`shapecode`|`betas`, averaged over frames). Stored as face model `flame` (50 + 3).
 - etf: EmoTalk / 3D-ETF `.npy` arrays (T, 52) of ARKit curves, mapped to ICT-FaceKit.
 - livelink: Live Link Face takes (an iPhone's ARKit capture, a timecoded CSV and a .mov with the
-  sound), mapped to ICT-FaceKit on the timecode clock (`livelink.py`); a take's speaker is the
+  sound), mapped to ICT-FaceKit on the timecode clock (`face/take.py`); a take's speaker is the
   folder that holds its folder (`take_speaker`), and a labels CSV may name a take by its folder.
 - vertices: `.npy` vertex sequences (T, 3V) as FaceFormer, CodeTalker and UniTalker keep VOCASET,
   with `--templates templates.pkl`, fitted to the face model of their topology (`vertices.py`);
@@ -34,10 +34,11 @@ from talkface_cli.errors import TalkfaceError
 from talkface_cli.face.arkit import arkit_to_ict, resample
 from talkface_cli.face.flame import PARAM_NAMES as FLAME_NAMES
 from talkface_cli.face.load import load_face_model
+from talkface_cli.face.take import take_mov, take_video
 
 from .base import Job, PrepOptions, nothing_found
 from .labels import clip_id, default_labels, listed_error, read_labels
-from .livelink import livelink_arrays, take_csvs, take_mov, take_speaker, take_video
+from .livelink import livelink_arrays, take_csvs, take_speaker
 from .ravdess import parse_name
 from .vertices import read_templates, read_vertex_file, vertex_arrays
 from .vocaset import VERTS, is_raw, read_raw

@@ -19,6 +19,7 @@ from talkface_cli.errors import TalkfaceError
 from talkface_cli.face.arkit import LIVELINK_52, load_arkit_curves, read_arkit_csv
 from talkface_cli.face.ict import ICTFace
 from talkface_cli.face.timecode import sample_on_clock, seconds_of, split_timecode, timecode_rate
+from talkface_cli.render.run import load_any
 
 runner = CliRunner()
 VIDEO_START = 14 * 3600 + 3 * 60 + 52 + 28 / 30  # 14:03:52:28 at 30 fps
@@ -199,3 +200,23 @@ def test_calibrated_takes_labels_by_folder_and_bad_takes(tmp_path):
     assert str(r.exception).endswith(
         "empty: no Live Link Face takes (a CSV whose first column is Timecode) found"
     )
+
+
+def test_a_take_is_rendered_with_its_sound_in_step(tmp_path):
+    """`render take.csv` plays the take as `prep import` makes its clip: from the sound's start,
+    with the take's sound (before: from the first row, silent)."""
+    take = make_take(tmp_path / "takes/t1")
+    seq = load_any(take / "Reading_3_iPhone.csv")
+    import_takes(tmp_path / "takes", tmp_path / "store")
+    (clip,) = read_manifest(tmp_path / "store")
+    stored = load_clip(tmp_path / "store", clip["id"])
+    np.testing.assert_array_equal(seq.params, stored["params"])
+    np.testing.assert_array_equal(seq.audio[: len(stored["audio"])], stored["audio"][: len(seq.audio)])
+    r = runner.invoke(
+        app, ["render", str(take / "Reading_3_iPhone.csv"), "--size", "32", "--out", str(tmp_path / "t.mp4")]
+    )
+    assert r.exit_code == 0, r.output
+    probe = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-i", str(tmp_path / "t.mp4")], capture_output=True, text=True
+    )
+    assert "Audio: aac" in probe.stderr and "Duration: 00:00:02.4" in probe.stderr, probe.stderr

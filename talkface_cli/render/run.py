@@ -12,6 +12,7 @@ from ..face.arkit import arkit_csv, arkit_to_ict, ict_to_arkit, livelink_csv, lo
 from ..face.base import FaceModel
 from ..face.load import load_face_model
 from ..face.sequence import FPS, ParamSequence, load_sequence
+from ..face.take import is_take_csv, take_params, take_video
 from ..fsutil import Output, atomic_write_bytes, check_can_create, sha256_file
 from ..made_by import digest, record
 from .gltf import glb_made_by, write_glb
@@ -89,10 +90,16 @@ def load_inputs(
 
 
 def load_any(path: Path, ict: Path | None = None) -> ParamSequence:
-    """A parameter sequence from .npz, or from ARKit curves (.csv / .npy) mapped to ICT at 25 fps."""
+    """A parameter sequence from .npz, or from ARKit curves (.csv / .npy) mapped to ICT at 25 fps;
+    a Live Link Face take's CSV with its .mov comes with that sound, from its start (`face/take.py`)."""
     if Path(path).suffix.lower() in (".csv", ".npy"):
-        curves, fps = load_arkit_curves(path)
         names = load_face_model("ict", ict=ict).param_names
+        take = Path(path).suffix.lower() == ".csv" and is_take_csv(Path(path))
+        video = take_video(Path(path)) if take else None
+        if video is not None:
+            sound = load_audio(video)
+            return ParamSequence(take_params(Path(path), names, len(sound), video)[0], names, audio=sound)
+        curves, fps = load_arkit_curves(path)
         return ParamSequence(resample(arkit_to_ict(curves, names), fps, FPS), names)
     return load_sequence(path)
 
