@@ -128,8 +128,9 @@ def corpus_path(cell: str, root: Path, where: str) -> str:
 
 
 def listed_error(root: Path, rel: str, wanted: str) -> dict:
-    """The prep error of a file a labels table names that is missing or not `wanted`."""
-    problem = f"listed, but not {wanted}" if (root / rel).is_file() else "listed but missing"
+    """The prep error of a file (or a Live Link take's folder) a labels table names that is missing
+    or not `wanted`."""
+    problem = f"listed, but not {wanted}" if (root / rel).exists() else "listed but missing"
     return {"id": rel, "source": str(root / rel), "error": f"{root / rel}: {problem}"}
 
 

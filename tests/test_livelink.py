@@ -165,9 +165,15 @@ def test_calibrated_takes_labels_by_folder_and_bad_takes(tmp_path):
     shutil.copy(csv, take / "Reading_3_iPhone_raw.csv")
     shutil.copy(csv, take / "Reading_3_iPhone_neutral.csv")
     csv.rename(take / "Reading_3_iPhone_cal.csv")  # a calibrated take: the _cal curves are read
-    (tmp_path / "labels.csv").write_text("path,emotion,intensity\nbob/20261124_Angry_1,Anger,high\n")
-    report = import_takes(root, tmp_path / "store", "--labels", str(tmp_path / "labels.csv"))
+    (root / "bob/notes").mkdir()
+    labels = "path,emotion,intensity\nbob/20261124_Angry_1,Anger,high\nbob/notes,sad,\nbob/gone,sad,\n"
+    (tmp_path / "labels.csv").write_text(labels)
+    report = import_takes(root, tmp_path / "store", "--labels", str(tmp_path / "labels.csv"), exit_code=3)
     assert report["clips"] == 1, report
+    assert sorted(e["error"].split("/bob/")[1] for e in report["errors"]) == [
+        "gone: listed but missing",
+        "notes: listed, but not a Live Link Face take",
+    ]
     (clip,) = read_manifest(tmp_path / "store")
     assert clip["source"].endswith("Reading_3_iPhone_cal.csv") and clip["sound_start"] == "frame_log.csv"
     assert (clip["speaker"], clip["emotion"], clip["intensity"]) == ("bob", "angry", 3)
