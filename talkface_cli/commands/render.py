@@ -76,6 +76,8 @@ def command(
     (writes face-livelink.csv)
 
     Animated glTF for a 3D tool or engine: talkface render face.npz --format glb   (writes face.glb)
+
+    A Live Link Face take, with its .mov's sound in step: talkface render take/Slate_1_iPhone.csv
     """
     json_target(json_out)
     several = len(params) > 1 and not compare
