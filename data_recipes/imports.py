@@ -133,6 +133,11 @@ class Import:
             for rel in names:
                 labels |= {k: v for k, v in table.get(rel, {}).items() if v is not None}
             jobs.append(Job(clip_id(root, path), str(path), labels, fmt))
+        if not jobs and takes and next(root.rglob("depth_metadata.mhaical"), None):
+            raise TalkfaceError(
+                f"{root}: these are Live Link Face's MetaHuman Animator takes (depth, no ARKit curves); "
+                f"`talkface prep folder {root}` tracks their .mov videos instead"
+            )
         if not jobs:
             raise nothing_found(root, WANTED[fmt][0])
         errors = [listed_error(root, rel, WANTED[fmt][1]) for rel in table if rel not in found]

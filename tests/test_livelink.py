@@ -206,6 +206,11 @@ def test_calibrated_takes_labels_by_folder_and_bad_takes(tmp_path):
     assert str(r.exception).endswith(
         "empty: no Live Link Face takes (a CSV whose first column is Timecode) found"
     )
+    # the app's other mode: depth and video, no curves
+    (tmp_path / "mha/take_1").mkdir(parents=True)
+    (tmp_path / "mha/take_1/depth_metadata.mhaical").write_text("{}")
+    r = runner.invoke(app, ["prep", "import", str(tmp_path / "mha"), "--format", "livelink"])
+    assert "MetaHuman Animator takes (depth, no ARKit curves); `talkface prep folder" in str(r.exception)
 
 
 def test_a_take_is_rendered_with_its_sound_in_step(tmp_path):
