@@ -25,7 +25,7 @@ from talkface_cli.errors import TalkfaceError
 from talkface_cli.fsutil import atomic_write_json, refuse_foreign
 from talkface_cli.ui import progress
 
-from .labels import COLUMNS
+from .labels import COLUMNS, part_id, part_labels
 from .packed import clear_copies, same_bytes
 
 ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.xz", ".7z", ".rar")
@@ -230,6 +230,12 @@ def run_recipe(
         notes.append(
             f"{len(copies)} file(s) passed over, byte for byte copies of a clip's file ({copies[0]}, ...)"
         )
+    if cut := sorted({r["source"] for r in records if "part_of" in r}):
+        notes.append(
+            f"{len(cut)} video(s) kept only where the face is found, as "
+            f"{sum('part_of' in r for r in records)} clip(s) ({cut[0]}, ...; parts after the first: "
+            "<id>_part2, ...)"
+        )
     written = sum(1 for j in pending if (j.id, j.source) not in failed_jobs and j.done(out))
     return PrepSummary(
         str(out),
@@ -251,6 +257,7 @@ def relabel(out: Path, jobs: list[Job]) -> int:
     clips, so when a tracked clip changes speaker, it and every clip of its old speaker are fitted
     again from their kept tracks: the old shape, their .npz and then the sidecars go or change in
     an order that lets a run stopped half-way find the change again, and `finish` fits them.
+    A video cut into parts (`video.parts`) is relabelled by its first part, which holds its id.
     Returns how many clips changed labels."""
     changed: dict[str, tuple[Path, dict]] = {}  # clip id -> sidecar, record with the new labels
     old_speakers, moved = set(), set()  # tracked clips' old speakers; the clips that left them
@@ -259,9 +266,13 @@ def relabel(out: Path, jobs: list[Job]) -> int:
             continue
         side = clip_paths(out, j.id)[1]
         record = json.loads(side.read_text())
-        now = {k: j.labels[k] for k in COLUMNS[1:] if k in j.labels and record.get(k) != j.labels[k]}
+        labels = part_labels(j.labels, j.id) if "part_of" in record else j.labels
+        now = {k: labels[k] for k in COLUMNS[1:] if k in labels and record.get(k) != labels[k]}
         if now:
-            changed[j.id] = (side, record | now)
+            for clip_id in (part_id(j.id, k) for k in range(1, record.get("parts", 1) + 1)):
+                side = clip_paths(out, clip_id)[1]  # a video cut into parts: each part's
+                if side.is_file():
+                    changed[clip_id] = (side, json.loads(side.read_text()) | now)
             if j.kind == "video" and "speaker" in now:
                 old_speakers.add(str(record["speaker"]))
                 moved.add(j.id)

@@ -147,6 +147,18 @@ def clip_id(root: Path, path: Path) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", "__".join(rel.parts))
 
 
+def part_id(clip_id: str, k: int) -> str:
+    """The id of part k (from 1) of a video cut where its face is missed (`video.parts`): the first
+    part keeps the video's id."""
+    return clip_id if k == 1 else f"{clip_id}_part{k}"
+
+
+def part_labels(labels: dict, clip_id: str) -> dict:
+    """The labels of a part of the video `clip_id`: the video's; its take, where none is given, is
+    the video, so that its parts share a split (they are one recording)."""
+    return labels | {"take": labels.get("take") or clip_id}
+
+
 def default_labels(corpus: str, path: Path, speaker: str | None = None) -> dict:
     """The labels of a file no table describes: its parent folder (or `speaker`) as the speaker."""
     return {

@@ -96,8 +96,8 @@ class Ravdess:
     def take(record: dict) -> str:
         """The performance a clip records: its name without the modality code. An audio-video
         01-*.mp4 and an audio-only 03-*.wav of the same name are one recording (their sound
-        correlates at 0.99), so they share a split."""
-        return record["id"][3:]
+        correlates at 0.99), so they share a split, as do the parts a video is cut into."""
+        return record.get("part_of", record["id"])[3:]
 
     def process(self, job: Job, out: Path, opts: PrepOptions) -> None:
         if job.kind == "video":

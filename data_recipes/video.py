@@ -16,28 +16,33 @@ from pathlib import Path
 import numpy as np
 
 from talkface_cli.audio.io import SAMPLE_RATE, audio_delay, delayed, load_audio
-from talkface_cli.data.store import HOP, is_written, speaker_path, write_clip
+from talkface_cli.data.store import FPS, HOP, is_written, speaker_path, write_clip
 from talkface_cli.errors import TalkfaceError
 from talkface_cli.face.load import load_face_model
 from talkface_cli.fsutil import atomic_write_json
 from talkface_cli.track.fit import FitResult, fit_landmarks
 from talkface_cli.track.mediapipe import MESH_TO_IBUG68, FaceMeshTracker
-from talkface_cli.track.video import filled, open_video, track_video
+from talkface_cli.track.video import MAX_GAP, face_runs, filled, open_video, track_video
 
 from .base import Job, PrepOptions
+from .labels import part_id, part_labels
 from .packed import local_copy
 
 HOW = (
     "video decoded at 25 fps (the source frame nearest in time, by timestamp); MediaPipe BlazeFace + "
-    "Face Mesh (bundled .tflite, ai-edge-litert); gaps <= 5 frames interpolated; face model fitted to "
+    "Face Mesh (bundled .tflite, ai-edge-litert); gaps <= 5 frames interpolated, a longer one cuts the "
+    "video into parts (stretches of >= 1 s with the face: <id>, <id>_part2, ...); face model fitted to "
     "iBUG landmarks 17-67 by batched least squares with temporal smoothness, one shape per speaker; "
     "audio 16 kHz mono (the mean of the channels that carry sound), shifted onto the picture's clock by "
     "the streams' start times; frames after the sound ends are left out"
 )
 # Recipes that take video (and the audio of any file) write different clips for the same input
 # since 2: sound mixed as the mean of its channels (was ffmpeg's 1/sqrt(2) sum, stereo 3 dB
-# louder), frames after the sound ends left out.
-VERSION = 2
+# louder), frames after the sound ends left out. Since 3: a face missed for longer than MAX_GAP
+# frames cuts the video into parts (before, those frames were fitted to landmarks of zeros: an
+# infinite head translation, a blank render, a face the fit made up).
+VERSION = 3
+MIN_PART = FPS  # frames: a stretch with the face shorter than 1 s between misses is left out
 _TRACKER: FaceMeshTracker | None = None
 
 
@@ -70,7 +75,12 @@ def track_clip(job: Job, out: Path, opts: PrepOptions) -> None:
     if 1 - usable.mean() > opts.max_miss:
         raise TalkfaceError(
             f"{job.source}: face found in only {usable.mean():.0%} of frames "
-            f"(more than {opts.max_miss:.0%} missed)"
+            f"(more than {opts.max_miss:.0%} missed; --max-miss allows more)"
+        )
+    if not parts(job.id, found):
+        raise TalkfaceError(
+            f"{job.source}: no stretch of {MIN_PART / FPS:.0f} s with the face found "
+            f"(it is missed for more than {MAX_GAP} frames at a time)"
         )
     audio = np.pad(audio, (0, max(0, frames * HOP - len(audio))))[: frames * HOP]
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,8 +106,19 @@ def sound_frames(picture: int, samples: int, source: str) -> int:
     return frames
 
 
+def parts(clip_id: str, found: np.ndarray) -> list[tuple[str, slice]]:
+    """The clips a tracked video gives, (id, frames): its stretches with the face (`face_runs`) of
+    at least MIN_PART frames, the first under the video's own id, the others `<id>_part2`, ...;
+    a video whose face is never missed for long is one clip, however short."""
+    runs = face_runs(found)
+    if runs != [(0, len(found))]:
+        runs = [(a, b) for a, b in runs if b - a >= MIN_PART]
+    return [(part_id(clip_id, k), slice(a, b)) for k, (a, b) in enumerate(runs, 1)]
+
+
 def fit_speakers(jobs: list[Job], out: Path, opts: PrepOptions) -> list[dict]:
-    """Stage 2: per speaker, fit the shape once and every pending clip; returns per-clip errors."""
+    """Stage 2: per speaker, fit the shape once and every pending clip; returns per-clip errors.
+    A video cut into parts is written last part first: its own id, written last, marks it done."""
     errors: list[dict] = []
     by_speaker: dict[str, list[Job]] = defaultdict(list)
     for j in jobs:
@@ -108,8 +129,9 @@ def fit_speakers(jobs: list[Job], out: Path, opts: PrepOptions) -> list[dict]:
     model = load_face_model(opts.face_model, flame=opts.flame_model)
     for speaker, group in sorted(by_speaker.items()):
         tracks = [dict(np.load(track_path(out, j.id))) for j in group]
-        lmk = np.concatenate([t["lmk68"] for t in tracks])
-        lengths = [len(t["lmk68"]) for t in tracks]
+        cuts = [parts(j.id, t["found"]) for j, t in zip(group, tracks)]
+        pieces = [[t["lmk68"][frames] for _, frames in cut] for t, cut in zip(tracks, cuts)]  # (T_k, 68, 2)
+        lengths = [[len(p) for p in ps] for ps in pieces]
         sizes = {tuple(t["size"]) for t in tracks}
         spk_file = speaker_path(out, speaker)
         shape = (
@@ -117,14 +139,17 @@ def fit_speakers(jobs: list[Job], out: Path, opts: PrepOptions) -> list[dict]:
         )
         try:
             if len(sizes) == 1:
-                fit = fit_landmarks(model, lmk, sizes.pop(), shape=shape, segments=lengths, seed=opts.seed)
-                fits = _split(fit, lengths)
-            else:  # different frame sizes: shape from the first clip, then one fit per clip
+                lmk = np.concatenate([p for ps in pieces for p in ps])
+                flat = [n for ns in lengths for n in ns]
+                fit = fit_landmarks(model, lmk, sizes.pop(), shape=shape, segments=flat, seed=opts.seed)
+                fits = _split(fit, flat)
+            else:  # different frame sizes: shape from the first clip, then one fit per video
                 fits = []
-                for t in tracks:
-                    fits.append(
-                        fit_landmarks(model, t["lmk68"], tuple(t["size"]), shape=shape, seed=opts.seed)
+                for t, ps, ns in zip(tracks, pieces, lengths):
+                    f = fit_landmarks(
+                        model, np.concatenate(ps), tuple(t["size"]), shape=shape, segments=ns, seed=opts.seed
                     )
+                    fits += _split(f, ns)
                     shape = fits[-1].shape if shape is None else shape
         except (RuntimeError, ValueError) as e:
             errors += [{"id": j.id, "source": j.source, "error": f"fitting failed: {e}"} for j in group]
@@ -136,27 +161,35 @@ def fit_speakers(jobs: list[Job], out: Path, opts: PrepOptions) -> list[dict]:
                     "speaker": speaker,
                     "face_model": model.kind,
                     "shape": fits[0].shape.tolist(),
-                    "clips": len(group),
+                    "clips": sum(map(len, cuts)),
                 },
             )
-        for j, t, f in zip(group, tracks, fits):
-            arrays = {
-                "audio": t["audio"],
-                "params": f.params,
-                "param_names": np.array(model.param_names),
-                "face_model": model.kind,
-                "pose": f.pose,
-                "shape": f.shape,
-                "landmarks": t["lmk68"],
-            }
-            record = {
-                "id": j.id,
-                "source": j.source,
-                **j.labels,
-                "fit_nme": round(float(f.nme.mean()), 5),
-                "tracked_fraction": round(float(t["found"].mean()), 4),
-            }
-            write_clip(out, record, arrays)
+        fits_of = iter(fits)
+        for j, t, cut in zip(group, tracks, cuts):
+            written = [(clip_id, frames, next(fits_of)) for clip_id, frames in cut]
+            for k, (clip_id, frames, f) in reversed(list(enumerate(written))):
+                audio = t["audio"][frames.start * HOP : frames.stop * HOP]
+                arrays = {
+                    "audio": audio,
+                    "params": f.params,
+                    "param_names": np.array(model.param_names),
+                    "face_model": model.kind,
+                    "pose": f.pose,
+                    "shape": f.shape,
+                    "landmarks": t["lmk68"][frames],
+                }
+                whole = (frames.start, frames.stop) == (0, len(t["found"]))
+                labels = j.labels if whole else part_labels(j.labels, j.id)
+                part = {"part_of": j.id, "part": k + 1, "parts": len(cut), "start_s": frames.start / FPS}
+                record = {
+                    "id": clip_id,
+                    "source": j.source,
+                    **labels,
+                    **({} if whole else part),
+                    "fit_nme": round(float(f.nme.mean()), 5),
+                    "tracked_fraction": round(float(t["found"][frames].mean()), 4),
+                }
+                write_clip(out, record, arrays)
     return errors
 
 

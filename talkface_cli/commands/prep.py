@@ -34,7 +34,12 @@ TestOpt = typer.Option("", "--test-speakers", help="comma-separated speakers for
 ValOpt = typer.Option("", "--val-speakers", help="comma-separated speakers for the val split")
 FaceOpt = typer.Option("ict", "--face-model", help="face model fitted to tracked video: ict or flame")
 FlameOpt = typer.Option(None, "--flame-model", help="folder with your FLAME files (for --face-model flame)")
-MissOpt = typer.Option(0.2, "--max-miss", help="skip clips whose face is missed in more than this fraction")
+MissOpt = typer.Option(
+    0.2,
+    "--max-miss",
+    help="skip videos whose face is missed in more than this fraction of frames; a miss longer than "
+    "5 frames cuts a video into clips of its stretches with the face (<id>, <id>_part2, ...)",
+)
 
 
 def options(

@@ -203,6 +203,7 @@ def validate(root: Path) -> list[str]:
                 problems.append(f"{r['id']}: {n} audio samples for {t} frames (expected {t * HOP} +- {HOP})")
             if "pose" in clip and clip["pose"].shape != (t, 6):
                 problems.append(f"{r['id']}: pose has shape {clip['pose'].shape}, expected ({t}, 6)")
-            if not np.isfinite(clip["params"]).all():
-                problems.append(f"{r['id']}: non-finite parameters")
+        for key in ("params", "pose", "audio"):  # a pose of infinities renders nothing
+            if key in clip and not np.isfinite(clip[key]).all():
+                problems.append(f"{r['id']}: non-finite values in its {key}")
     return problems

@@ -125,6 +125,15 @@ def filled(found: np.ndarray, max_gap: int = MAX_GAP) -> np.ndarray:
     return ok
 
 
+def face_runs(found: np.ndarray, max_gap: int = MAX_GAP) -> list[tuple[int, int]]:
+    """The stretches [start, end) of frames with landmarks after interpolation (`filled`): a face
+    missed for more than `max_gap` frames (a cutaway, the head turned away, a hand over it) ends
+    one, as do such misses at the ends. [(0, T)] when the face is never missed for long."""
+    ok = np.concatenate([[False], filled(found, max_gap), [False]])
+    edges = np.flatnonzero(ok[1:] != ok[:-1])  # starts and ends alternate
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
+
+
 def clock(seconds: float) -> str:
     """A time as HDTF's annotations write it: mm:ss ("01:30"; "01:30.5" where it has tenths)."""
     m, sec = divmod(round(float(seconds), 1), 60)
