@@ -101,3 +101,18 @@ def test_a_face_found_only_in_short_stretches_gives_one_line(shared, tmp_path):
     )
     assert json.loads((tmp_path / "store2" / "errors.json").read_text())[0]["source"] == str(video)
 
+
+def test_a_video_reference_is_read_only_where_its_face_is_found(use_chain, shared, tmp_path, monkeypatch):
+    """An emotion reference's faceless frames were fitted to landmarks of zeros, and the EDE read
+    the face the fit made up there with the rest."""
+    import torch
+
+    from talkface_cli.inference import animate
+
+    read, motion_emotion = [], animate.motion_emotion
+    monkeypatch.setattr(animate, "motion_emotion", lambda *a: read.append(a[2]) or motion_emotion(*a))
+    anim = animate.Animator.load("emg/t", torch.device("cpu"))
+    whole = anim.reference_emotion(blacked(shared / REAL, tmp_path / "whole.mp4"))
+    cut = anim.reference_emotion(blacked(shared / REAL, tmp_path / "cut.mp4", (1.2, 1.6)))
+    assert [len(p) for p in read] == [81, 71] and np.isfinite(read[1]).all()
+    assert float(whole @ cut / np.linalg.norm(whole) / np.linalg.norm(cut)) > 0.95

@@ -88,7 +88,7 @@ class Animator:
         else:
             from ..track.fit import fit_landmarks
             from ..track.mediapipe import MESH_TO_IBUG68
-            from ..track.video import track_video
+            from ..track.video import face_runs, track_video
 
             if not self.ede.centroids_video.any():  # see `training.emg.EMGTask`
                 raise TalkfaceError(
@@ -96,7 +96,9 @@ class Animator:
                     "read a video's emotion; give speech as the reference"
                 )
             track = track_video(path)
-            fit = fit_landmarks(self.face, track.landmarks[:, MESH_TO_IBUG68], track.size)
+            runs = face_runs(track.found)  # where the face is missed for long, no face is made up
+            lmk = np.concatenate([track.landmarks[a:b, MESH_TO_IBUG68] for a, b in runs])
+            fit = fit_landmarks(self.face, lmk, track.size, segments=[b - a for a, b in runs])
             emb, modality = motion_emotion(self.ede, self.face, fit.params), "video"
         self.read.append(f"{nearest_emotion(self.ede, emb, modality)} ({path.name})")
         return emb
