@@ -270,9 +270,9 @@ def relabel(out: Path, jobs: list[Job]) -> int:
         now = {k: labels[k] for k in COLUMNS[1:] if k in labels and record.get(k) != labels[k]}
         if now:
             for clip_id in (part_id(j.id, k) for k in range(1, record.get("parts", 1) + 1)):
-                side = clip_paths(out, clip_id)[1]  # a video cut into parts: each part's
-                if side.is_file():
-                    changed[clip_id] = (side, json.loads(side.read_text()) | now)
+                part_side = clip_paths(out, clip_id)[1]
+                if part_side.is_file():
+                    changed[clip_id] = (part_side, json.loads(part_side.read_text()) | now)
             if j.kind == "video" and "speaker" in now:
                 old_speakers.add(str(record["speaker"]))
                 moved.add(j.id)
