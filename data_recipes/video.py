@@ -18,6 +18,7 @@ import numpy as np
 from talkface_cli.audio.io import SAMPLE_RATE, audio_delay, delayed, load_audio
 from talkface_cli.data.store import FPS, HOP, is_written, speaker_path, write_clip
 from talkface_cli.errors import TalkfaceError
+from talkface_cli.face.base import FaceModel
 from talkface_cli.face.load import load_face_model
 from talkface_cli.fsutil import atomic_write_json
 from talkface_cli.track.fit import FitResult, fit_landmarks
@@ -167,30 +168,37 @@ def fit_speakers(jobs: list[Job], out: Path, opts: PrepOptions) -> list[dict]:
         fits_of = iter(fits)
         for j, t, cut in zip(group, tracks, cuts):
             written = [(clip_id, frames, next(fits_of)) for clip_id, frames in cut]
-            for k, (clip_id, frames, f) in reversed(list(enumerate(written))):
-                audio = t["audio"][frames.start * HOP : frames.stop * HOP]
-                arrays = {
-                    "audio": audio,
-                    "params": f.params,
-                    "param_names": np.array(model.param_names),
-                    "face_model": model.kind,
-                    "pose": f.pose,
-                    "shape": f.shape,
-                    "landmarks": t["lmk68"][frames],
-                }
-                whole = (frames.start, frames.stop) == (0, len(t["found"]))
-                labels = j.labels if whole else part_labels(j.labels, j.id)
-                part = {"part_of": j.id, "part": k + 1, "parts": len(cut), "start_s": frames.start / FPS}
-                record = {
-                    "id": clip_id,
-                    "source": j.source,
-                    **labels,
-                    **({} if whole else part),
-                    "fit_nme": round(float(f.nme.mean()), 5),
-                    "tracked_fraction": round(float(t["found"][frames].mean()), 4),
-                }
-                write_clip(out, record, arrays)
+            try:
+                write_parts(out, j, t, written, model)
+            except TalkfaceError as e:  # a fit gone to infinity: that video alone
+                errors.append({"id": j.id, "source": j.source, "error": str(e)})
     return errors
+
+
+def write_parts(
+    out: Path, j: Job, t: dict, written: list[tuple[str, slice, FitResult]], model: FaceModel
+) -> None:
+    """Write the clips of one tracked video `t`: (id, frames, fit) of each part, the first last."""
+    for k, (clip_id, frames, f) in reversed(list(enumerate(written))):
+        arrays = {
+            "audio": t["audio"][frames.start * HOP : frames.stop * HOP],
+            "params": f.params,
+            "param_names": np.array(model.param_names),
+            "face_model": model.kind,
+            "pose": f.pose,
+            "shape": f.shape,
+            "landmarks": t["lmk68"][frames],
+        }
+        whole = (frames.start, frames.stop) == (0, len(t["found"]))
+        part = {"part_of": j.id, "part": k + 1, "parts": len(written), "start_s": frames.start / FPS}
+        record = {
+            "id": clip_id,
+            "source": j.source,
+            **(j.labels if whole else part_labels(j.labels, j.id) | part),
+            "fit_nme": round(float(f.nme.mean()), 5),
+            "tracked_fraction": round(float(t["found"][frames].mean()), 4),
+        }
+        write_clip(out, record, arrays)
 
 
 def _split(fit: FitResult, lengths: list[int]) -> list[FitResult]:

@@ -4,6 +4,7 @@ byte-order mark, CRLF, `;` between cells and a decimal comma where the locale wr
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 from .errors import TalkfaceError
@@ -33,5 +34,8 @@ def text_lines(path: Path, what: str, hint: str) -> list[str]:
 
 def number(cell: str) -> float:
     """A cell as a number, with a decimal point or a decimal comma ("0,5": a `;` CSV from a
-    spreadsheet in a locale that writes it so). ValueError if it is none."""
-    return float(cell.strip().replace(",", "."))
+    spreadsheet in a locale that writes it so). ValueError if it is none, or NaN or infinite."""
+    value = float(cell.strip().replace(",", "."))
+    if not math.isfinite(value):
+        raise ValueError(f"{cell!r} is not a finite number")
+    return value

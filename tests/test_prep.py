@@ -576,6 +576,18 @@ def test_import_emoca_and_etf(tmp_path):
     assert res.exit_code == 0, res.output
     r = read_manifest(tmp_path / "s2")[0]
     assert (r["frames"], r["emotion"], r["speaker"], r["face_model"]) == (50, "angry", "12", "ict")
+    curves = rng.random((60, 52)).astype(np.float32)
+    curves[10, 3] = np.nan  # a capture's lost frame: the clip is refused, not stored to break training
+    np.save(tmp_path / "etf/blendshape/nan.npy", curves)
+    sf.write(tmp_path / "etf/audio/nan.wav", rng.normal(0, 0.1, 32000).astype(np.float32), 16000)
+    res = runner.invoke(
+        app, ["prep", "import", str(tmp_path / "etf"), "--format", "etf", "--out", str(tmp_path / "s2")]
+    )
+    assert res.exit_code == 3 and len(read_manifest(tmp_path / "s2")) == 1
+    errors = json.loads((tmp_path / "s2/errors.json").read_text())
+    assert [e["error"] for e in errors] == [
+        f"{tmp_path / 'etf/blendshape/nan.npy'}: NaN or infinite values in its params"
+    ]
 
 
 def test_folder_with_labels_and_mead_hdtf_layouts(shared, tmp_path):

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from talkface_cli.app import app
 from talkface_cli.errors import TalkfaceError
+from talkface_cli.face.arkit import arkit_csv
 from talkface_cli.face.ict import ICTFace
 from talkface_cli.face.sequence import ParamSequence, load_sequence
 from talkface_cli.render.camera import OrthoCamera, frontal_camera
@@ -166,7 +167,18 @@ def test_bad_inputs_are_one_line_errors(ict, tmp_path):
     np.save(tmp_path / "array.npy", np.zeros((3, 53), np.float32))
     (tmp_path / "array.npz").write_bytes((tmp_path / "array.npy").read_bytes())  # a .npy named .npz
     sf.write(tmp_path / "speech.flac", np.zeros(1600, np.float32), 16000)  # speech given as a sequence
+    good = dict(params=np.zeros((3, 53), np.float32), param_names=np.array(ICTFace().param_names))
+    pose = np.zeros((3, 6), np.float32)
+    pose[1, 3] = np.inf  # a tracked clip's faceless frames left this (data_recipes.video, version 2)
+    np.savez(tmp_path / "inf_pose.npz", **good, face_model=np.array("ict"), pose=pose)
+    curves = np.full((3, 52), 0.5, np.float32)
+    curves[2, 7] = np.nan
+    np.save(tmp_path / "nan.npy", curves)
+    (tmp_path / "nan.csv").write_bytes(arkit_csv(curves))
     for name, message in (
+        ("inf_pose.npz", "inf_pose.npz: 'pose' holds NaN or infinite values"),
+        ("nan.npy", "nan.npy: holds NaN or infinite values"),
+        ("nan.csv", "nan.csv: row 4, column cheekSquintRight: not a number"),
         ("bad.npz", "not a .npz parameter sequence"),
         ("array.npz", "not a .npz parameter sequence"),
         ("speech.flac", "speech.flac: not a .npz parameter sequence"),

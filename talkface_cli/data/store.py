@@ -52,13 +52,22 @@ def speaker_path(root: Path, speaker: str) -> Path:
     return Path(root) / "speakers" / f"{speaker}.json"
 
 
+FINITE = ("params", "pose", "audio")  # a clip's arrays that must hold finite numbers
+
+
 def is_written(root: Path, clip_id: str) -> bool:
     npz, side = clip_paths(root, clip_id)
     return npz.is_file() and side.is_file()
 
 
 def write_clip(root: Path, record: dict, arrays: dict[str, Any]) -> dict:
-    """Write one clip (arrays first, then the sidecar that marks it complete); returns the record."""
+    """Write one clip (arrays first, then the sidecar that marks it complete); returns the record.
+    A clip holding NaN or infinite values is refused, named by its source."""
+    for key in FINITE:
+        if arrays.get(key) is not None and not np.isfinite(arrays[key]).all():
+            raise TalkfaceError(
+                f"{record.get('source') or record['id']}: NaN or infinite values in its {key}"
+            )
     audio = arrays["audio"]
     params = arrays.get("params")
     frames = len(params) if params is not None else round(len(audio) / HOP)
@@ -203,7 +212,7 @@ def validate(root: Path) -> list[str]:
                 problems.append(f"{r['id']}: {n} audio samples for {t} frames (expected {t * HOP} +- {HOP})")
             if "pose" in clip and clip["pose"].shape != (t, 6):
                 problems.append(f"{r['id']}: pose has shape {clip['pose'].shape}, expected ({t}, 6)")
-        for key in ("params", "pose", "audio"):  # a pose of infinities renders nothing
+        for key in FINITE:  # a pose of infinities renders nothing
             if key in clip and not np.isfinite(clip[key]).all():
                 problems.append(f"{r['id']}: non-finite values in its {key}")
     return problems

@@ -201,6 +201,8 @@ def load_arkit_curves(path: Path, fps: float | None = None) -> tuple[np.ndarray,
             raise TalkfaceError(f"{path}: not a readable .npy array ({e})") from None
         if curves.ndim != 2 or curves.shape[1] != 52:
             raise TalkfaceError(f"{path}: expected (T, 52) ARKit blendshape curves, got {curves.shape}")
+        if not np.isfinite(curves).all():
+            raise TalkfaceError(f"{path}: holds NaN or infinite values")
         return curves.astype(np.float32), float(fps or 30.0)
     curves, times = read_arkit_csv(path)
     if fps or times is None:

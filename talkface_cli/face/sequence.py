@@ -87,12 +87,13 @@ def load_sequence(path: Path) -> ParamSequence:
     names = [str(n) for n in data["param_names"]]
     if len(names) != params.shape[1]:
         raise TalkfaceError(f"{path}: {len(names)} param_names for {params.shape[1]} parameter columns")
-    if not np.isfinite(params).all():
-        raise TalkfaceError(f"{path}: 'params' holds NaN or infinite values")
+    pose = data.get("pose")
+    for key, values in (("params", params), ("pose", pose)):
+        if values is not None and not np.isfinite(values).all():
+            raise TalkfaceError(f"{path}: '{key}' holds NaN or infinite values")
     fps = int(data.get("fps", FPS))
     if fps != FPS:
         raise TalkfaceError(f"{path}: fps is {fps}; talkface sequences are {FPS} fps")
-    pose = data.get("pose")
     if pose is not None and pose.shape != (len(params), 6):
         raise TalkfaceError(f"{path}: 'pose' must be (T, 6) = ({len(params)}, 6), got {pose.shape}")
     return ParamSequence(
