@@ -68,6 +68,13 @@ def test_unreadable_audio_is_one_line_naming_the_file(tmp_path):
     )
     with pytest.raises(TalkfaceError, match=r"film\.mp4: the file has no audio track$"):
         load_audio(silent_film)
+    speech = np.zeros((32000, 2), np.float32)
+    speech[8000:8010, 1] = np.nan  # a float file from a synthesis that failed for a moment
+    sf.write(tmp_path / "tts.wav", speech, 16000, subtype="FLOAT")
+    with pytest.raises(
+        TalkfaceError, match=r"tts\.wav: 10 sample\(s\) NaN or infinite, the first at 0\.50 s$"
+    ):
+        load_audio(tmp_path / "tts.wav")
 
 
 def test_content_features_do_not_move_with_the_recording_gain(shared):
