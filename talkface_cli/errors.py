@@ -74,6 +74,15 @@ def require_file(path: Path, what: str = "") -> Path:
     return path
 
 
+def require_finite(values, where: str) -> None:
+    """A one-line error, `where` first (a file, and what in it), for an array holding NaN or
+    infinite values: a face or curve drawn from one is nothing, and a metric of one NaN."""
+    import numpy as np
+
+    if values is not None and not np.isfinite(values).all():
+        raise TalkfaceError(f"{where} holds NaN or infinite values")
+
+
 def os_error_line(e: OSError) -> str:
     """One line for what the file system refused (a full disk, a path through a file, no
     permission), naming the path(s) it gave."""

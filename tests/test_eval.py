@@ -297,6 +297,20 @@ def test_vertices_fit_back_to_the_parameters_that_made_them(tmp_path):
         np.testing.assert_allclose(fit.params, params, atol=1e-3)
 
 
+def test_a_prediction_holding_nan_is_one_line_naming_it(tmp_path):
+    """A method's output with a NaN (a frame its network lost) scored NaN on every metric."""
+    from talkface_cli.errors import TalkfaceError
+    from talkface_cli.eval.predictions import load_prediction
+    from talkface_cli.face.ict import ICTFace
+
+    face = ICTFace()
+    verts = np.repeat(face.template.numpy()[None], 30, 0)
+    verts[4, 10] = np.nan
+    np.save(tmp_path / "s06_clip.npy", verts)
+    with pytest.raises(TalkfaceError, match=r"s06_clip\.npy: holds NaN or infinite values$"):
+        load_prediction(tmp_path / "s06_clip.npy", face, 30)
+
+
 def test_a_vertex_methods_outputs_are_fitted_to_the_face_model_and_scored(use_chain, tmp_path):
     """A FaceFormer-style method animates the exported template: its (T, V, 3) vertices, at 25 or
     30 fps, score as the parameters they come from; other shapes and lengths are refused."""

@@ -45,7 +45,9 @@ def load_audio(path: Path, sr: int = SAMPLE_RATE) -> np.ndarray:
         raise TalkfaceError(f"{path}: the audio is empty")
     if not np.isfinite(data).all():  # a float file from a failed synthesis or effect
         bad = np.flatnonzero(~np.isfinite(data).all(1))
-        raise TalkfaceError(f"{path}: {len(bad)} sample(s) NaN or infinite, the first at {bad[0] / rate:.2f} s")
+        raise TalkfaceError(
+            f"{path}: {len(bad)} sample(s) NaN or infinite, the first at {bad[0] / rate:.2f} s"
+        )
     return conformed(data, rate, sr)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import TalkfaceError
+from ..errors import TalkfaceError, require_finite
 from ..face.base import FaceModel
 from ..render.run import load_any
 from .vertices import as_vertices, at_clip_rate, fit_vertices
@@ -80,6 +80,7 @@ def vertex_file(path: Path, face: FaceModel) -> np.ndarray | None:
         array = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as e:
         raise TalkfaceError(f"{path}: not a readable .npy array ({e})") from None
+    require_finite(array, f"{path}:")
     if array.ndim == 2 and array.shape[1] == 52:
         return None
     verts = as_vertices(array, face)

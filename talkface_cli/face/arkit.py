@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..csvfile import number, read_rows
-from ..errors import TalkfaceError
+from ..errors import TalkfaceError, require_finite
 from .timecode import sample_on_clock, seconds_of, split_timecode, timecode_rate
 
 ARKIT_52 = [
@@ -201,8 +201,7 @@ def load_arkit_curves(path: Path, fps: float | None = None) -> tuple[np.ndarray,
             raise TalkfaceError(f"{path}: not a readable .npy array ({e})") from None
         if curves.ndim != 2 or curves.shape[1] != 52:
             raise TalkfaceError(f"{path}: expected (T, 52) ARKit blendshape curves, got {curves.shape}")
-        if not np.isfinite(curves).all():
-            raise TalkfaceError(f"{path}: holds NaN or infinite values")
+        require_finite(curves, f"{path}:")
         return curves.astype(np.float32), float(fps or 30.0)
     curves, times = read_arkit_csv(path)
     if fps or times is None:

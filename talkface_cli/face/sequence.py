@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import TalkfaceError, require_file
+from ..errors import TalkfaceError, require_file, require_finite
 from ..fsutil import atomic_write_bytes
 
 FPS = 25
@@ -89,8 +89,7 @@ def load_sequence(path: Path) -> ParamSequence:
         raise TalkfaceError(f"{path}: {len(names)} param_names for {params.shape[1]} parameter columns")
     pose = data.get("pose")
     for key, values in (("params", params), ("pose", pose)):
-        if values is not None and not np.isfinite(values).all():
-            raise TalkfaceError(f"{path}: '{key}' holds NaN or infinite values")
+        require_finite(values, f"{path}: '{key}'")
     fps = int(data.get("fps", FPS))
     if fps != FPS:
         raise TalkfaceError(f"{path}: fps is {fps}; talkface sequences are {FPS} fps")
