@@ -722,3 +722,27 @@ def test_a_flame_store_trains_and_animates_with_flame_model_given(
     res = _run("animate", wav, "--out", tmp_path / "o.npz", "--flame-model", flame)
     assert res.exit_code == 0, res.output
     assert str(np.load(tmp_path / "o.npz")["face_model"]) == "flame"
+
+
+def test_the_readmes_python_block_runs_as_written(use_chain, shared, tmp_path, monkeypatch):
+    """README's "From Python" block, on the tests' tiny models (emg/t for emg/demo)."""
+    from talkface_cli.audio.io import load_audio
+    from talkface_cli.face.sequence import load_sequence
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("### From Python")[1].split("```python\n")[1].split("```")[0]
+    actor = shared / "data/ravdess/Audio_Speech_16k/Actor_07"
+    for name, flac in (
+        ("speech.wav", "03-01-01-01-01-01-07.flac"),
+        ("angry.wav", "03-01-05-02-01-01-07.flac"),
+    ):
+        sf.write(tmp_path / name, load_audio(actor / flac), 16000)
+    monkeypatch.chdir(tmp_path)
+    run: dict = {}
+    exec(block.replace('"emg/demo"', '"emg/t"'), run)  # the README's own code
+    frames = round(len(run["speech"]) / 640)
+    happy = load_sequence(tmp_path / "happy.npz")
+    assert happy.params.shape == (frames, 53) and len(happy.audio) == len(run["speech"])
+    assert (tmp_path / "happy.mp4").stat().st_size > 0
+    np.testing.assert_array_equal(happy.params, run["happy"].params)
+    assert np.abs(run["happy"].params - run["angry"].params).mean() > 1e-3  # the emotion moves the face
