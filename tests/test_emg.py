@@ -4,6 +4,7 @@ animate / swap-emotion from the command line, deterministic, with clear errors."
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -746,3 +747,22 @@ def test_the_readmes_python_block_runs_as_written(use_chain, shared, tmp_path, m
     assert (tmp_path / "happy.mp4").stat().st_size > 0
     np.testing.assert_array_equal(happy.params, run["happy"].params)
     assert np.abs(run["happy"].params - run["angry"].params).mean() > 1e-3  # the emotion moves the face
+
+
+def test_a_video_reference_shows_its_tracking(use_chain, shared, tmp_path):
+    """A reference video is tracked before the face is made: minutes for a long one, which went
+    by without a word."""
+    import os
+    import sys
+
+    home, store, _ = use_chain
+    real = shared / "data/ravdess/Video_Speech/Actor_05/01-01-03-01-01-02-05.mp4"
+    speech = sorted((store / "clips").glob("*.npz"))[0]
+    sf.write(tmp_path / "speech.wav", np.load(speech)["audio"], 16000)
+    env = {k: v for k, v in os.environ.items() if k != "TALKFACE_NO_PROGRESS"} | {"TALKFACE_HOME": str(home)}
+    args = ["swap-emotion", tmp_path / "speech.wav", real, "--out", tmp_path / "s.npz"]
+    done = subprocess.run(
+        [sys.executable, "-m", "talkface_cli", *map(str, args)], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert re.search(rf"track {real.name} .*81/81 100% .*frame/s", done.stderr), done.stderr

@@ -95,7 +95,7 @@ class Animator:
                     f"{path}: this model's EDE never saw a face (trained on speech alone) and cannot "
                     "read a video's emotion; give speech as the reference"
                 )
-            track = track_video(path)
+            track = track_video(path, shown=True)
             runs = face_runs(track.found)  # where the face is missed for long, no face is made up
             lmk = np.concatenate([track.landmarks[a:b, MESH_TO_IBUG68] for a, b in runs])
             fit = fit_landmarks(self.face, lmk, track.size, segments=[b - a for a, b in runs])

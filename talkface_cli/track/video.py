@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from ..errors import TalkfaceError, require_file
+from ..ui import progress
 from .mediapipe import FaceMeshTracker
 
 FPS = 25
@@ -40,11 +41,14 @@ def open_video(path: Path) -> tuple[cv2.VideoCapture, float, int]:
 
 
 def track_video(
-    path: Path, tracker: FaceMeshTracker | None = None, span: tuple[float, float] | None = None
+    path: Path,
+    tracker: FaceMeshTracker | None = None,
+    span: tuple[float, float] | None = None,
+    shown: bool = False,
 ) -> Track:
     """Track every 25 fps frame of `path` (the source frame nearest in time), or of its part from
     span[0] to span[1] seconds (an end past the video's is its end); gaps of <= MAX_GAP
-    interpolated."""
+    interpolated. `shown`: a progress bar of its own (prep draws one over the clips)."""
     path = Path(path)
     cap, src_fps, n_src = open_video(path)
     length = n_src / src_fps  # seconds
@@ -61,11 +65,14 @@ def track_video(
     found = np.zeros(t_out, bool)
     size = (0, 0)
     try:
-        for t, frame in enumerate(frames_at_25fps(cap, path, src_fps, n_src, t_out, start)):
-            size = (frame.shape[1], frame.shape[0])
-            p = tracker(np.ascontiguousarray(frame[:, :, ::-1]))
-            if p is not None:
-                pts[t], found[t] = p, True
+        with progress(disable=not shown) as bar:
+            job = bar.add_task(f"track {path.name}", total=t_out, unit="frame")
+            for t, frame in enumerate(frames_at_25fps(cap, path, src_fps, n_src, t_out, start)):
+                size = (frame.shape[1], frame.shape[0])
+                p = tracker(np.ascontiguousarray(frame[:, :, ::-1]))
+                if p is not None:
+                    pts[t], found[t] = p, True
+                bar.advance(job)
     finally:
         cap.release()
     if not found.any():
