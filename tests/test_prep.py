@@ -586,7 +586,7 @@ def test_import_emoca_and_etf(tmp_path):
     assert res.exit_code == 3 and len(read_manifest(tmp_path / "s2")) == 1
     errors = json.loads((tmp_path / "s2/errors.json").read_text())
     assert [e["error"] for e in errors] == [
-        f"{tmp_path / 'etf/blendshape/nan.npy'}: NaN or infinite values in its params"
+        f"{tmp_path / 'etf/blendshape/nan.npy'}: its params holds NaN or infinite values"
     ]
 
 

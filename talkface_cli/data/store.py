@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import TalkfaceError
+from ..errors import TalkfaceError, require_finite
 from ..fsutil import atomic_write_bytes, atomic_write_json, json_text
 
 FPS, SAMPLE_RATE = 25, 16000
@@ -64,10 +64,7 @@ def write_clip(root: Path, record: dict, arrays: dict[str, Any]) -> dict:
     """Write one clip (arrays first, then the sidecar that marks it complete); returns the record.
     A clip holding NaN or infinite values is refused, named by its source."""
     for key in FINITE:
-        if arrays.get(key) is not None and not np.isfinite(arrays[key]).all():
-            raise TalkfaceError(
-                f"{record.get('source') or record['id']}: NaN or infinite values in its {key}"
-            )
+        require_finite(arrays.get(key), f"{record.get('source') or record['id']}: its {key}")
     audio = arrays["audio"]
     params = arrays.get("params")
     frames = len(params) if params is not None else round(len(audio) / HOP)
