@@ -24,6 +24,7 @@ from talkface_cli.fsutil import atomic_write_json
 from talkface_cli.track.fit import FitResult, fit_landmarks
 from talkface_cli.track.mediapipe import MESH_TO_IBUG68, FaceMeshTracker
 from talkface_cli.track.video import MAX_GAP, face_runs, filled, open_video, track_video
+from talkface_cli.ui import progress
 
 from .base import Job, PrepOptions
 from .labels import part_id, part_labels
@@ -118,60 +119,67 @@ def parts(clip_id: str, found: np.ndarray) -> list[tuple[str, slice]]:
 
 
 def fit_speakers(jobs: list[Job], out: Path, opts: PrepOptions) -> list[dict]:
-    """Stage 2: per speaker, fit the shape once and every pending clip; returns per-clip errors.
-    A video cut into parts is written last part first: its own id, written last, marks it done."""
-    errors: list[dict] = []
+    """Stage 2: per speaker, fit the shape once and every pending clip; returns per-clip errors."""
     by_speaker: dict[str, list[Job]] = defaultdict(list)
     for j in jobs:
         if j.kind == "video" and not is_written(out, j.id) and track_path(out, j.id).is_file():
             by_speaker[str(j.labels["speaker"])].append(j)
     if not by_speaker:
-        return errors
+        return []
     model = load_face_model(opts.face_model, flame=opts.flame_model)
-    for speaker, group in sorted(by_speaker.items()):
-        tracks = [dict(np.load(track_path(out, j.id))) for j in group]
-        cuts = [parts(j.id, t["found"]) for j, t in zip(group, tracks)]
-        pieces = [[t["lmk68"][frames] for _, frames in cut] for t, cut in zip(tracks, cuts)]  # (T_k, 68, 2)
-        lengths = [[len(p) for p in ps] for ps in pieces]
-        sizes = {tuple(t["size"]) for t in tracks}
-        spk_file = speaker_path(out, speaker)
-        shape = (
-            np.array(json.loads(spk_file.read_text())["shape"], np.float32) if spk_file.is_file() else None
+    errors: list[dict] = []
+    with progress() as bar:  # after the tracking bar: a speaker of many videos fits for a while
+        task = bar.add_task("fit faces", total=sum(map(len, by_speaker.values())), unit="video")
+        for speaker, group in sorted(by_speaker.items()):
+            errors += fit_speaker(out, speaker, group, model, opts)
+            bar.advance(task, len(group))
+    return errors
+
+
+def fit_speaker(out: Path, speaker: str, group: list[Job], model: FaceModel, opts: PrepOptions) -> list[dict]:
+    """One speaker's shape (kept in speakers/, or fitted now) and the clips of its tracked videos;
+    returns per-video errors. A video cut into parts is written last part first: its own id,
+    written last, marks it done."""
+    tracks = [dict(np.load(track_path(out, j.id))) for j in group]
+    cuts = [parts(j.id, t["found"]) for j, t in zip(group, tracks)]
+    pieces = [[t["lmk68"][frames] for _, frames in cut] for t, cut in zip(tracks, cuts)]  # (T_k, 68, 2)
+    lengths = [[len(p) for p in ps] for ps in pieces]
+    sizes = {tuple(t["size"]) for t in tracks}
+    spk_file = speaker_path(out, speaker)
+    shape = np.array(json.loads(spk_file.read_text())["shape"], np.float32) if spk_file.is_file() else None
+    try:
+        if len(sizes) == 1:
+            lmk = np.concatenate([p for ps in pieces for p in ps])
+            flat = [n for ns in lengths for n in ns]
+            fit = fit_landmarks(model, lmk, sizes.pop(), shape=shape, segments=flat, seed=opts.seed)
+            fits = _split(fit, flat)
+        else:  # different frame sizes: shape from the first clip, then one fit per video
+            fits = []
+            for t, ps, ns in zip(tracks, pieces, lengths):
+                f = fit_landmarks(
+                    model, np.concatenate(ps), tuple(t["size"]), shape=shape, segments=ns, seed=opts.seed
+                )
+                fits += _split(f, ns)
+                shape = fits[-1].shape if shape is None else shape
+    except (RuntimeError, ValueError) as e:
+        return [{"id": j.id, "source": j.source, "error": f"fitting failed: {e}"} for j in group]
+    if not spk_file.is_file():
+        atomic_write_json(
+            spk_file,
+            {
+                "speaker": speaker,
+                "face_model": model.kind,
+                "shape": fits[0].shape.tolist(),
+                "clips": sum(map(len, cuts)),
+            },
         )
+    fits_of, errors = iter(fits), []
+    for j, t, cut in zip(group, tracks, cuts):
+        written = [(clip_id, frames, next(fits_of)) for clip_id, frames in cut]
         try:
-            if len(sizes) == 1:
-                lmk = np.concatenate([p for ps in pieces for p in ps])
-                flat = [n for ns in lengths for n in ns]
-                fit = fit_landmarks(model, lmk, sizes.pop(), shape=shape, segments=flat, seed=opts.seed)
-                fits = _split(fit, flat)
-            else:  # different frame sizes: shape from the first clip, then one fit per video
-                fits = []
-                for t, ps, ns in zip(tracks, pieces, lengths):
-                    f = fit_landmarks(
-                        model, np.concatenate(ps), tuple(t["size"]), shape=shape, segments=ns, seed=opts.seed
-                    )
-                    fits += _split(f, ns)
-                    shape = fits[-1].shape if shape is None else shape
-        except (RuntimeError, ValueError) as e:
-            errors += [{"id": j.id, "source": j.source, "error": f"fitting failed: {e}"} for j in group]
-            continue
-        if not spk_file.is_file():
-            atomic_write_json(
-                spk_file,
-                {
-                    "speaker": speaker,
-                    "face_model": model.kind,
-                    "shape": fits[0].shape.tolist(),
-                    "clips": sum(map(len, cuts)),
-                },
-            )
-        fits_of = iter(fits)
-        for j, t, cut in zip(group, tracks, cuts):
-            written = [(clip_id, frames, next(fits_of)) for clip_id, frames in cut]
-            try:
-                write_parts(out, j, t, written, model)
-            except TalkfaceError as e:  # a fit gone to infinity: that video alone
-                errors.append({"id": j.id, "source": j.source, "error": str(e)})
+            write_parts(out, j, t, written, model)
+        except TalkfaceError as e:  # a fit gone to infinity: that video alone
+            errors.append({"id": j.id, "source": j.source, "error": str(e)})
     return errors
 
 

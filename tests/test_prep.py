@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -173,6 +174,25 @@ def test_loading_the_trackers_keeps_stderr_clean(capfd):
     capfd.readouterr()
     interpreter(DETECTOR), interpreter(LANDMARKER, threads=2)
     assert capfd.readouterr().err == ""  # LiteRT's XNNPACK banner is held back
+
+
+def test_fitting_the_faces_shows_a_progress_bar(shared, tmp_path):
+    """The faces are fitted per speaker after the tracking bar ends, which went by without a word."""
+    import os
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.mp4").symlink_to(
+        shared / "data/ravdess/Video_Speech/Actor_05/01-01-03-01-01-02-05.mp4"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "TALKFACE_NO_PROGRESS"}
+    args = ["prep", "folder", tmp_path / "in", "--out", tmp_path / "store", "--jobs", "1"]
+    done = subprocess.run(
+        [sys.executable, "-m", "talkface_cli", *map(str, args)], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"prep folder .*1/1 100%", done.stderr) and re.search(
+        r"fit faces .*1/1 100%", done.stderr
+    )
 
 
 def test_ravdess_audio_720_clips_exact_labels_and_lengths(shared, tmp_path):
