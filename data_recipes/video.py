@@ -26,6 +26,7 @@ from talkface_cli.track.mediapipe import MESH_TO_IBUG68, FaceMeshTracker
 from talkface_cli.track.video import MAX_GAP, face_runs, filled, open_video, track_video
 from talkface_cli.ui import progress
 
+from .audio import refuse_silence
 from .base import Job, PrepOptions
 from .labels import part_id, part_labels
 from .packed import local_copy
@@ -42,7 +43,8 @@ HOW = (
 # since 2: sound mixed as the mean of its channels (was ffmpeg's 1/sqrt(2) sum, stereo 3 dB
 # louder), frames after the sound ends left out. Since 3: a face missed for longer than MAX_GAP
 # frames cuts the video into parts (before, those frames were fitted to landmarks of zeros: an
-# infinite head translation, a blank render, a face the fit made up).
+# infinite head translation, a blank render, a face the fit made up), and a video whose sound is
+# silent is refused, as an audio file is (it was written: a face talking over silence).
 VERSION = 3
 MIN_PART = FPS  # frames: a stretch with the face shorter than 1 s between misses is left out
 _TRACKER: FaceMeshTracker | None = None
@@ -69,6 +71,9 @@ def track_clip(job: Job, out: Path, opts: PrepOptions) -> None:
         span = job.labels.get("span")  # HDTF: the part of a full-length video its annotations give
         if span:
             audio = audio[round(span[0] * SAMPLE_RATE) : round(span[1] * SAMPLE_RATE)]
+        refuse_silence(
+            audio, job.source, "; a face talking over silence would teach the lips to move without it"
+        )
         _TRACKER = _TRACKER or FaceMeshTracker()
         track = track_video(video, _TRACKER, tuple(span) if span else None)
     frames = sound_frames(len(track.found), len(audio), job.source)

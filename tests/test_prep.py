@@ -399,6 +399,18 @@ def _bad_inputs(folder: Path, shared: Path) -> None:
     )  # no audio track
     data = real.read_bytes()
     (folder / "01-01-06-01-01-01-05.mp4").write_bytes(data[: len(data) // 2])  # truncated
+    muted = [
+        "-i",
+        real,
+        "-af",
+        "volume=0",
+        "-c:v",
+        "copy",
+        "-c:a",
+        "aac",
+        folder / "01-01-07-01-01-01-05.mp4",
+    ]
+    subprocess.run([ff, "-v", "error", *map(str, muted)], check=True)  # a face talking over silence
     sf.write(folder / "03-01-02-01-01-01-05.wav", np.zeros(16000, np.float32), 16000)  # silent
     sf.write(
         folder / "03-01-0X-01-01-01-05.wav", np.random.default_rng(0).normal(0, 0.1, 16000), 16000
@@ -432,6 +444,7 @@ def test_bad_inputs_are_one_line_errors_and_the_run_continues(shared, tmp_path):
         "01-01-04-01-01-01-05.mp4": "no face",
         "01-01-05-01-01-01-05.mp4": "no audio",
         "01-01-06-01-01-01-05.mp4": "truncated",
+        "01-01-07-01-01-01-05.mp4": "silent",
         "03-01-02-01-01-01-05.wav": "silent",
         "03-01-0X-01-01-01-05.wav": "not a RAVDESS name",
     }
