@@ -71,9 +71,6 @@ def track_clip(job: Job, out: Path, opts: PrepOptions) -> None:
         span = job.labels.get("span")  # HDTF: the part of a full-length video its annotations give
         if span:
             audio = audio[round(span[0] * SAMPLE_RATE) : round(span[1] * SAMPLE_RATE)]
-        refuse_silence(
-            audio, job.source, "; a face talking over silence would teach the lips to move without it"
-        )
         _TRACKER = _TRACKER or FaceMeshTracker()
         track = track_video(video, _TRACKER, tuple(span) if span else None)
     frames = sound_frames(len(track.found), len(audio), job.source)
@@ -89,7 +86,8 @@ def track_clip(job: Job, out: Path, opts: PrepOptions) -> None:
             f"{job.source}: no stretch of {MIN_PART / FPS:.0f} s with the face found "
             f"(it is missed for more than {MAX_GAP} frames at a time)"
         )
-    audio = np.pad(audio, (0, max(0, frames * HOP - len(audio))))[: frames * HOP]
+    audio = np.pad(audio, (0, max(0, frames * HOP - len(audio))))[: frames * HOP]  # under the picture
+    refuse_silence(audio, job.source, "; a face talking over silence would teach the lips to move without it")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     np.savez(
