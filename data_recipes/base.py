@@ -234,7 +234,7 @@ def run_recipe(
         notes.append(
             f"{len(cut)} video(s) kept only where the face is found, as "
             f"{sum('part_of' in r for r in records)} clip(s) ({cut[0]}, ...; parts after the first: "
-            "<id>_part2, ...)"
+            "<id>+part2, ...)"
         )
     written = sum(1 for j in pending if (j.id, j.source) not in failed_jobs and j.done(out))
     return PrepSummary(

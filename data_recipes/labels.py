@@ -149,8 +149,9 @@ def clip_id(root: Path, path: Path) -> str:
 
 def part_id(clip_id: str, k: int) -> str:
     """The id of part k (from 1) of a video cut where its face is missed (`video.parts`): the first
-    part keeps the video's id."""
-    return clip_id if k == 1 else f"{clip_id}_part{k}"
+    part keeps the video's id, the others `<id>+part<k>` (a `+` no file's `clip_id` has, so a
+    file named `<video>_part2` beside the video keeps its own clip)."""
+    return clip_id if k == 1 else f"{clip_id}+part{k}"
 
 
 def part_labels(labels: dict, clip_id: str) -> dict:

@@ -34,7 +34,7 @@ from .packed import local_copy
 HOW = (
     "video decoded at 25 fps (the source frame nearest in time, by timestamp); MediaPipe BlazeFace + "
     "Face Mesh (bundled .tflite, ai-edge-litert); gaps <= 5 frames interpolated, a longer one cuts the "
-    "video into parts (stretches of >= 1 s with the face: <id>, <id>_part2, ...); face model fitted to "
+    "video into parts (stretches of >= 1 s with the face: <id>, <id>+part2, ...); face model fitted to "
     "iBUG landmarks 17-67 by batched least squares with temporal smoothness, one shape per speaker; "
     "audio 16 kHz mono (the mean of the channels that carry sound), shifted onto the picture's clock by "
     "the streams' start times; frames after the sound ends are left out"
@@ -113,7 +113,7 @@ def sound_frames(picture: int, samples: int, source: str) -> int:
 
 def parts(clip_id: str, found: np.ndarray) -> list[tuple[str, slice]]:
     """The clips a tracked video gives, (id, frames): its stretches with the face (`face_runs`) of
-    at least MIN_PART frames, the first under the video's own id, the others `<id>_part2`, ...;
+    at least MIN_PART frames, the first under the video's own id, the others `<id>+part2`, ...;
     a video whose face is never missed for long is one clip, however short."""
     runs = face_runs(found)
     if runs != [(0, len(found))]:

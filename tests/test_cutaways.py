@@ -63,7 +63,7 @@ def test_a_video_whose_face_is_missed_for_a_while_is_cut_into_parts(shared, tmp_
 
     ref = load_clip(tmp_path / "s_whole", "clip")
     records = {r["id"]: r for r in read_manifest(tmp_path / "s_cut")}
-    assert sorted(records) == ["clip", "clip_part2"]
+    assert sorted(records) == ["clip", "clip+part2"]
     model = ICTFace()
     for (clip_id, r), (a, b) in zip(sorted(records.items()), [(0, 30), (40, len(ref["params"]))]):
         part = load_clip(tmp_path / "s_cut", clip_id)
@@ -82,11 +82,21 @@ def test_a_video_whose_face_is_missed_for_a_while_is_cut_into_parts(shared, tmp_
     assert (again.written, again.relabelled) == (0, 2)
     assert {r["emotion"] for r in read_manifest(tmp_path / "s_cut")} == {"sad"}
 
-    npz = clip_paths(tmp_path / "s_cut", "clip_part2")[0]
+    npz = clip_paths(tmp_path / "s_cut", "clip+part2")[0]
     arrays = dict(np.load(npz))
     arrays["pose"][3, 3] = np.inf  # what a faceless stretch left in clips made before
     np.savez(npz, **arrays)
-    assert validate(tmp_path / "s_cut") == ["clip_part2: non-finite values in its pose"]
+    assert validate(tmp_path / "s_cut") == ["clip+part2: non-finite values in its pose"]
+
+
+def test_a_file_named_as_a_part_beside_the_video_keeps_its_own_clip(shared, tmp_path):
+    """Videos split by hand are often named `<video>_part2`: a cut video's parts must not take
+    such a file's clip id (one would overwrite the other)."""
+    cut = blacked(shared / REAL, tmp_path / "in" / "talk.mp4", (1.2, 1.6))
+    (cut.parent / "talk_part2.mp4").symlink_to(shared / REAL)
+    s = run_recipe(Folder(), cut.parent, tmp_path / "store", PrepOptions())
+    frames = {r["id"]: r["frames"] for r in read_manifest(tmp_path / "store")}
+    assert frames == {"talk": 30, "talk+part2": 41, "talk_part2": 81} and not s.errors
 
 
 def test_a_face_found_only_in_short_stretches_gives_one_line(shared, tmp_path):
