@@ -232,7 +232,7 @@ def run_recipe(
         )
     if cut := sorted({r["source"] for r in records if "part_of" in r}):
         notes.append(
-            f"{len(cut)} video(s) kept only where the face is found, as "
+            f"{len(cut)} video(s) kept only where the face is found and the picture moves, as "
             f"{sum('part_of' in r for r in records)} clip(s) ({cut[0]}, ...; parts after the first: "
             "<id>+part2, ...)"
         )

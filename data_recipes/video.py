@@ -23,7 +23,7 @@ from talkface_cli.face.load import load_face_model
 from talkface_cli.fsutil import atomic_write_json
 from talkface_cli.track.fit import FitResult, fit_landmarks
 from talkface_cli.track.mediapipe import MESH_TO_IBUG68, FaceMeshTracker
-from talkface_cli.track.video import MAX_GAP, face_runs, filled, open_video, track_video
+from talkface_cli.track.video import MAX_GAP, clock, face_runs, filled, frozen, open_video, track_video
 from talkface_cli.ui import progress
 
 from .audio import refuse_silence
@@ -33,9 +33,10 @@ from .packed import local_copy
 
 HOW = (
     "video decoded at 25 fps (the source frame nearest in time, by timestamp); MediaPipe BlazeFace + "
-    "Face Mesh (bundled .tflite, ai-edge-litert); gaps <= 5 frames interpolated, a longer one cuts the "
-    "video into parts (stretches of >= 1 s with the face: <id>, <id>+part2, ...); face model fitted to "
-    "iBUG landmarks 17-67 by batched least squares with temporal smoothness, one shape per speaker; "
+    "Face Mesh (bundled .tflite, ai-edge-litert); gaps <= 5 frames interpolated, a longer one (or a "
+    "picture still for >= 1 s: a photo, a frozen video) cuts the video into parts (stretches of >= 1 s "
+    "with the face: <id>, <id>+part2, ...); face model fitted to iBUG landmarks 17-67 by batched least "
+    "squares with temporal smoothness, one shape per speaker; "
     "audio 16 kHz mono (the mean of the channels that carry sound), shifted onto the picture's clock by "
     "the streams' start times; frames after the sound ends are left out"
 )
@@ -44,8 +45,10 @@ HOW = (
 # louder), frames after the sound ends left out. Since 3: a face missed for longer than MAX_GAP
 # frames cuts the video into parts (before, those frames were fitted to landmarks of zeros: an
 # infinite head translation, a blank render, a face the fit made up), and a video whose sound is
-# silent is refused, as an audio file is (it was written: a face talking over silence).
-VERSION = 3
+# silent is refused, as an audio file is (it was written: a face talking over silence). Since 4: a
+# picture still for FROZEN frames (a photo over the sound, a call's frozen picture) cuts the video
+# as a missed face does (before, its frames were fitted as a face holding still while it spoke).
+VERSION = 4
 MIN_PART = FPS  # frames: a stretch with the face shorter than 1 s between misses is left out
 _TRACKER: FaceMeshTracker | None = None
 
@@ -74,17 +77,19 @@ def track_clip(job: Job, out: Path, opts: PrepOptions) -> None:
         _TRACKER = _TRACKER or FaceMeshTracker()
         track = track_video(video, _TRACKER, tuple(span) if span else None)
     frames = sound_frames(len(track.found), len(audio), job.source)
-    lmk, found = track.landmarks[:frames], track.found[:frames]
+    still = frozen(track.still[:frames])  # a still picture over the sound is no face to learn from
+    lmk, found = track.landmarks[:frames], track.found[:frames] & ~still
     usable = filled(found)
+    moving, why = still_note(still)
     if 1 - usable.mean() > opts.max_miss:
         raise TalkfaceError(
-            f"{job.source}: face found in only {usable.mean():.0%} of frames "
-            f"(more than {opts.max_miss:.0%} missed; --max-miss allows more)"
+            f"{job.source}: face found{moving} in only {usable.mean():.0%} of frames "
+            f"({why}more than {opts.max_miss:.0%} missed; --max-miss allows more)"
         )
     if not parts(job.id, found):
         raise TalkfaceError(
-            f"{job.source}: no stretch of {MIN_PART / FPS:.0f} s with the face found "
-            f"(it is missed for more than {MAX_GAP} frames at a time)"
+            f"{job.source}: no stretch of {MIN_PART / FPS:.0f} s with the face found{moving} "
+            f"({why}it is missed for more than {MAX_GAP} frames at a time)"
         )
     audio = np.pad(audio, (0, max(0, frames * HOP - len(audio))))[: frames * HOP]  # under the picture
     refuse_silence(audio, job.source, "; a face talking over silence would teach the lips to move without it")
@@ -99,6 +104,18 @@ def track_clip(job: Job, out: Path, opts: PrepOptions) -> None:
         src_fps=track.src_fps,
     )
     tmp.replace(path)
+
+
+def still_note(still: np.ndarray) -> tuple[str, str]:
+    """(" moving", "the picture is still for 3.2 s from 00:00, ...; ") for an error about a video
+    whose (T,) frames are `still` in places; ("", "") where none is."""
+    if not still.any():
+        return "", ""
+    first = clock(np.flatnonzero(still)[0] / FPS)
+    return (
+        " moving",
+        f"its picture is still for {still.sum() / FPS:.1f} s from {first}: a photo or frozen video; ",
+    )
 
 
 def sound_frames(picture: int, samples: int, source: str) -> int:

@@ -4,34 +4,16 @@ cut there into clips of the stretches with the face; no frame is fitted to a fac
 from __future__ import annotations
 
 import json
-import subprocess
-from pathlib import Path
 
 import numpy as np
 
 from data_recipes.base import PrepOptions, run_recipe
 from data_recipes.folder import Folder
-from talkface_cli.audio.io import ffmpeg_exe
 from talkface_cli.data.store import HOP, clip_paths, load_clip, read_manifest, validate
 from talkface_cli.face.ict import ICTFace
 from talkface_cli.track.fit import jaw_opening
 from talkface_cli.track.video import face_runs
-
-REAL = "data/ravdess/Video_Speech/Actor_05/01-01-03-01-01-02-05.mp4"  # 3.24 s: 81 frames at 25 fps
-
-
-def blacked(real: Path, out: Path, *spans: tuple[float, float]) -> Path:
-    """`real` with its picture black over `spans` (seconds), its sound copied as it is."""
-    boxes = (
-        ",".join(
-            f"drawbox=enable='between(t,{a},{b})':x=0:y=0:w=iw:h=ih:color=black:t=fill" for a, b in spans
-        )
-        or "null"
-    )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    args = ["-i", real, "-vf", boxes, "-c:v", "libx264", "-c:a", "copy", out]
-    subprocess.run([ffmpeg_exe(), "-v", "error", *map(str, args)], check=True)
-    return out
+from tests.videos import REAL, blacked
 
 
 def test_face_runs_end_where_the_face_is_missed_for_long():
@@ -59,7 +41,10 @@ def test_a_video_whose_face_is_missed_for_a_while_is_cut_into_parts(shared, tmp_
     opts = PrepOptions(extra={"labels": str(cut.parent / "labels.csv")})
     c = run_recipe(Folder(), cut.parent, tmp_path / "s_cut", opts)
     assert s.clips == 1 and c.written == 1 and c.clips == 2 and not c.problems, c.errors
-    assert any("1 video(s) kept only where the face is found, as 2 clip(s)" in n for n in c.notes), c.notes
+    assert any(
+        "1 video(s) kept only where the face is found and the picture moves, as 2 clip(s)" in n
+        for n in c.notes
+    ), c.notes
 
     ref = load_clip(tmp_path / "s_whole", "clip")
     records = {r["id"]: r for r in read_manifest(tmp_path / "s_cut")}

@@ -14,12 +14,20 @@ from .mediapipe import FaceMeshTracker
 
 FPS = 25
 MAX_GAP = 5  # frames: missed detections over at most this many frames are interpolated
+# A frame is still where the face's box changed by less than this mean |difference| (grey levels,
+# 0-255) from the frame before. Measured on the face box of RAVDESS clips: a frozen picture
+# re-encoded by libx264 changes by 0.00-0.09, a live face at rest by 0.5-1.3 (0.04-0.2 once
+# squeezed to 320x180 at CRF 40-51, for a few frames): what tells a freeze is its length, FROZEN.
+STILL_LEVEL = 0.1
+HELD = 0.2  # s: a source frame shown longer than this is held, not taken early (frames_at_25fps)
+FROZEN = FPS  # frames: a picture still for this long is a photo or a frozen video, not a live face
 
 
 @dataclass
 class Track:
     landmarks: np.ndarray  # (T, 468, 3) image pixels (x right, y down), gaps interpolated
     found: np.ndarray  # (T,) bool: detected in this frame (before interpolation)
+    still: np.ndarray  # (T,) bool: the face's box shows the picture of the frame before (STILL_LEVEL)
     size: tuple[int, int]  # (width, height)
     src_fps: float
 
@@ -62,8 +70,8 @@ def track_video(
     tracker = tracker or FaceMeshTracker()
     tracker.reset()
     pts = np.zeros((t_out, 468, 3), np.float32)
-    found = np.zeros(t_out, bool)
-    size = (0, 0)
+    found, still = np.zeros(t_out, bool), np.zeros(t_out, bool)
+    size, before, box = (0, 0), None, None
     try:
         with progress(disable=not shown) as bar:
             job = bar.add_task(f"track {path.name}", total=t_out, unit="frame")
@@ -72,12 +80,43 @@ def track_video(
                 p = tracker(np.ascontiguousarray(frame[:, :, ::-1]))
                 if p is not None:
                     pts[t], found[t] = p, True
+                    box = face_box(p, size)
+                still[t] = before is not None and box is not None and unchanged(before, frame, box)
+                before = frame
                 bar.advance(job)
     finally:
         cap.release()
     if not found.any():
         raise TalkfaceError(f"{path}: no face found in any frame")
-    return Track(interpolate_gaps(pts, found), found, size, float(src_fps))
+    return Track(interpolate_gaps(pts, found), found, still, size, float(src_fps))
+
+
+def face_box(points: np.ndarray, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): the pixels the (N, 2+) landmarks span, inside a frame of `size` (w, h)."""
+    lo = np.clip(np.floor(points[:, :2].min(0)), 0, size).astype(int)
+    hi = np.clip(np.ceil(points[:, :2].max(0)) + 1, 0, size).astype(int)
+    return int(lo[0]), int(lo[1]), int(hi[0]), int(hi[1])
+
+
+def unchanged(before: np.ndarray, frame: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """Whether the (H, W, 3) BGR frames show the same picture in `box`: a mean grey-level change
+    below STILL_LEVEL (what a frozen or still picture keeps through lossy re-encoding)."""
+    x0, y0, x1, y1 = box
+    if x1 <= x0 or y1 <= y0:
+        return False
+    a, b = (cv2.cvtColor(f[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY).astype(np.float32) for f in (before, frame))
+    return float(np.abs(a - b).mean()) < STILL_LEVEL
+
+
+def frozen(still: np.ndarray, min_run: int = FROZEN) -> np.ndarray:
+    """(T,) bool: the frames of runs of at least `min_run` still frames (a photo over the sound, a
+    call's picture frozen while its sound goes on); a frame the picture froze on is not itself
+    still, and stays."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], still.astype(np.int8), [0]])))
+    out = np.zeros(len(still), bool)
+    for a, b in zip(edges[::2], edges[1::2]):
+        out[a:b] = b - a >= min_run
+    return out
 
 
 def frames_at_25fps(
@@ -85,8 +124,10 @@ def frames_at_25fps(
 ):
     """Yield, for each output time start + t/25 s, the source frame nearest to it by the decoder's
     timestamps, so a variable-frame-rate video (phone, screen or call recordings) stays in step with
-    its audio where frame index / average rate would drift. Frames before `start` are decoded and
-    passed over (seeking lands on key frames, by the average rate)."""
+    its audio where frame index / average rate would drift. A source frame shown for longer than
+    HELD (a call's frozen picture, a stalled camera) is held until the next one, as a player shows
+    it: the nearest would show the next picture up to half the stall early. Frames before `start`
+    are decoded and passed over (seeking lands on key frames, by the average rate)."""
     shown = nxt = None  # (seconds, frame): the last frame at or before the time, and the one read ahead
     decoded = 0
     for t in range(t_out):
@@ -103,7 +144,8 @@ def frames_at_25fps(
         # The stream ended early: fewer frames than its header says, and none near this time.
         if shown is None or (nxt is None and decoded < n_src and decoded < now * src_fps - 1):
             raise TalkfaceError(f"{path}: truncated or corrupt video (decoded {decoded} of {n_src} frames)")
-        yield nxt[1] if nxt is not None and nxt[0] - now < now - shown[0] else shown[1]
+        ahead = nxt is not None and nxt[0] - now < now - shown[0] and nxt[0] - shown[0] <= HELD
+        yield nxt[1] if ahead else shown[1]
 
 
 def interpolate_gaps(pts: np.ndarray, found: np.ndarray, max_gap: int = MAX_GAP) -> np.ndarray:

@@ -1,0 +1,40 @@
+"""Real video edited as raw video comes: re-encoded by libx264 through an ffmpeg filter graph."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from talkface_cli.audio.io import ffmpeg_exe
+
+REAL = "data/ravdess/Video_Speech/Actor_05/01-01-03-01-01-02-05.mp4"  # 3.24 s: 81 frames at 25 fps, 29.97 in
+
+
+def reencoded(real: Path, out: Path, graph: str = "null", crf: int = 23) -> Path:
+    """`real` through the filter `graph`, re-encoded at `crf`; its sound copied as it is."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    args = ["-i", real, "-filter_complex", graph, "-c:v", "libx264", "-crf", crf, "-c:a", "copy", out]
+    subprocess.run([ffmpeg_exe(), "-v", "error", *map(str, args)], check=True)
+    return out
+
+
+def blacked(real: Path, out: Path, *spans: tuple[float, float]) -> Path:
+    """`real` with its picture black over `spans` (seconds)."""
+    boxes = ",".join(
+        f"drawbox=enable='between(t,{a},{b})':x=0:y=0:w=iw:h=ih:color=black:t=fill" for a, b in spans
+    )
+    return reencoded(real, out, boxes or "null")
+
+
+def frozen_at(real: Path, out: Path, first: int, last: int) -> Path:
+    """`real` with its source frames `first`..`last` showing frame `first` (a call's picture frozen
+    while its sound goes on; 0..a large number: a photo over the sound)."""
+    return reencoded(real, out, f"split[a][b];[a][b]freezeframes=first={first}:last={last}:replace={first}")
+
+
+def decimated(video: Path, out: Path) -> Path:
+    """`video` with each frame that repeats the one before dropped (ffmpeg's mpdecimate): a variable
+    frame rate whose frozen picture is one frame held until the next, as call recorders write it."""
+    args = ["-i", video, "-vf", "mpdecimate", "-fps_mode", "vfr", "-c:v", "libx264", "-c:a", "copy", out]
+    subprocess.run([ffmpeg_exe(), "-v", "error", *map(str, args)], check=True)
+    return out
