@@ -12,7 +12,7 @@ from data_recipes.base import PrepOptions, PrepSummary, Recipe, default_jobs, ru
 
 from ..fsutil import check_can_create
 from ..ui import console, emit, json_target, table
-from .common import JsonOpt
+from .common import DeviceOpt, JsonOpt
 
 app = typer.Typer(
     help="Prepare a corpus into a clip store (audio, face parameters, labels, splits).\n\n"
@@ -144,21 +144,69 @@ def ravdess(
 
 
 @app.command("validate")
-def validate_store(store: Path = typer.Argument(..., help="clip store folder")) -> None:
-    """Check a clip store: files present, lengths agree, splits valid.
+def validate_store(
+    store: Path = typer.Argument(..., help="clip store folder"),
+    sync: str = typer.Option(
+        None,
+        "--sync",
+        help="also check that each face clip is in step with its sound, by this trained sync expert "
+        "(e.g. sync/base; one trained on the store itself reads its faces best)",
+    ),
+    device: str = DeviceOpt,
+    json_out: Path = JsonOpt,
+) -> None:
+    """Check a clip store: files present, lengths agree, splits valid, values finite; with --sync,
+    each face clip's offset from its sound (a sound shifted by hand, a voice over another face).
 
-    Example: talkface prep validate data/ravdess
+    Exits 1 when a problem is found, or a face clip is off its sound by more than a frame or shows
+    no sync the expert can read (its confidence no higher than against a sound the lips do not follow).
+
+    Example: talkface prep validate data/mine --sync sync/mine --json check.json
     """
     from ..data.store import read_manifest, validate
+    from ..device import resolve_device
+    from ..eval.store_sync import TOLERANCE, lag, store_sync
 
+    json_target(json_out)
     problems = validate(store)
     n = len(read_manifest(store))
-    if problems:
-        console.print(
-            table(f"{store}: {len(problems)} problem(s) in {n} clips", ["problem"], [[p] for p in problems])
+    rows = store_sync(store, sync, resolve_device(device)) if sync and not problems else []
+    off = sorted((r for r in rows if r["sync"] in ("off", "unclear")), key=lambda r: r["lse_c"])
+    shown = [
+        table(f"{store}: {len(problems)} problem(s) in {n} clips", ["problem"], [[p] for p in problems])
+        if problems
+        else None
+    ]
+    if off:
+        title = (
+            f"{store}: {len(off)} of {len(rows)} face clips off their sound by more than {TOLERANCE} "
+            f"frame, or unclear: a confidence (LSE-C) no higher than lips get from a sound they do not "
+            f"follow ({sync}; offset > 0: the sound lags the face)"
         )
+        cells = [  # an unclear clip's best offset is noise: not shown as what is heard
+            [
+                r["id"],
+                r["sync"],
+                r["offset"],
+                lag(r["offset"]) if r["sync"] == "off" else "",
+                r["lse_d"],
+                r["lse_c"],
+            ]
+            for r in off
+        ]
+        shown.append(table(title, ["clip", "sync", "offset (frames)", "heard", "LSE-D", "LSE-C"], cells))
+    emit(json_out, {"store": str(store), "clips": n, "problems": problems, "sync": rows}, *shown)
+    unclear = sum(r["sync"] == "unclear" for r in off)
+    if unclear > len(rows) / 2:
+        console.print(
+            f"{sync} reads no sync in {unclear} of {len(rows)} face clips: it may not know these faces "
+            f"(train one on this store: talkface train-sync --data {store})"
+        )
+    if problems or off:
         sys.exit(1)
-    console.print(f"{store}: {n} clips, no problems")
+    checked = sum(r["offset"] is not None for r in rows)
+    in_step = f"; {checked} face clip(s) in step with their sound ({sync})" if sync else ""
+    console.print(f"{store}: {n} clips, no problems{in_step}")
 
 
 @app.command("synthetic")
