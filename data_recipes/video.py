@@ -21,9 +21,18 @@ from talkface_cli.errors import TalkfaceError
 from talkface_cli.face.base import FaceModel
 from talkface_cli.face.load import load_face_model
 from talkface_cli.fsutil import atomic_write_json
-from talkface_cli.track.fit import FitResult, fit_landmarks
+from talkface_cli.track.fit import FitResult, fit_landmarks, loudness_db
 from talkface_cli.track.mediapipe import MESH_TO_IBUG68, FaceMeshTracker
-from talkface_cli.track.video import MAX_GAP, clock, face_runs, filled, frozen, open_video, track_video
+from talkface_cli.track.video import (
+    MAX_GAP,
+    clock,
+    face_runs,
+    filled,
+    frozen,
+    open_video,
+    runs_of,
+    track_video,
+)
 from talkface_cli.ui import progress
 
 from .audio import refuse_silence
@@ -34,9 +43,9 @@ from .packed import local_copy
 HOW = (
     "video decoded at 25 fps (the source frame nearest in time, by timestamp); MediaPipe BlazeFace + "
     "Face Mesh (bundled .tflite, ai-edge-litert); gaps <= 5 frames interpolated, a longer one (or a "
-    "picture still for >= 1 s: a photo, a frozen video) cuts the video into parts (stretches of >= 1 s "
-    "with the face: <id>, <id>+part2, ...); face model fitted to iBUG landmarks 17-67 by batched least "
-    "squares with temporal smoothness, one shape per speaker; "
+    "picture still for >= 1 s over speech: a photo, a frozen video) cuts the video into parts "
+    "(stretches of >= 1 s with the face: <id>, <id>+part2, ...); face model fitted to iBUG landmarks "
+    "17-67 by batched least squares with temporal smoothness, one shape per speaker; "
     "audio 16 kHz mono (the mean of the channels that carry sound), shifted onto the picture's clock by "
     "the streams' start times; frames after the sound ends are left out"
 )
@@ -46,7 +55,7 @@ HOW = (
 # frames cuts the video into parts (before, those frames were fitted to landmarks of zeros: an
 # infinite head translation, a blank render, a face the fit made up), and a video whose sound is
 # silent is refused, as an audio file is (it was written: a face talking over silence). Since 4: a
-# picture still for FROZEN frames (a photo over the sound, a call's frozen picture) cuts the video
+# picture still for FROZEN frames over speech (a photo, a call's frozen picture) cuts the video
 # as a missed face does (before, its frames were fitted as a face holding still while it spoke).
 VERSION = 4
 MIN_PART = FPS  # frames: a stretch with the face shorter than 1 s between misses is left out
@@ -77,7 +86,8 @@ def track_clip(job: Job, out: Path, opts: PrepOptions) -> None:
         _TRACKER = _TRACKER or FaceMeshTracker()
         track = track_video(video, _TRACKER, tuple(span) if span else None)
     frames = sound_frames(len(track.found), len(audio), job.source)
-    still = frozen(track.still[:frames])  # a still picture over the sound is no face to learn from
+    audio = np.pad(audio, (0, max(0, frames * HOP - len(audio))))[: frames * HOP]  # under the picture
+    still = frozen_over_speech(frozen(track.still[:frames]), audio)  # no face to learn speech from
     lmk, found = track.landmarks[:frames], track.found[:frames] & ~still
     usable = filled(found)
     moving, why = still_note(still)
@@ -91,7 +101,6 @@ def track_clip(job: Job, out: Path, opts: PrepOptions) -> None:
             f"{job.source}: no stretch of {MIN_PART / FPS:.0f} s with the face found{moving} "
             f"({why}it is missed for more than {MAX_GAP} frames at a time)"
         )
-    audio = np.pad(audio, (0, max(0, frames * HOP - len(audio))))[: frames * HOP]  # under the picture
     refuse_silence(audio, job.source, "; a face talking over silence would teach the lips to move without it")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
@@ -104,6 +113,20 @@ def track_clip(job: Job, out: Path, opts: PrepOptions) -> None:
         src_fps=track.src_fps,
     )
     tmp.replace(path)
+
+
+def frozen_over_speech(still: np.ndarray, audio: np.ndarray) -> np.ndarray:
+    """(T,) bool: the runs of `still` frames (T,) during which speech is heard in `audio` (T * HOP
+    samples): a frame within 30 dB of the loudest (its 99th percentile), the rule of the EDE's
+    `speech_frames`, in numpy (torch in a forked prep worker can crash it). A picture still over
+    silence (a rendered face at rest, a call's picture frozen while nobody speaks) shows what a
+    face does then, and stays."""
+    db = loudness_db(audio, len(still))  # (T,)
+    heard = db >= np.percentile(db, 99) - 30
+    out = np.zeros(len(still), bool)
+    for a, b in runs_of(still):
+        out[a:b] = heard[a:b].any()
+    return out
 
 
 def still_note(still: np.ndarray) -> tuple[str, str]:

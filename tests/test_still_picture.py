@@ -8,9 +8,10 @@ import numpy as np
 
 from data_recipes.base import PrepOptions, run_recipe
 from data_recipes.folder import Folder
+from data_recipes.video import frozen_over_speech
 from talkface_cli.data.store import HOP, load_clip, read_manifest
 from talkface_cli.track.video import FROZEN, frames_at_25fps, frozen, open_video, track_video, unchanged
-from tests.videos import REAL, decimated, frozen_at, reencoded
+from tests.videos import REAL, decimated, frozen_at, muted, reencoded
 
 
 def test_frozen_frames_are_runs_of_still_ones_of_a_second_or_more():
@@ -20,6 +21,16 @@ def test_frozen_frames_are_runs_of_still_ones_of_a_second_or_more():
     out = frozen(still)
     assert not out[:50].any() and out[50 : 50 + FROZEN].all() and not out[50 + FROZEN :].any()
     assert frozen(np.ones(FROZEN, bool)).all() and not frozen(np.zeros(0, bool)).any()
+
+
+def test_a_still_run_is_cut_only_where_speech_is_heard():
+    rng = np.random.default_rng(0)
+    audio = np.zeros(80 * HOP, np.float32)
+    audio[: 20 * HOP] = audio[60 * HOP :] = 0.1 * rng.standard_normal(20 * HOP)
+    still = np.zeros(80, bool)
+    still[25:50] = True  # over silence: a rendered face at rest
+    still[5:15] = still[55:70] = True  # over speech, and one that runs into it
+    assert frozen_over_speech(still, audio).nonzero()[0].tolist() == [*range(5, 15), *range(55, 70)]
 
 
 def test_unchanged_tells_a_repeated_picture_from_a_face_at_rest():
@@ -78,6 +89,16 @@ def test_a_frame_held_by_a_variable_rate_video_is_shown_until_the_next(shared, t
     for t in range(first, int(stamps[held + 1] * 25)):
         assert np.array_equal(frames[t], frames[first]), t
     assert frozen(track_video(vfr).still).sum() >= 25
+
+
+def test_a_picture_still_over_silence_stays(shared, tmp_path):
+    """A rendered face at rest, or a call's picture frozen while nobody speaks, shows what a face
+    does in silence: the freeze of the test above, its sound muted, is kept whole."""
+    frozen_video = frozen_at(shared / REAL, tmp_path / "frozen.mp4", 30, 62)
+    video = muted(frozen_video, tmp_path / "in" / "render.mp4", 0.95, 2.15)
+    s = run_recipe(Folder(), video.parent, tmp_path / "store", PrepOptions())
+    assert s.clips == 1 and not s.errors and not s.notes, (s.errors, s.notes)
+    assert read_manifest(tmp_path / "store")[0]["frames"] == 81
 
 
 def test_a_photo_over_speech_gives_one_line(shared, tmp_path):

@@ -10,12 +10,16 @@ from talkface_cli.audio.io import ffmpeg_exe
 REAL = "data/ravdess/Video_Speech/Actor_05/01-01-03-01-01-02-05.mp4"  # 3.24 s: 81 frames at 25 fps, 29.97 in
 
 
+def ffmpeg(source: Path, out: Path, *args: object) -> Path:
+    """`out` made by ffmpeg from `source` with `args` (its folder made first)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(source), *map(str, args), str(out)], check=True)
+    return out
+
+
 def reencoded(real: Path, out: Path, graph: str = "null", crf: int = 23) -> Path:
     """`real` through the filter `graph`, re-encoded at `crf`; its sound copied as it is."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    args = ["-i", real, "-filter_complex", graph, "-c:v", "libx264", "-crf", crf, "-c:a", "copy", out]
-    subprocess.run([ffmpeg_exe(), "-v", "error", *map(str, args)], check=True)
-    return out
+    return ffmpeg(real, out, "-filter_complex", graph, "-c:v", "libx264", "-crf", crf, "-c:a", "copy")
 
 
 def blacked(real: Path, out: Path, *spans: tuple[float, float]) -> Path:
@@ -35,6 +39,9 @@ def frozen_at(real: Path, out: Path, first: int, last: int) -> Path:
 def decimated(video: Path, out: Path) -> Path:
     """`video` with each frame that repeats the one before dropped (ffmpeg's mpdecimate): a variable
     frame rate whose frozen picture is one frame held until the next, as call recorders write it."""
-    args = ["-i", video, "-vf", "mpdecimate", "-fps_mode", "vfr", "-c:v", "libx264", "-c:a", "copy", out]
-    subprocess.run([ffmpeg_exe(), "-v", "error", *map(str, args)], check=True)
-    return out
+    return ffmpeg(video, out, "-vf", "mpdecimate", "-fps_mode", "vfr", "-c:v", "libx264", "-c:a", "copy")
+
+
+def muted(video: Path, out: Path, start: float, end: float) -> Path:
+    """`video` with its sound silent from `start` to `end` seconds, its picture copied as it is."""
+    return ffmpeg(video, out, "-af", f"volume=enable='between(t,{start},{end})':volume=0", "-c:v", "copy")

@@ -112,11 +112,16 @@ def frozen(still: np.ndarray, min_run: int = FROZEN) -> np.ndarray:
     """(T,) bool: the frames of runs of at least `min_run` still frames (a photo over the sound, a
     call's picture frozen while its sound goes on); a frame the picture froze on is not itself
     still, and stays."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], still.astype(np.int8), [0]])))
     out = np.zeros(len(still), bool)
-    for a, b in zip(edges[::2], edges[1::2]):
+    for a, b in runs_of(still):
         out[a:b] = b - a >= min_run
     return out
+
+
+def runs_of(mask: np.ndarray) -> list[tuple[int, int]]:
+    """The runs [start, end) of True in a (T,) bool array."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
 
 
 def frames_at_25fps(
@@ -178,9 +183,7 @@ def face_runs(found: np.ndarray, max_gap: int = MAX_GAP) -> list[tuple[int, int]
     """The stretches [start, end) of frames with landmarks after interpolation (`filled`): a face
     missed for more than `max_gap` frames (a cutaway, the head turned away, a hand over it) ends
     one, as do such misses at the ends. [(0, T)] when the face is never missed for long."""
-    ok = np.concatenate([[False], filled(found, max_gap), [False]])
-    edges = np.flatnonzero(ok[1:] != ok[:-1])  # starts and ends alternate
-    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2])]
+    return runs_of(filled(found, max_gap))
 
 
 def clock(seconds: float) -> str:
