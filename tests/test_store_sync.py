@@ -74,6 +74,17 @@ def test_clips_off_their_sound_are_found(expert, tmp_path, monkeypatch):
     assert "3 of 45 face clips off their sound" in said and "the sound 240 ms late" in said
 
 
+def test_a_store_with_problems_is_not_sync_checked(expert, tmp_path, monkeypatch):
+    monkeypatch.setenv("TALKFACE_HOME", str(expert[0]))
+    store = tmp_path / "store"
+    shutil.copytree(expert[1], store, ignore=shutil.ignore_patterns("features"))
+    first = read_manifest(store)[0]["id"]
+    clip_paths(store, first)[0].unlink()
+    r = CliRunner().invoke(app, ["prep", "validate", str(store), "--sync", "sync/c"])
+    assert r.exit_code == 1 and "no sync check by sync/c until these problems are fixed" in r.output
+    assert first in r.output and not (store / "features").exists()
+
+
 def test_lag_says_what_is_heard():
     assert [lag(6), lag(-4), lag(0)] == ["the sound 240 ms late", "the sound 160 ms early", "in step"]
 
