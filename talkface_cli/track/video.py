@@ -104,8 +104,8 @@ def unchanged(before: np.ndarray, frame: np.ndarray, box: tuple[int, int, int, i
     x0, y0, x1, y1 = box
     if x1 <= x0 or y1 <= y0:
         return False
-    a, b = (cv2.cvtColor(f[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY).astype(np.float32) for f in (before, frame))
-    return float(np.abs(a - b).mean()) < STILL_LEVEL
+    a, b = (cv2.cvtColor(f[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY) for f in (before, frame))
+    return cv2.mean(cv2.absdiff(a, b))[0] < STILL_LEVEL  # uint8 |a - b| is exact
 
 
 def frozen(still: np.ndarray, min_run: int = FROZEN) -> np.ndarray:
