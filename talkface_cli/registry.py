@@ -185,9 +185,16 @@ class Registry:
         ref: EntryRef | str,
         device: torch.device | str = "cpu",
         build: Callable[[dict], torch.nn.Module] | None = None,
+        kind: str | None = None,
     ) -> torch.nn.Module:
-        """Build the entry's model from its config, load its weights, eval mode; cached per device."""
+        """Build the entry's model from its config, load its weights, eval mode; cached per device.
+        `kind`: the kind the caller needs (an EDE given where a sync expert is wanted is one line)."""
         entry = self.read(ref)
+        if kind is not None and entry.ref.kind != kind:
+            raise TalkfaceError(
+                f"{entry.ref}: a model of kind {entry.ref.kind}, where one of kind {kind} ({kind}/NAME) "
+                "is needed"
+            )
         key = (str(entry.path.resolve()), str(entry.meta.get("model_sha256")), str(torch.device(device)))
         if key not in _CACHE:
             model = (build or builder_for(entry.ref.kind))(entry.config)

@@ -6,7 +6,9 @@ import json
 import os
 import stat
 
+import numpy as np
 import pytest
+import soundfile as sf
 import torch
 from torch import nn
 from typer.testing import CliRunner
@@ -223,3 +225,33 @@ def test_the_code_version_tells_an_edited_checkout_from_its_commit(tmp_path):
     assert one.startswith(f"{clean}.edited") and two.startswith(f"{clean}.edited") and one != two
     (tmp_path / "pkg" / "m.py").write_text("x = 1\n")
     assert checkout_state(tmp_path / "pkg") == clean
+
+
+def test_a_model_of_another_kind_is_one_line(use_chain, tmp_path):
+    """An EDE given where a sync expert is wanted was built from its config and met an attribute
+    the EDE's config lacks: a traceback from train-emg, eval and prep validate alike."""
+    _, store, _ = use_chain
+    wav = tmp_path / "s.wav"
+    sf.write(wav, np.zeros(16000, np.float32), 16000)
+    cases = {
+        (
+            "prep",
+            "validate",
+            str(store),
+            "--sync",
+            "ede/t",
+        ): "ede/t: a model of kind ede, where one of kind sync",
+        ("train-emg", "--data", str(store), "--ede", "sync/t", "--sync", "sync/t", "--name", "emg/x"): (
+            "sync/t: a model of kind sync, where one of kind ede"
+        ),
+        ("eval", "--emg", "emg/t", "--data", str(store), "--emotion-features", "sync/t"): (
+            "sync/t: a model of kind sync, where one of kind ede"
+        ),
+        ("animate", str(wav), "--model", "ede/t", "--out", str(tmp_path / "o.npz")): (
+            "ede/t: a model of kind ede, where one of kind emg (emg/NAME) is needed"
+        ),
+    }
+    for cmd, said in cases.items():
+        r = runner.invoke(app, list(cmd))
+        assert r.exit_code != 0 and str(r.exception).startswith(said), (cmd, r.output, r.exception)
+    assert not (Registry().path("emg/x")).exists()

@@ -279,8 +279,8 @@ def evaluate(
     setup = EvalSetup(
         face=first.face,
         ede=first.ede,
-        sync=reg.load_model(sync_name, device),
-        features_ede=reg.load_model(emotion_features, device) if emotion_features else first.ede,
+        sync=reg.load_model(sync_name, device, kind="sync"),
+        features_ede=reg.load_model(emotion_features, device, kind="ede") if emotion_features else first.ede,
     )
     if syncnet is not None:
         from .syncnet_official import load_syncnet

@@ -37,7 +37,7 @@ def store_sync(store: Path, sync: str, device: torch.device) -> list[dict]:
     face, or faces the expert never learnt to read). Other clips' sound would not do for that: a
     corpus says the same sentence in every emotion, which the lips follow. A clip under SHORTEST
     frames is too short to roll that far: "sync": "too short"."""
-    expert = Registry().load_model(sync, device).eval()
+    expert = Registry().load_model(sync, device, kind="sync").eval()
     encoder = trained_content_encoder(expert.cfg, sync)
     records = [r for r in read_manifest(store) if r.get("face_model")]
     if not records:

@@ -64,12 +64,10 @@ class Animator:
         cls, name: str, device: torch.device, ict: str | None = None, flame: str | None = None
     ) -> Animator:
         reg = Registry()
+        emg = reg.load_model(name, device, kind="emg")
         entry = reg.read(name)
-        if entry.ref.kind != "emg":
-            raise TalkfaceError(f"--model {name}: an emg/NAME entry is needed, not {entry.ref.kind}")
-        emg = reg.load_model(name, device)
         ede_ref = reg.parent(entry, "ede")
-        ede = reg.load_model(ede_ref, device)
+        ede = reg.load_model(ede_ref, device, kind="ede")
         encoder = trained_content_encoder(emg.cfg, name).to(device)
         face = load_face_model(emg.cfg.face_model, ict=ict, flame=flame)
         heard = ede.cfg.front == "logmel" and not ede.cfg.level  # hears the absolute level

@@ -50,7 +50,7 @@ class EMGTask:
         cfg.check()
         self.cfg, self.ede_name, self.sync_name = cfg, ede, sync
         reg = Registry()
-        self.ede = reg.load_model(ede, "cpu").eval().requires_grad_(False)
+        self.ede = reg.load_model(ede, "cpu", kind="ede").eval().requires_grad_(False)
         if cfg.w_emotion > 0 and not self.ede.centroids_video.any():  # no face in its training split
             raise TalkfaceError(
                 f"{ede}: its video branch never saw a face (trained on speech alone), so the emotion "
@@ -59,7 +59,7 @@ class EMGTask:
             )
         entry = reg.read(ede)
         ede_sha = entry.meta.get("model_sha256") or sha256_file(entry.path / "model.safetensors")
-        self.sync = reg.load_model(sync, "cpu").eval().requires_grad_(False)
+        self.sync = reg.load_model(sync, "cpu", kind="sync").eval().requires_grad_(False)
         self.content_source = self.sync.cfg.content
         encoder = trained_content_encoder(self.sync.cfg, sync)
         self.train, self.held = split_clips(stores, need_face=True)
