@@ -113,6 +113,20 @@ def test_an_output_that_cannot_be_written_is_refused_before_any_work(tmp_path, m
     assert sorted(p.name for p in tmp_path.iterdir()) == ["F"]
 
 
+@pytest.mark.parametrize("more", [[], ["--emotion-from", "ref.wav"]])
+def test_an_intensity_without_a_label_is_refused(tmp_path, monkeypatch, more):
+    """`--intensity` scales a label's emotion; without --emotion it was dropped without a word."""
+    from talkface_cli.errors import TalkfaceError
+
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, ["animate", "s.wav", "--intensity", "0.5", *more], standalone_mode=False)
+    assert isinstance(res.exception, TalkfaceError) and str(res.exception) == (
+        "--intensity 0.5: only with --emotion LABEL (an emotion read from speech or a reference keeps "
+        "its own strength)"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_folder_where_the_output_file_goes_is_refused(tmp_path, monkeypatch):
     from talkface_cli.errors import TalkfaceError
 

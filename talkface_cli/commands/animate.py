@@ -204,7 +204,7 @@ def animate(
     ),
     emotion: str = typer.Option(None, "--emotion", help="take the emotion from a label (e.g. happy)"),
     intensity: float = typer.Option(
-        1.0, "--intensity", help="with --emotion: 0 neutral .. 1 the label's strongest"
+        None, "--intensity", help="with --emotion: 0 neutral .. 1 the label's strongest (default 1)"
     ),
     temperature: float = TemperatureOpt,
     seed: int = SeedOpt,
@@ -231,6 +231,12 @@ def animate(
 
     if emotion_from is not None and emotion is not None:
         raise TalkfaceError("give either --emotion-from or --emotion, not both")
+    if intensity is not None and emotion is None:  # it was dropped without a word
+        raise TalkfaceError(
+            f"--intensity {intensity:g}: only with --emotion LABEL (an emotion read from speech or a "
+            "reference keeps its own strength)"
+        )
+    intensity = 1.0 if intensity is None else intensity
     npz, mp4 = targets(out, render, len(speech) > 1, json_out)
     name = model or default_model()
     anim = Animator.load(name, resolve_device(device))
