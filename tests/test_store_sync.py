@@ -56,20 +56,31 @@ def test_clips_off_their_sound_are_found(expert, tmp_path, monkeypatch):
     assert {row["sync"] for row in json.loads((tmp_path / "ok.json").read_text())["sync"]} == {"in step"}
 
     ids = [rec["id"] for rec in read_manifest(store)]
-    late, early, dubbed, donor = ids[5], ids[9], ids[20], ids[33]
+    late, early, dubbed, donor, cut = ids[5], ids[9], ids[20], ids[33], ids[40]
     for clip_id, frames in ((late, 6), (early, -4)):
         audio = np.load(clip_paths(store, clip_id)[0])["audio"]
         edit(store, clip_id, audio=delay(audio, frames))
     params, theirs = (np.load(clip_paths(store, i)[0])["params"] for i in (dubbed, donor))
     edit(store, dubbed, params=np.resize(theirs, params.shape))  # another sentence's face
+    arrays = dict(np.load(clip_paths(store, cut)[0]))
+    edit(store, cut, **{k: arrays[k][:30] for k in ("params", "pose")}, audio=arrays["audio"][: 30 * 640])
+    manifest = store / "manifest.jsonl"
+    records = [json.loads(line) for line in manifest.read_text().splitlines()]
+    manifest.write_text(
+        "".join(json.dumps(rec | {"frames": 30} if rec["id"] == cut else rec) + "\n" for rec in records)
+    )
     shutil.rmtree(store / "features")
     r = CliRunner().invoke(app, [*cmd[:-1], str(tmp_path / "bad.json")])
     assert r.exit_code == 1, r.output
-    rows = {row["id"]: row for row in json.loads((tmp_path / "bad.json").read_text())["sync"]}
+    report = json.loads((tmp_path / "bad.json").read_text())
+    assert not report["problems"], report["problems"]
+    rows = {row["id"]: row for row in report["sync"]}
     assert (rows[late]["sync"], rows[late]["offset"]) == ("off", 6)
     assert (rows[early]["sync"], rows[early]["offset"]) == ("off", -4)
     assert rows[dubbed]["sync"] != "in step" and rows[dubbed]["lse_c"] < rows[late]["lse_c"] / 2
-    assert sum(row["sync"] != "in step" for row in rows.values()) == 3
+    assert rows[cut]["sync"] == "too short" and rows[cut]["offset"] is None
+    assert sum(row["sync"] not in ("in step", "too short") for row in rows.values()) == 3
+    assert "1 face clip(s) under 36 frames: too short for a sync check" in r.output
     said = " ".join(r.output.split())  # the table's title wraps
     assert "3 of 45 face clips off their sound" in said and "the sound 240 ms late" in said
 

@@ -165,7 +165,7 @@ def validate_store(
     """
     from ..data.store import read_manifest, validate
     from ..device import resolve_device
-    from ..eval.store_sync import TOLERANCE, lag, store_sync
+    from ..eval.store_sync import SHORTEST, TOLERANCE, lag, store_sync
 
     json_target(json_out)
     problems = validate(store)
@@ -204,10 +204,12 @@ def validate_store(
             f"{sync} reads no sync in {unclear} of {len(rows)} face clips: it may not know these faces "
             f"(train one on this store: talkface train-sync --data {store})"
         )
+    short = sum(r["sync"] == "too short" for r in rows)
+    if short:
+        console.print(f"{short} face clip(s) under {SHORTEST} frames: too short for a sync check")
     if problems or off:
         sys.exit(1)
-    checked = sum(r["offset"] is not None for r in rows)
-    in_step = f"; {checked} face clip(s) in step with their sound ({sync})" if sync else ""
+    in_step = f"; {len(rows) - short} face clip(s) in step with their sound ({sync})" if sync else ""
     console.print(f"{store}: {n} clips, no problems{in_step}")
 
 
