@@ -232,8 +232,8 @@ def run_recipe(
         )
     if cut := sorted({r["source"] for r in records if "part_of" in r}):
         notes.append(
-            f"{len(cut)} video(s) kept only where the face is found and the picture moves, as "
-            f"{sum('part_of' in r for r in records)} clip(s) ({cut[0]}, ...; parts after the first: "
+            f"{len(cut)} video(s) cut where the face is missed, the picture stops or the shot changes, "
+            f"into {sum('part_of' in r for r in records)} clip(s) ({cut[0]}, ...; parts after the first: "
             "<id>+part2, ...)"
         )
     written = sum(1 for j in pending if (j.id, j.source) not in failed_jobs and j.done(out))

@@ -43,8 +43,9 @@ from .packed import local_copy
 HOW = (
     "video decoded at 25 fps (the source frame nearest in time, by timestamp); MediaPipe BlazeFace + "
     "Face Mesh (bundled .tflite, ai-edge-litert); gaps <= 5 frames interpolated, a longer one (or a "
-    "picture still for >= 1 s over speech: a photo, a frozen video) cuts the video into parts "
-    "(stretches of >= 1 s with the face: <id>, <id>+part2, ...); face model fitted to iBUG landmarks "
+    "picture still for >= 1 s over speech: a photo, a frozen video), a change of shot (PySceneDetect's "
+    "content rule) or a face box jumping to another face (IoU < 0.5) cuts the video into parts "
+    "(stretches of >= 1 s with one face: <id>, <id>+part2, ...); face model fitted to iBUG landmarks "
     "17-67 by batched least squares with temporal smoothness, one shape per speaker; "
     "audio 16 kHz mono (the mean of the channels that carry sound), shifted onto the picture's clock by "
     "the streams' start times; frames after the sound ends are left out"
@@ -57,7 +58,10 @@ HOW = (
 # silent is refused, as an audio file is (it was written: a face talking over silence). Since 4: a
 # picture still for FROZEN frames over speech (a photo, a call's frozen picture) cuts the video
 # as a missed face does (before, its frames were fitted as a face holding still while it spoke).
-VERSION = 4
+# Since 5: a change of shot or a jump to another face cuts it too (before, the fit's smoothness ran
+# across the cut, the tracker took two frames to find the face of the new shot, and a clip could go
+# on with another person's face after the tracker lost the first for a frame).
+VERSION = 5
 MIN_PART = FPS  # frames: a stretch with the face shorter than 1 s between misses is left out
 _TRACKER: FaceMeshTracker | None = None
 
@@ -89,6 +93,7 @@ def track_clip(job: Job, out: Path, opts: PrepOptions) -> None:
     audio = np.pad(audio, (0, max(0, frames * HOP - len(audio))))[: frames * HOP]  # under the picture
     still = frozen_over_speech(frozen(track.still[:frames]), audio)  # no face to learn speech from
     lmk, found = track.landmarks[:frames], track.found[:frames] & ~still
+    starts = track.starts[:frames] & found
     usable = filled(found)
     moving, why = still_note(still)
     if 1 - usable.mean() > opts.max_miss:
@@ -96,10 +101,11 @@ def track_clip(job: Job, out: Path, opts: PrepOptions) -> None:
             f"{job.source}: face found{moving} in only {usable.mean():.0%} of frames "
             f"({why}more than {opts.max_miss:.0%} missed; --max-miss allows more)"
         )
-    if not parts(job.id, found):
+    if not parts(job.id, found, starts):
+        shots = ", or the shot or face changes" if face_runs(found, starts) != face_runs(found) else ""
         raise TalkfaceError(
             f"{job.source}: no stretch of {MIN_PART / FPS:.0f} s with the face found{moving} "
-            f"({why}it is missed for more than {MAX_GAP} frames at a time)"
+            f"({why}it is missed for more than {MAX_GAP} frames at a time{shots})"
         )
     refuse_silence(audio, job.source, "; a face talking over silence would teach the lips to move without it")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -108,6 +114,7 @@ def track_clip(job: Job, out: Path, opts: PrepOptions) -> None:
         tmp,
         lmk68=lmk[:, MESH_TO_IBUG68],
         found=found,
+        starts=starts,
         size=np.array(track.size),
         audio=audio.astype(np.float32),
         src_fps=track.src_fps,
@@ -151,11 +158,11 @@ def sound_frames(picture: int, samples: int, source: str) -> int:
     return frames
 
 
-def parts(clip_id: str, found: np.ndarray) -> list[tuple[str, slice]]:
-    """The clips a tracked video gives, (id, frames): its stretches with the face (`face_runs`) of
+def parts(clip_id: str, found: np.ndarray, starts: np.ndarray) -> list[tuple[str, slice]]:
+    """The clips a tracked video gives, (id, frames): its stretches with one face (`face_runs`) of
     at least MIN_PART frames, the first under the video's own id, the others `<id>+part2`, ...;
-    a video whose face is never missed for long is one clip, however short."""
-    runs = face_runs(found)
+    a video whose face is never missed for long and never changes is one clip, however short."""
+    runs = face_runs(found, starts)
     if runs != [(0, len(found))]:
         runs = [(a, b) for a, b in runs if b - a >= MIN_PART]
     return [(part_id(clip_id, k), slice(a, b)) for k, (a, b) in enumerate(runs, 1)]
@@ -184,7 +191,7 @@ def fit_speaker(out: Path, speaker: str, group: list[Job], model: FaceModel, opt
     returns per-video errors. A video cut into parts is written last part first: its own id,
     written last, marks it done."""
     tracks = [dict(np.load(track_path(out, j.id))) for j in group]
-    cuts = [parts(j.id, t["found"]) for j, t in zip(group, tracks)]
+    cuts = [parts(j.id, t["found"], t["starts"]) for j, t in zip(group, tracks)]
     pieces = [[t["lmk68"][frames] for _, frames in cut] for t, cut in zip(tracks, cuts)]  # (T_k, 68, 2)
     lengths = [[len(p) for p in ps] for ps in pieces]
     sizes = {tuple(t["size"]) for t in tracks}

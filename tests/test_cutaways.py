@@ -42,7 +42,7 @@ def test_a_video_whose_face_is_missed_for_a_while_is_cut_into_parts(shared, tmp_
     c = run_recipe(Folder(), cut.parent, tmp_path / "s_cut", opts)
     assert s.clips == 1 and c.written == 1 and c.clips == 2 and not c.problems, c.errors
     assert any(
-        "1 video(s) kept only where the face is found and the picture moves, as 2 clip(s)" in n
+        "1 video(s) cut where the face is missed, the picture stops or the shot changes, into 2 clip(s)" in n
         for n in c.notes
     ), c.notes
 

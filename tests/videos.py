@@ -45,3 +45,29 @@ def decimated(video: Path, out: Path) -> Path:
 def muted(video: Path, out: Path, start: float, end: float) -> Path:
     """`video` with its sound silent from `start` to `end` seconds, its picture copied as it is."""
     return ffmpeg(video, out, "-af", f"volume=enable='between(t,{start},{end})':volume=0", "-c:v", "copy")
+
+
+def zoom_cut(real: Path, out: Path, at: float | str) -> Path:
+    """`real` cut at `at` seconds to a second camera: the same picture zoomed in 2x on the face
+    (0: zoomed throughout; an ffmpeg expression of t: zoomed where it is true)."""
+    zoomed = at if isinstance(at, str) else f"gte(t,{at})"
+    graph = f"split[a][b];[b]crop=640:360:320:120,scale=1280:720[z];[a][z]overlay=enable='{zoomed}'"
+    return reencoded(real, out, graph if at != 0 else "crop=640:360:320:120,scale=1280:720")
+
+
+def two_faces(real: Path, other: Path, out: Path) -> Path:
+    """`real` (right) and `other` (left) side by side, 640x360 each in a 1280x720 frame, with the
+    sound of `real`: the left face appears at 1 s, the right is black from 1.5 to 1.62 s (a tracker
+    that loses it finds the left one)."""
+    graph = (
+        "[0:v]scale=640:360[r];[1:v]scale=640:360[l];[l][r]hstack,pad=1280:720:0:180,"
+        "drawbox=enable='lt(t,1)':x=0:y=0:w=640:h=720:color=black:t=fill,"
+        "drawbox=enable='between(t,1.5,1.62)':x=640:y=0:w=640:h=720:color=black:t=fill"
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-i", str(real), "-i", str(other), "-filter_complex", graph]
+        + ["-t", "3.2", "-map", "0:a", "-c:v", "libx264", "-c:a", "copy", str(out)],
+        check=True,
+    )
+    return out

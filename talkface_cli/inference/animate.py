@@ -94,7 +94,7 @@ class Animator:
                     "read a video's emotion; give speech as the reference"
                 )
             track = track_video(path, shown=True)
-            runs = face_runs(track.found)  # where the face is missed for long, no face is made up
+            runs = face_runs(track.found, track.starts)  # no face made up where missed; one per shot
             lmk = np.concatenate([track.landmarks[a:b, MESH_TO_IBUG68] for a, b in runs])
             fit = fit_landmarks(self.face, lmk, track.size, segments=[b - a for a, b in runs])
             emb, modality = motion_emotion(self.ede, self.face, fit.params), "video"

@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import TalkfaceError, require_file
 from ..ui import progress
 from .mediapipe import FaceMeshTracker
+from .shots import SAME_FACE, SHOT_CHANGE, content_change, iou, thumbnail
 
 FPS = 25
 MAX_GAP = 5  # frames: missed detections over at most this many frames are interpolated
@@ -28,6 +29,7 @@ class Track:
     landmarks: np.ndarray  # (T, 468, 3) image pixels (x right, y down), gaps interpolated
     found: np.ndarray  # (T,) bool: detected in this frame (before interpolation)
     still: np.ndarray  # (T,) bool: the face's box shows the picture of the frame before (STILL_LEVEL)
+    starts: np.ndarray  # (T,) bool: a found face that is not the one found before (`shots`)
     size: tuple[int, int]  # (width, height)
     src_fps: float
 
@@ -70,25 +72,29 @@ def track_video(
     tracker = tracker or FaceMeshTracker()
     tracker.reset()
     pts = np.zeros((t_out, 468, 3), np.float32)
-    found, still = np.zeros(t_out, bool), np.zeros(t_out, bool)
-    size, before, box = (0, 0), None, None
+    found, still, starts = (np.zeros(t_out, bool) for _ in range(3))
+    size, before, box, cut = (0, 0), None, None, False
     try:
         with progress(disable=not shown) as bar:
             job = bar.add_task(f"track {path.name}", total=t_out, unit="frame")
             for t, frame in enumerate(frames_at_25fps(cap, path, src_fps, n_src, t_out, start)):
-                size = (frame.shape[1], frame.shape[0])
+                size, small = (frame.shape[1], frame.shape[0]), thumbnail(frame)
+                if before is not None and content_change(before[1], small) >= SHOT_CHANGE:
+                    tracker.reset()  # a new shot: detect afresh, not follow the old face's place
+                    cut = True
                 p = tracker(np.ascontiguousarray(frame[:, :, ::-1]))
                 if p is not None:
-                    pts[t], found[t] = p, True
-                    box = face_box(p, size)
-                still[t] = before is not None and box is not None and unchanged(before, frame, box)
-                before = frame
+                    new = face_box(p, size)
+                    starts[t] = box is not None and (cut or iou(box, new) < SAME_FACE)
+                    pts[t], found[t], box, cut = p, True, new, False
+                still[t] = before is not None and box is not None and unchanged(before[0], frame, box)
+                before = frame, small
                 bar.advance(job)
     finally:
         cap.release()
     if not found.any():
         raise TalkfaceError(f"{path}: no face found in any frame")
-    return Track(interpolate_gaps(pts, found), found, still, size, float(src_fps))
+    return Track(interpolate_gaps(pts, found), found, still, starts, size, float(src_fps))
 
 
 def face_box(points: np.ndarray, size: tuple[int, int]) -> tuple[int, int, int, int]:
@@ -179,11 +185,23 @@ def filled(found: np.ndarray, max_gap: int = MAX_GAP) -> np.ndarray:
     return ok
 
 
-def face_runs(found: np.ndarray, max_gap: int = MAX_GAP) -> list[tuple[int, int]]:
+def face_runs(
+    found: np.ndarray, starts: np.ndarray | None = None, max_gap: int = MAX_GAP
+) -> list[tuple[int, int]]:
     """The stretches [start, end) of frames with landmarks after interpolation (`filled`): a face
     missed for more than `max_gap` frames (a cutaway, the head turned away, a hand over it) ends
-    one, as do such misses at the ends. [(0, T)] when the face is never missed for long."""
-    return runs_of(filled(found, max_gap))
+    one, as do such misses at the ends, and a face that `starts` (T,) a new track (another shot,
+    another face) begins one; the frames interpolated across such a start, between two faces, are
+    in neither. [(0, T)] when the face is never missed for long and never changes."""
+    out = []
+    for a, b in runs_of(filled(found, max_gap)):
+        for s in np.flatnonzero(starts[a + 1 : b]) + a + 1 if starts is not None else []:
+            seen = np.flatnonzero(found[a:s])
+            if len(seen):
+                out.append((a, a + int(seen[-1]) + 1))
+            a = int(s)
+        out.append((a, b))
+    return out
 
 
 def clock(seconds: float) -> str:
