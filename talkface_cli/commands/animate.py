@@ -20,6 +20,7 @@ from ..made_by import digest, record, say_kept
 from ..registry import Registry
 from ..ui import console, json_target, report_rows
 from .common import DeviceOpt, FlameModelOpt, HubertAtOpt, JsonOpt, each_file, fail_if_any, use_assets
+from .piped import named, stdin_read
 
 ModelOpt = typer.Option(None, "--model", help="trained EMG (registry name; default: the newest emg entry)")
 OutOpt = typer.Option(
@@ -194,13 +195,15 @@ def run_all(  # noqa: ANN001 - anim: a lazily imported type
 
 def animate(
     speech: list[Path] = typer.Argument(
-        ..., help="speech (.wav/.flac/.mp3, or a video's audio track); several: each in turn"
+        ...,
+        help="speech (.wav/.flac/.mp3, or a video's audio track; '-': piped in, written as stdin.npz); "
+        "several: each in turn",
     ),
     out: Path = OutOpt,
     model: str = ModelOpt,
     speaker: str = SpeakerOpt,
     emotion_from: Path = typer.Option(
-        None, "--emotion-from", help="take the emotion from this speech or video"
+        None, "--emotion-from", help="take the emotion from this speech or video ('-': speech piped in)"
     ),
     emotion: str = typer.Option(None, "--emotion", help="take the emotion from a label (e.g. happy)"),
     intensity: float = typer.Option(
@@ -223,6 +226,8 @@ def animate(
     Named outputs: talkface animate speech.wav --emotion happy --out face.npz --render face.mp4
 
     Several files, models loaded once: talkface animate clips/*.wav --out faces --render videos
+
+    Piped: espeak-ng --stdout "Hello there" | talkface animate - --out hello.npz
     """
     use_assets(flame_model, hubert_at)
     from ..inference.animate import Animator
@@ -238,30 +243,34 @@ def animate(
         )
     intensity = 1.0 if intensity is None else intensity
     npz, mp4 = targets(out, render, len(speech) > 1, json_out)
-    name = model or default_model()
-    anim = Animator.load(name, resolve_device(device))
-    speaker = speaker_name(anim.emg, speaker)  # checked once, before the speech is read; "3" -> "s03"
-    embs, how = None, ["speech"]  # checked before the speech is read: a bad label fails at once
-    if emotion is not None:
-        embs = [anim.label(emotion, intensity)]
-        how = ["label", emotion_name(emotion, list(anim.ede.cfg.emotions)), intensity]  # anger -> angry
-    elif emotion_from is not None:
-        embs, how = [anim.reference_emotion(emotion_from)], ["references", digest(emotion_from)]
+    with stdin_read([*speech, *filter(None, [emotion_from])]) as files:
+        given = dict(zip(files, [*speech, emotion_from]))  # the copy of standard input -> "-"
+        name = model or default_model()
+        anim = Animator.load(name, resolve_device(device))
+        speaker = speaker_name(anim.emg, speaker)  # checked once, before the speech is read; "3" -> "s03"
+        embs, how = None, ["speech"]  # checked before the speech is read: a bad label fails at once
+        if emotion is not None:
+            embs = [anim.label(emotion, intensity)]
+            how = ["label", emotion_name(emotion, list(anim.ede.cfg.emotions)), intensity]  # anger -> angry
+        elif emotion_from is not None:
+            embs, how = [anim.reference_emotion(files[-1])], ["references", digest(files[-1])]
 
-    def one(path: Path) -> dict:
-        def seq() -> ParamSequence:
-            return anim(load_audio(path), embs, speaker, temperature, seed, str(path))
+        def one(path: Path) -> dict:
+            def seq() -> ParamSequence:
+                return anim(load_audio(path), embs, speaker, temperature, seed, str(path))
 
-        made_by = animate_record("animate", anim, path, name, how, speaker, temperature, seed)
-        return make(anim, path, path.stem, made_by, (npz, mp4), name, seq)
+            made_by = animate_record("animate", anim, path, name, how, speaker, temperature, seed)
+            with named(path, given[path]):  # one of several: its error is printed here
+                summary = make(anim, path, path.stem, made_by, (npz, mp4), name, seq)
+            return summary | {"speech": str(given[path])}
 
-    run_all(anim, speech, one, "animate", json_out)
+        run_all(anim, files[: len(speech)], one, "animate", json_out)
 
 
 def swap_emotion(
-    content: Path = typer.Argument(..., help="speech whose words drive the lips"),
+    content: Path = typer.Argument(..., help="speech whose words drive the lips ('-': piped in)"),
     references: list[Path] = typer.Argument(
-        ..., help="emotion reference(s): speech or video; several blend over time"
+        ..., help="emotion reference(s): speech or video ('-': speech piped in); several blend over time"
     ),
     out: Path = OutOpt,
     model: str = ModelOpt,
@@ -288,18 +297,20 @@ def swap_emotion(
     from ..inference.generate import speaker_name
 
     npz, mp4 = targets(out, render, False, json_out)
-    name = model or default_model()
-    anim = Animator.load(name, resolve_device(device))
-    speaker = speaker_name(anim.emg, speaker)
-    audio = load_audio(content)  # a bad content file fails before a video reference is tracked
-    embs = [anim.reference_emotion(r) for r in references]
-    how = ["references", *(digest(r) for r in references)]
+    with stdin_read([content, *references]) as (piped_content, *refs):
+        name = model or default_model()
+        anim = Animator.load(name, resolve_device(device))
+        speaker = speaker_name(anim.emg, speaker)
+        audio = load_audio(piped_content)  # a bad content file fails before a video reference is tracked
+        embs = [anim.reference_emotion(r) for r in refs]
+        how = ["references", *(digest(r) for r in refs)]
 
-    def one(path: Path) -> dict:
-        def seq() -> ParamSequence:
-            return anim(audio, embs, speaker, temperature, seed, str(path))
+        def one(path: Path) -> dict:
+            def seq() -> ParamSequence:
+                return anim(audio, embs, speaker, temperature, seed, str(path))
 
-        made_by = animate_record("swap-emotion", anim, path, name, how, speaker, temperature, seed)
-        return make(anim, path, f"{path.stem}-swap", made_by, (npz, mp4), name, seq)
+            made_by = animate_record("swap-emotion", anim, path, name, how, speaker, temperature, seed)
+            summary = make(anim, path, f"{path.stem}-swap", made_by, (npz, mp4), name, seq)
+            return summary | {"speech": str(content)}
 
-    run_all(anim, [content], one, "swap-emotion", json_out)
+        run_all(anim, [piped_content], one, "swap-emotion", json_out)
