@@ -3,7 +3,8 @@ EDE emotion, EMG) against a FaceFormer-sized autoregressive transformer decoder 
 1 layer, FFN 256, causal self-attention over its own past outputs plus cross-attention to the
 audio features, re-run over the whole prefix for every frame as FaceFormer's inference does) on
 the same features, for 4, 16 and 64 s of speech. Untrained weights: speed does not depend on them.
-Also the peak memory of animating 5 minutes of speech end to end."""
+Also the peak memory of animating a 5-minute 48 kHz stereo wav end to end, and of loading an hour
+of it."""
 
 from __future__ import annotations
 
@@ -11,14 +12,17 @@ import math
 import resource
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 import torch
 from torch import nn
 
 from bench.common import mean_over, publish, timed
 from talkface_cli import presets  # noqa: F401
+from talkface_cli.audio.io import load_audio
 from talkface_cli.config import make_config
 from talkface_cli.inference.emotion import emotion_track, speech_emotion
 from talkface_cli.inference.generate import generate, speaker_condition
@@ -134,28 +138,56 @@ def main() -> None:
         )
         r["goal_50x_at_4s"] = r["decoder_speedup_vs_ar"] >= 50 if r["speech_s"] == 4 else None
     publish("animate", f"animate speed, tiny presets, {torch.get_num_threads()} threads", rows)
-    # The child's own peak: it prints its VmHWM. ru_maxrss would not do: RUSAGE_CHILDREN is the
-    # largest of every child so far, and a forked child's own ru_maxrss starts at the parent's
-    # resident size (0.84 GiB under `make bench`).
-    out = subprocess.run([sys.executable, "-m", "bench.animate_bench", "--five-minutes"], check=True,
-                         capture_output=True, text=True).stdout  # fmt: skip
-    peak = float(out.split()[-1]) / 1024**2  # KiB -> GiB
-    publish("animate_memory", "animate 5 minutes of speech end to end (own process)",
-            [{"speech_s": 300, "peak_memory_gib": peak, "goal_4gib_met": peak <= 4}])  # fmt: skip
+    with tempfile.TemporaryDirectory() as folder:  # speech as recorders write it: 48 kHz stereo wav
+        five, hour = Path(folder) / "five.wav", Path(folder) / "hour.wav"
+        speech_wav(five, 300)
+        peak = child_peak("--five-minutes", five)
+        publish("animate_memory", "animate a 5-minute 48 kHz stereo wav end to end (own process)",
+                [{"speech_s": 300, "peak_memory_gib": peak, "goal_4gib_met": peak <= 4}])  # fmt: skip
+        speech_wav(hour, 3600)
+        peak = child_peak("--load", hour)
+        publish("audio_load_memory", "load_audio of a 1-hour 48 kHz stereo 16-bit wav (own process)", [{
+            "speech_s": 3600,
+            "peak_memory_gib": peak,
+            "its_samples_as_float32_gib": 3600 * 48000 * 2 * 4 / 1024**3,  # what a whole-file read holds
+            "its_16k_mono_gib": 3600 * 16000 * 4 / 1024**3,  # what it returns
+        }])  # fmt: skip
 
 
-def five_minutes() -> None:
-    """Animate 300 s end to end in this process and print its peak resident memory in KiB."""
+def speech_wav(path: Path, seconds: int) -> None:
+    """A 48 kHz stereo 16-bit wav of `seconds` of noise at speech level, written a minute at a time."""
+    rng = np.random.default_rng(0)
+    with sf.SoundFile(path, "w", 48000, 2, "PCM_16") as f:
+        for start in range(0, seconds, 60):
+            f.write((0.1 * rng.normal(size=(48000 * min(60, seconds - start), 2))).astype(np.float32))
+
+
+def child_peak(*args: object) -> float:
+    """The peak resident memory (GiB) of `python -m bench.animate_bench ARGS` in its own process:
+    it prints its VmHWM. ru_maxrss would not do: RUSAGE_CHILDREN is the largest of every child so
+    far, and a forked child's own ru_maxrss starts at the parent's resident size (0.84 GiB under
+    `make bench`)."""
+    cmd = [sys.executable, "-m", "bench.animate_bench", *map(str, args)]
+    return float(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.split()[-1]) / 1024**2
+
+
+def five_minutes(wav: Path) -> None:
+    """Animate the speech of `wav` end to end in this process and print its peak memory."""
     ede, emg = untrained()
     from talkface_cli.audio.features import content_encoder, encode
 
-    t = 300 * 25
-    audio = (0.1 * np.random.default_rng(0).normal(size=t * 640)).astype(np.float32)
+    audio = load_audio(wav)
+    t = len(audio) // 640
     content = encode(content_encoder(), audio, t)
     out = generate(
         emg, content, emotion_track(list(speech_emotion(ede, audio)), t), speaker_condition(emg, None), t
     )
     assert out.shape == (t, 53)
+    print_peak()
+
+
+def print_peak() -> None:
+    """This process's peak resident memory in KiB, on stdout."""
     status = Path("/proc/self/status")  # VmHWM: this process's peak resident size since exec, KiB
     if status.exists():
         print(next(x for x in status.read_text().splitlines() if x.startswith("VmHWM")).split()[1])
@@ -164,4 +196,10 @@ def five_minutes() -> None:
 
 
 if __name__ == "__main__":
-    five_minutes() if "--five-minutes" in sys.argv else main()
+    if "--five-minutes" in sys.argv:
+        five_minutes(Path(sys.argv[-1]))
+    elif "--load" in sys.argv:
+        load_audio(Path(sys.argv[-1]))
+        print_peak()
+    else:
+        main()

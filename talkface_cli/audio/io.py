@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import re
 import subprocess
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +22,7 @@ SAMPLE_RATE = 16000
 # phone's .3gp). A file of these without a picture is speech (`is_video`).
 VIDEO_SUFFIXES = set(".mp4 .mov .mkv .avi .webm .m4v .flv .f4v .mpg .mpeg .mts .m2ts .ts .wmv .3gp".split())
 SILENT_TRACK_DB = -70.0  # mean power (dBFS) under which a decoded track counts as silent
+BLOCK = 1 << 18  # frames read at a time (5.5 s at 48 kHz)
 # showinfo's line for the first decoded frame: "[Parsed_ashowinfo_0 @ 0x..] n:0 pts:19200 pts_time:0.4 ..."
 _FIRST_FRAME = re.compile(r"showinfo_\d+ @ [^\]]*\]\s+n:\s*0\s+pts:\s*-?\d+\s+pts_time:(-?[0-9.e+-]+)")
 
@@ -31,24 +34,62 @@ def ffmpeg_exe() -> str:
 
 
 def load_audio(path: Path, sr: int = SAMPLE_RATE) -> np.ndarray:
-    """(N,) float32 mono at `sr` (channels mixed by `to_mono`), other rates resampled (soxr, high
-    quality)."""
+    """(N,) float32 mono at `sr` (channels mixed by `mix_weights`), other rates resampled (soxr,
+    high quality). Read in blocks, so an hour of 48 kHz stereo is never held at its own rate and
+    width (it was: 4.7 GiB to load a 1-hour wav)."""
     path = require_file(path)
-    if path.suffix.lower() in VIDEO_SUFFIXES:
-        data, rate = _speech_track(path, sr, "no audio track could be decoded")
-    else:
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
         try:
-            data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+            with sf.SoundFile(str(path)) as f:
+                return mono(f, sr, path)
         except (sf.LibsndfileError, RuntimeError):  # a format libsndfile lacks: m4a/aac, wma, ...
-            data, rate = _speech_track(path, sr, "not a readable audio file")
-    if len(data) == 0:
+            failure = "not a readable audio file"
+    else:
+        failure = "no audio track could be decoded"
+    with _speech_track(path, sr, failure) as f:
+        return mono(f, sr, path)
+
+
+def blocks(f: sf.SoundFile) -> Iterator[np.ndarray]:
+    """A sound file's frames from its start, (n, C) float32 blocks of up to BLOCK. Not
+    `SoundFile.blocks`: it yields as many frames as the header promised, and an mp3 without a
+    Xing header (as ffmpeg writes one to a pipe) promises more than it holds: the rest of its
+    last block was uninitialised memory (NaN at times)."""
+    f.seek(0)
+    while len(b := f.read(BLOCK, dtype="float32", always_2d=True)):
+        yield b
+
+
+def mono(f: sf.SoundFile, sr: int, path: Path) -> np.ndarray:
+    """(N,) float32 at `sr` of an open sound file, in two passes over its blocks: the channels'
+    powers and cross terms (which decide the mix, `mix_weights`) and a check that every sample is
+    finite, then the mix, resampled as a stream (the same samples as at once)."""
+    gram, frames, bad, first = np.zeros((f.channels, f.channels)), 0, 0, 0
+    for b in blocks(f):
+        finite = np.isfinite(b).all(1)
+        if not finite.all():  # a float file from a failed synthesis or effect
+            first = first if bad else frames + int(np.argmin(finite))
+            bad += int(len(b) - finite.sum())
+        elif not bad:
+            gram += b.T.astype(np.float64) @ b
+        frames += len(b)
+    if frames == 0:
         raise TalkfaceError(f"{path}: the audio is empty")
-    if not np.isfinite(data).all():  # a float file from a failed synthesis or effect
-        bad = np.flatnonzero(~np.isfinite(data).all(1))
+    if bad:
         raise TalkfaceError(
-            f"{path}: {len(bad)} sample(s) NaN or infinite, the first at {bad[0] / rate:.2f} s"
+            f"{path}: {bad} sample(s) NaN or infinite, the first at {first / f.samplerate:.2f} s"
         )
-    return conformed(data, rate, sr)
+    weights = mix_weights(gram / frames).astype(np.float32)
+    return resampled((b @ weights for b in blocks(f)), f.samplerate, sr)
+
+
+def resampled(chunks: Iterable[np.ndarray], rate: int, sr: int = SAMPLE_RATE) -> np.ndarray:
+    """The (n,) chunks of one signal at `rate` joined and resampled to `sr` (float32)."""
+    if rate == sr:
+        return np.concatenate([np.zeros(0, np.float32), *chunks]).astype(np.float32, copy=False)
+    stream = soxr.ResampleStream(rate, sr, 1, dtype="float32", quality="HQ")
+    out = [stream.resample_chunk(np.ascontiguousarray(c, np.float32)) for c in chunks]
+    return np.concatenate([*out, stream.resample_chunk(np.zeros(0, np.float32), last=True)])
 
 
 def conformed(data: np.ndarray, rate: int, sr: int = SAMPLE_RATE) -> np.ndarray:
@@ -58,53 +99,58 @@ def conformed(data: np.ndarray, rate: int, sr: int = SAMPLE_RATE) -> np.ndarray:
     if data.dtype.kind in "iu":  # unsigned: 8-bit, centred on 128
         info = np.iinfo(data.dtype)
         data = (data.astype(np.float64) - (info.min + info.max + 1) / 2) / ((info.max - info.min + 1) / 2)
-    data = data.astype(np.float32).reshape(len(data), -1)
-    mono = to_mono(data)
-    if rate != sr:
-        mono = soxr.resample(mono, rate, sr, quality="HQ").astype(np.float32)
-    return np.ascontiguousarray(mono, dtype=np.float32)
+    return resampled([to_mono(data.astype(np.float32).reshape(len(data), -1))], rate, sr)
 
 
 def to_mono(data: np.ndarray) -> np.ndarray:
-    """(N, C) -> (N,): the mean of the channels that carry sound. A channel 20 dB under the loudest
-    (a camera's unused second input) is left out rather than halving the level; channels that
-    cancel when added (one wired with inverted polarity: the plain mean of such a stereo file is
-    silence) give way to the loudest one."""
+    """(N, C) float32 -> (N,), mixed by `mix_weights`."""
     if data.shape[1] == 1:
         return data[:, 0]
-    gram = (data.T @ data).astype(np.float64) / len(data)  # (C, C): channel powers, cross terms
+    return data @ mix_weights((data.T @ data).astype(np.float64) / max(1, len(data))).astype(np.float32)
+
+
+def mix_weights(gram: np.ndarray) -> np.ndarray:
+    """(C,) weights that mix C channels to mono, from their (C, C) mean products (powers on the
+    diagonal): the mean of the channels that carry sound. A channel 20 dB under the loudest (a
+    camera's unused second input) is left out rather than halving the level; channels that cancel
+    when added (one wired with inverted polarity: the plain mean of such a stereo file is silence)
+    give way to the loudest one."""
     power = np.diag(gram)
     live = power >= 0.01 * power.max()
+    weights = np.zeros(len(power))
     if gram[np.ix_(live, live)].sum() / live.sum() ** 2 < 0.25 * power[live].mean():  # lost over 6 dB
-        return data[:, int(power.argmax())]
-    return data[:, live].mean(axis=1)
+        weights[int(power.argmax())] = 1.0
+    else:
+        weights[live] = 1.0 / live.sum()
+    return weights
 
 
-def _speech_track(path: Path, sr: int, failure: str) -> tuple[np.ndarray, int]:
+@contextmanager
+def _speech_track(path: Path, sr: int, failure: str) -> Iterator[sf.SoundFile]:
     """The audio track a player would play, unless it is silent and the file has others: then
     the loudest of them (a screen recorder's first track often holds the computer's silent sound,
-    the microphone the second)."""
-    data, rate = _decode_with_ffmpeg(path, sr, failure)
-    if _power_db(data) > SILENT_TRACK_DB:
-        return data, rate
-    tracks = sum("Audio:" in line for line in _stream_lines(path))
-    if tracks < 2:
-        return data, rate
-    decoded = [_decode_with_ffmpeg(path, sr, failure, track=k) for k in range(tracks)]
-    return max(decoded, key=lambda d: _power_db(d[0]))
+    the microphone the second); decoded by ffmpeg at `sr` and opened."""
+    wav = _decode_with_ffmpeg(path, sr, failure)
+    if _power_db(wav) <= SILENT_TRACK_DB and (n := sum("Audio:" in x for x in _stream_lines(path))) > 1:
+        for k in range(n):  # one track's decoded bytes held beside the loudest so far
+            other = _decode_with_ffmpeg(path, sr, failure, track=k)
+            wav = max(wav, other, key=_power_db)
+    with sf.SoundFile(io.BytesIO(wav)) as f:
+        yield f
 
 
-def _power_db(data: np.ndarray) -> float:
-    """Mean power of (N, C) audio in dBFS (-200 for digital silence or no samples)."""
-    return 10 * float(np.log10(np.mean(np.square(data, dtype=np.float64)) + 1e-20)) if data.size else -200.0
+def _power_db(wav: bytes) -> float:
+    """Mean power of a WAV's samples in dBFS (-200 for digital silence or no samples)."""
+    with sf.SoundFile(io.BytesIO(wav)) as f:
+        total = sum(float(np.square(b, dtype=np.float64).sum()) for b in blocks(f))
+        n = f.frames * f.channels
+    return 10 * np.log10(total / n + 1e-20) if n else -200.0
 
 
-def _decode_with_ffmpeg(
-    path: Path, sr: int, failure: str, track: int | None = None
-) -> tuple[np.ndarray, int]:
-    """(N, C) float32 at `sr` and `sr`, every channel as it is (ffmpeg's own down- and up-mixes
-    change the level by 3 dB), as a WAV stream read by libsndfile; `track`: the k-th audio stream
-    (default: ffmpeg's choice, the one a player would play)."""
+def _decode_with_ffmpeg(path: Path, sr: int, failure: str, track: int | None = None) -> bytes:
+    """A float WAV at `sr` of every channel as it is (ffmpeg's own down- and up-mixes change the
+    level by 3 dB); `track`: the k-th audio stream (default: ffmpeg's choice, the one a player
+    would play)."""
     pick = [] if track is None else ["-map", f"0:a:{track}"]
     cmd = [ffmpeg_exe(), "-v", "error", "-i", str(path), *pick, "-vn", "-ar", str(sr)]
     out = subprocess.run([*cmd, "-c:a", "pcm_f32le", "-f", "wav", "-"], capture_output=True)
@@ -114,7 +160,7 @@ def _decode_with_ffmpeg(
             raise NoAudio(path)
         why = log.strip().splitlines()
         raise TalkfaceError(f"{path}: {failure} ({why[-1] if why else 'ffmpeg failed'})")
-    return sf.read(io.BytesIO(out.stdout), dtype="float32", always_2d=True)
+    return out.stdout
 
 
 def _stream_lines(path: Path) -> list[str]:
