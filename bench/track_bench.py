@@ -14,7 +14,7 @@ from data_recipes.base import PrepOptions, run_recipe
 from data_recipes.ravdess import Ravdess
 from talkface_cli.face.ict import ICTFace
 from talkface_cli.track.fit import fit_landmarks
-from talkface_cli.track.mediapipe import MESH_TO_IBUG68, FaceMeshTracker
+from talkface_cli.track.mediapipe import FaceMeshTracker
 from talkface_cli.track.video import track_video
 
 SHARED = Path(os.environ.get("TALKFACE_SHARED", Path(__file__).resolve().parents[2] / "shared"))
@@ -31,13 +31,13 @@ def main() -> None:
     # torch's and MediaPipe's first calls; the first clip read 49 fps against ~100 for the rest).
     # The per-clip rows show the steady rate; the prep row below includes those costs as users meet them.
     warm = track_video(clips[0], tracker)
-    fit_landmarks(model, warm.landmarks[:, MESH_TO_IBUG68], warm.size)
+    fit_landmarks(model, warm.landmarks, warm.size)
     rows = []
     for clip in clips:
         t0 = time.perf_counter()
         track = track_video(clip, tracker)
         t1 = time.perf_counter()
-        fit = fit_landmarks(model, track.landmarks[:, MESH_TO_IBUG68], track.size)
+        fit = fit_landmarks(model, track.landmarks, track.size)
         t2 = time.perf_counter()
         n = len(track.found)
         rows.append(

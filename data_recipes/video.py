@@ -22,7 +22,7 @@ from talkface_cli.face.base import FaceModel
 from talkface_cli.face.load import load_face_model
 from talkface_cli.fsutil import atomic_write_json
 from talkface_cli.track.fit import FitResult, fit_landmarks, loudness_db
-from talkface_cli.track.mediapipe import MESH_TO_IBUG68, FaceMeshTracker
+from talkface_cli.track.mediapipe import FaceMeshTracker
 from talkface_cli.track.video import (
     MAX_GAP,
     clock,
@@ -112,7 +112,7 @@ def track_clip(job: Job, out: Path, opts: PrepOptions) -> None:
     tmp = path.with_suffix(".tmp.npz")
     np.savez(
         tmp,
-        lmk68=lmk[:, MESH_TO_IBUG68],
+        lmk68=lmk,
         found=found,
         starts=starts,
         size=np.array(track.size),

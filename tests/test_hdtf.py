@@ -17,7 +17,6 @@ from talkface_cli.app import app
 from talkface_cli.audio.io import audio_delay, delayed, ffmpeg_exe, load_audio
 from talkface_cli.data.store import HOP, load_clip, read_manifest
 from talkface_cli.errors import TalkfaceError
-from talkface_cli.track.mediapipe import MESH_TO_IBUG68
 from talkface_cli.track.video import open_video, track_video
 
 runner = CliRunner()
@@ -144,7 +143,7 @@ def test_hdtf_full_length_videos_are_cut_by_its_annotations(shared, tmp_path):
         "Radio12_0": ([3.0, 4.0], 25, "Radio", "Radio12"),
     }
     whole = delayed(load_audio(video), audio_delay(video))
-    lmk = track_video(video).landmarks[:, MESH_TO_IBUG68]
+    lmk = track_video(video).landmarks
     for i, r in recs.items():
         clip, first, frames = load_clip(out, i), round(r["span"][0] * 25), r["frames"]
         a, b = round(r["span"][0] * 16000), (frames - 1) * HOP

@@ -85,7 +85,6 @@ class Animator:
             emb, modality = pooled(self.speech_emotion(load_audio(path), str(path), reference=True)), "audio"
         else:
             from ..track.fit import fit_landmarks
-            from ..track.mediapipe import MESH_TO_IBUG68
             from ..track.video import face_runs, track_video
 
             if not self.ede.centroids_video.any():  # see `training.emg.EMGTask`
@@ -95,7 +94,7 @@ class Animator:
                 )
             track = track_video(path, shown=True)
             runs = face_runs(track.found, track.starts)  # no face made up where missed; one per shot
-            lmk = np.concatenate([track.landmarks[a:b, MESH_TO_IBUG68] for a, b in runs])
+            lmk = np.concatenate([track.landmarks[a:b] for a, b in runs])
             fit = fit_landmarks(self.face, lmk, track.size, segments=[b - a for a, b in runs])
             emb, modality = motion_emotion(self.ede, self.face, fit.params), "video"
         self.read.append(f"{nearest_emotion(self.ede, emb, modality)} ({path.name})")
