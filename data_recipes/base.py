@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import multiprocessing
 import os
 import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -25,6 +26,7 @@ from talkface_cli.errors import TalkfaceError
 from talkface_cli.fsutil import atomic_write_json, refuse_foreign
 from talkface_cli.ui import progress
 
+from .inner import InnerBar, drain, reporting_to, send_to
 from .labels import COLUMNS, part_id, part_labels
 from .packed import clear_copies, same_bytes
 
@@ -192,22 +194,29 @@ def run_recipe(
         task = bar.add_task(
             f"prep {recipe.name}", total=len(jobs), completed=len(jobs) - len(pending), unit="clip"
         )
+        frames = InnerBar(bar, "track videos", "frame")  # a long video is one clip: its frames move
         if opts.jobs > 1 and len(pending) > 1 and getattr(recipe, "parallel", True):
-            with ProcessPoolExecutor(max_workers=opts.jobs) as pool:
-                futures = [pool.submit(_run_one, recipe, j, out, opts) for j in pending]
+            channel = (context := multiprocessing.get_context()).Queue()
+            with ProcessPoolExecutor(opts.jobs, context, initializer=send_to, initargs=(channel,)) as pool:
+                waiting = {pool.submit(_run_one, recipe, j, out, opts) for j in pending}
                 try:
-                    for f in as_completed(futures):
-                        if (err := f.result()) is not None:
-                            errors.append(err)
-                        bar.advance(task)
+                    while waiting:
+                        finished, waiting = wait(waiting, timeout=0.2, return_when=FIRST_COMPLETED)
+                        drain(channel, frames)
+                        for f in finished:
+                            if (err := f.result()) is not None:
+                                errors.append(err)
+                            bar.advance(task)
                 except BaseException:  # Ctrl-C or SIGTERM: the clips under way finish, no new ones start
                     pool.shutdown(cancel_futures=True)
                     raise
+            drain(channel, frames)
         else:
-            for j in pending:
-                if (err := _run_one(recipe, j, out, opts)) is not None:
-                    errors.append(err)
-                bar.advance(task)
+            with reporting_to(frames):
+                for j in pending:
+                    if (err := _run_one(recipe, j, out, opts)) is not None:
+                        errors.append(err)
+                    bar.advance(task)
     finish = getattr(recipe, "finish", None)
     if finish is not None:  # recipes with a second, per-speaker pass (tracked video)
         errors += finish(jobs, out, opts)

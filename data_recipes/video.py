@@ -37,6 +37,7 @@ from talkface_cli.ui import progress
 
 from .audio import refuse_silence
 from .base import Job, PrepOptions
+from .inner import report
 from .labels import part_id, part_labels
 from .packed import local_copy
 
@@ -88,7 +89,7 @@ def track_clip(job: Job, out: Path, opts: PrepOptions) -> None:
         if span:
             audio = audio[round(span[0] * SAMPLE_RATE) : round(span[1] * SAMPLE_RATE)]
         _TRACKER = _TRACKER or FaceMeshTracker()
-        track = track_video(video, _TRACKER, tuple(span) if span else None)
+        track = track_video(video, _TRACKER, tuple(span) if span else None, report=report)
     frames = sound_frames(len(track.found), len(audio), job.source)
     audio = np.pad(audio, (0, max(0, frames * HOP - len(audio))))[: frames * HOP]  # under the picture
     still = frozen_over_speech(frozen(track.still[:frames]), audio)  # no face to learn speech from

@@ -176,23 +176,28 @@ def test_loading_the_trackers_keeps_stderr_clean(capfd):
     assert capfd.readouterr().err == ""  # LiteRT's XNNPACK banner is held back
 
 
-def test_fitting_the_faces_shows_a_progress_bar(shared, tmp_path):
-    """The faces are fitted per speaker after the tracking bar ends, which went by without a word."""
+def test_tracking_and_fitting_the_faces_show_progress_bars(shared, tmp_path):
+    """The faces are fitted per speaker after the tracking bar ends, which went by without a word;
+    and a long video is one clip, whose bar stood at 0/1 while its frames were tracked: they have a
+    bar of their own, from one process or from the pool's workers."""
     import os
 
     (tmp_path / "in").mkdir()
-    (tmp_path / "in" / "a.mp4").symlink_to(
-        shared / "data/ravdess/Video_Speech/Actor_05/01-01-03-01-01-02-05.mp4"
-    )
+    for name in ("a", "b"):
+        (tmp_path / "in" / f"{name}.mp4").symlink_to(
+            shared / "data/ravdess/Video_Speech/Actor_05/01-01-03-01-01-02-05.mp4"
+        )
     env = {k: v for k, v in os.environ.items() if k != "TALKFACE_NO_PROGRESS"}
-    args = ["prep", "folder", tmp_path / "in", "--out", tmp_path / "store", "--jobs", "1"]
-    done = subprocess.run(
-        [sys.executable, "-m", "talkface_cli", *map(str, args)], env=env, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    assert re.search(r"prep folder .*1/1 100%", done.stderr) and re.search(
-        r"fit faces .*1/1 100%", done.stderr
-    )
+    for jobs in (1, 2):
+        args = ["prep", "folder", tmp_path / "in", "--out", tmp_path / f"store{jobs}", "--jobs", jobs]
+        done = subprocess.run(
+            [sys.executable, "-m", "talkface_cli", *map(str, args)], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        assert re.search(r"prep folder .*2/2 +100%", done.stderr) and re.search(
+            r"fit faces .*2/2 +100%", done.stderr
+        )
+        assert re.search(r"track videos .*162/162 +100% .* frame/s", done.stderr), (jobs, done.stderr)
 
 
 def test_ravdess_audio_720_clips_exact_labels_and_lengths(shared, tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,10 +56,13 @@ def track_video(
     tracker: FaceMeshTracker | None = None,
     span: tuple[float, float] | None = None,
     shown: bool = False,
+    report: Callable[[int, int], None] | None = None,
 ) -> Track:
     """Track every 25 fps frame of `path` (the source frame nearest in time), or of its part from
     span[0] to span[1] seconds (an end past the video's is its end); gaps of <= MAX_GAP
-    interpolated. `shown`: a progress bar of its own (prep draws one over the clips)."""
+    interpolated. `shown`: a progress bar of its own; `report(total, done)`: the frames to track
+    (negative: those left when it stops short) and those tracked, a second's worth at a time (prep
+    draws them under its clips' bar)."""
     path = Path(path)
     cap, src_fps, n_src = open_video(path)
     length = n_src / src_fps  # seconds
@@ -74,6 +78,9 @@ def track_video(
     pts = np.zeros((t_out, 68, 3), np.float32)  # the mesh's 468 would be 0.5 GB an hour, twice
     found, still, starts = (np.zeros(t_out, bool) for _ in range(3))
     size, before, box, cut = (0, 0), None, None, False
+    report = report or (lambda total, done: None)
+    report(t_out, 0)
+    reported = 0  # frames
     try:
         with progress(disable=not shown) as bar:
             job = bar.add_task(f"track {path.name}", total=t_out, unit="frame")
@@ -90,8 +97,14 @@ def track_video(
                 still[t] = before is not None and box is not None and unchanged(before[0], frame, box)
                 before = frame, small
                 bar.advance(job)
+                if t + 1 - reported == FPS:
+                    report(0, FPS)
+                    reported = t + 1
+        report(0, t_out - reported)
+        reported = t_out
     finally:
         cap.release()
+        report(reported - t_out, 0)  # stopped short (a truncated video): its frames left, taken off
     if not found.any():
         raise TalkfaceError(f"{path}: no face found in any frame")
     return Track(interpolate_gaps(pts, found), found, still, starts, size, float(src_fps))
