@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 from rich.progress import Progress, TaskID
 
-Report = Callable[[int, int], None]
+Report = Callable[[tuple[int, int]], None]  # (total, done)
 _REPORT: Report | None = None  # where this process's jobs report
 
 
@@ -20,13 +20,13 @@ def report(total: int = 0, done: int = 0) -> None:
     """`total` units of work added to the inner bar (negative: work that will not be done), `done`
     finished; nothing where no bar is drawn."""
     if _REPORT is not None:
-        _REPORT(total, done)
+        _REPORT((total, done))
 
 
 def send_to(channel) -> None:  # noqa: ANN001 - a multiprocessing queue; a pool worker's initializer
     """Reports of this (worker) process go to `channel`."""
     global _REPORT
-    _REPORT = lambda total, done: channel.put((total, done))  # noqa: E731
+    _REPORT = channel.put_nowait  # put((total, done)) on a queue without a bound never waits
 
 
 @contextmanager
@@ -44,7 +44,7 @@ def drain(channel, to: Report) -> None:  # noqa: ANN001 - a multiprocessing queu
     """Every report waiting in `channel`, passed to `to`."""
     while True:
         try:
-            to(*channel.get_nowait())
+            to(channel.get_nowait())
         except queues.Empty:
             return
 
@@ -57,7 +57,8 @@ class InnerBar:
         self.task: TaskID | None = None
         self.total = 0
 
-    def __call__(self, total: int, done: int) -> None:
+    def __call__(self, work: tuple[int, int]) -> None:
+        total, done = work
         self.total += total
         if self.task is None and self.total > 0:
             self.task = self.bar.add_task(self.description, total=0, unit=self.unit)
