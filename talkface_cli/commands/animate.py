@@ -291,6 +291,8 @@ def swap_emotion(
     Named outputs: talkface swap-emotion content.wav angry.wav --out swapped.npz --render swapped.mp4
 
     Blend: talkface swap-emotion content.wav happy.wav sad.mp4 --out blend.npz
+
+    Piped: espeak-ng --stdout "Hello there" | talkface swap-emotion - angry.wav --out hello.npz
     """
     use_assets(flame_model, hubert_at)
     from ..inference.animate import Animator

@@ -38,7 +38,8 @@ MissOpt = typer.Option(
     0.2,
     "--max-miss",
     help="skip videos whose face is missed in more than this fraction of frames; a miss longer than "
-    "5 frames cuts a video into clips of its stretches with the face (<id>, <id>+part2, ...)",
+    "5 frames cuts a video into clips of its stretches with the face (<id>, <id>+part2, ...), as do "
+    "a change of shot and a jump to another face",
 )
 
 
