@@ -97,14 +97,13 @@ def track_video(
                 still[t] = before is not None and box is not None and unchanged(before[0], frame, box)
                 before = frame, small
                 bar.advance(job)
-                if t + 1 - reported == FPS:
-                    report(0, FPS)
+                if t + 1 - reported == FPS or t + 1 == t_out:
+                    report(0, t + 1 - reported)
                     reported = t + 1
-        report(0, t_out - reported)
-        reported = t_out
     finally:
         cap.release()
-        report(reported - t_out, 0)  # stopped short (a truncated video): its frames left, taken off
+        if reported < t_out:  # stopped short (a truncated video): its frames left, taken off
+            report(reported - t_out, 0)
     if not found.any():
         raise TalkfaceError(f"{path}: no face found in any frame")
     return Track(interpolate_gaps(pts, found), found, still, starts, size, float(src_fps))
