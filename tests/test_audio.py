@@ -195,6 +195,10 @@ def test_long_audio_loses_its_rumble_in_pieces_as_if_whole(shared, monkeypatch):
     sos = scipy.signal.butter(2, 30, "highpass", fs=16000, output="sos")
     want = scipy.signal.sosfiltfilt(sos, wave.astype(np.float64), padlen=4000)
     assert np.abs(features.rumble_removed(torch.from_numpy(wave)).numpy() - want).max() < 1e-7
+    # the level check's frame powers, the filtered audio never held whole: whole frames a piece
+    power = features.rumble_removed_power(torch.from_numpy(wave)).numpy()
+    whole = features.frame_power(torch.from_numpy(want.copy())).numpy()
+    assert power.shape == whole.shape == (len(wave) // 320,) and np.allclose(power, whole, rtol=1e-5)
 
 
 def test_long_clips_are_encoded_in_pieces_for_prep_and_training_too(shared, tmp_path):

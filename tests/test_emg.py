@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +73,32 @@ def test_sampling_is_seeded_and_any_length():
         assert a.shape == (t, 53) and np.array_equal(a, b) and not np.array_equal(a, d)
 
 
+@pytest.mark.parametrize("frame_layers", [3, 0])
+def test_long_speech_is_sampled_a_window_at_a_time_with_the_same_result(frame_layers, monkeypatch):
+    """Sampled a few latent steps at a time, each with `reach` steps of its neighbours either side,
+    an utterance comes out as in one pass (no window's edge shows in a long one); with half the
+    context it does not."""
+    from talkface_cli.inference import generate as gen
+
+    torch.manual_seed(0)
+    m = EMG(replace(CFG, frame_layers=frame_layers)).eval()
+    for p in m.parameters():  # away from the zero-initialised coupling outputs, far taps weigh
+        p.data.add_(0.3 * torch.randn_like(p))
+    # flows: 2 x (1 + 2), decoder: 1 + 2 + 4, frame net: 1 + 2 + 4 frames = 2 latent steps
+    assert gen.reach(m) == 13 + 2 * (frame_layers > 0)
+    t, rng = 301, np.random.default_rng(0)  # 76 latent steps, the last part-filled
+    c, e = rng.normal(size=(2 * t, 80)).astype(np.float32), rng.normal(size=(2 * t, 16)).astype(np.float32)
+    spk = gen.speaker_condition(m, "b")
+    whole = gen.generate(m, c, e, spk, t, 0.7, seed=1)
+    assert gen.spans(76, gen.WINDOW, gen.reach(m)) == [(0, 76)]
+    assert gen.spans(76, 8, gen.reach(m))[-2:] == [(64, 72), (72, 76)]
+    windowed = gen.generate(m, c, e, spk, t, 0.7, seed=1, window=8)
+    assert windowed.shape == (t, 53) and np.abs(windowed - whole).max() < 1e-5
+    half = gen.reach(m) // 2
+    monkeypatch.setattr(gen, "reach", lambda emg: half)
+    assert np.abs(gen.generate(m, c, e, spk, t, 0.7, seed=1, window=8) - whole).max() > 1e-3
+
+
 def test_fast_convs_match_torch():
     """The matrix-product convolutions equal PyTorch's, with gradients, and the cached weight
     layout used without gradients follows in-place weight updates."""
@@ -118,7 +145,7 @@ def test_fast_sampler_matches_the_model(cfg):
     """animate's time-major sampler gives EMG.sample's output for one sequence: lengths where every
     dilation fits, where the widest reach past the ends, and one latent step; a speaker id and an
     unseen speaker; and it follows in-place weight updates (a training step between validations)."""
-    from talkface_cli.models.emg_fast import fast_sample
+    from talkface_cli.models.emg_fast import base_noise, fast_sample
 
     torch.manual_seed(0)
     m = EMG(cfg).eval()
@@ -129,12 +156,13 @@ def test_fast_sampler_matches_the_model(cfg):
         for spk in (torch.tensor([1]), torch.full((1, 2), 0.5)):
             ref = m.sample(content, emotion, spk, 0.8, torch.Generator().manual_seed(t))[0]
             with torch.inference_mode():
-                fast = fast_sample(m, content[0], emotion[0], spk, 0.8, torch.Generator().manual_seed(t))
+                z = base_noise(m, t // cfg.stride, 0.8, torch.Generator().manual_seed(t))
+                fast = fast_sample(m, content[0], emotion[0], spk, z)
             assert fast.shape == (t, 53) and torch.allclose(fast, ref, atol=1e-5), t
     with torch.no_grad():
         m.dec_out.bias.add_(1.0)
     with torch.inference_mode():
-        moved = fast_sample(m, content[0], emotion[0], spk, 0.8, torch.Generator().manual_seed(t))
+        moved = fast_sample(m, content[0], emotion[0], spk, z)
     assert torch.allclose(moved, ref + 1.0, atol=1e-5)
 
 
@@ -158,14 +186,17 @@ def test_speaker_ids():
         speaker_condition(m, "x3")
 
 
-def test_emotion_track_blends():
+def test_emotion_track_blends(monkeypatch):
+    from talkface_cli.inference import emotion
     from talkface_cli.inference.emotion import emotion_track
 
     a, b = np.array([1.0, 0.0]), np.array([0.0, 1.0])
     assert np.allclose(emotion_track([a], 3), np.tile(a, (6, 1)))
     tr = emotion_track([a, b], 10)  # (20, 2): a in the first quarter, b in the last, a cross-fade between
     assert np.allclose(tr[0], a) and np.allclose(tr[-1], b) and np.allclose(np.linalg.norm(tr, axis=1), 1)
-    assert 0 < tr[10, 1] < 1
+    assert 0 < tr[10, 1] < 1 and tr.dtype == np.float32
+    monkeypatch.setattr(emotion, "TRACK_BLOCK", 7)  # blended a few rows at a time: the same track
+    assert np.array_equal(emotion_track([a, b], 10), tr)
 
 
 def test_the_emotions_read_from_long_speech_are_summed_up():

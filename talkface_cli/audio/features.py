@@ -28,6 +28,7 @@ import hashlib
 import itertools
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,15 +80,32 @@ def rumble_removed(audio: torch.Tensor) -> torch.Tensor:
     as speech in the level and shrank the lips' motion to 0.58x; digital silence stays silent.
     Long audio goes in overlapping pieces, so memory stays bounded (an hour's FFT in float64 took
     2 GB)."""
-    n = len(audio)
-    if n <= RUMBLE_CHUNK + 2 * RUMBLE_CONTEXT:
+    if len(audio) <= RUMBLE_CHUNK + 2 * RUMBLE_CONTEXT:
         return _rumble_removed_whole(audio)
     out = torch.empty_like(audio)
-    for start in range(0, n, RUMBLE_CHUNK):
-        stop = min(n, start + RUMBLE_CHUNK)
-        a0, a1 = max(0, start - RUMBLE_CONTEXT), min(n, stop + RUMBLE_CONTEXT)
-        out[start:stop] = _rumble_removed_whole(audio[a0:a1])[start - a0 : stop - a0]
+    for start, piece in rumble_removed_pieces(audio, RUMBLE_CHUNK):
+        out[start : start + len(piece)] = piece
     return out
+
+
+def rumble_removed_pieces(audio: torch.Tensor, chunk: int) -> Iterator[tuple[int, torch.Tensor]]:
+    """`rumble_removed(audio)` as (start, piece) of `chunk` samples at a time (the whole when it
+    is not much longer), each filtered with RUMBLE_CONTEXT of its neighbours either side."""
+    n = len(audio)
+    if n <= chunk + 2 * RUMBLE_CONTEXT:
+        yield 0, _rumble_removed_whole(audio)
+        return
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        a0, a1 = max(0, start - RUMBLE_CONTEXT), min(n, stop + RUMBLE_CONTEXT)
+        yield start, _rumble_removed_whole(audio[a0:a1])[start - a0 : stop - a0]
+
+
+def rumble_removed_power(audio: torch.Tensor) -> torch.Tensor:
+    """`frame_power(rumble_removed(audio))`, the filtered audio never held whole: pieces of whole
+    20 ms frames (an hour's filtered copy was another 0.2 GB, in float64 parts beside it)."""
+    pieces = rumble_removed_pieces(audio, RUMBLE_CHUNK // HOP * HOP)
+    return torch.cat([frame_power(piece) for _, piece in pieces])
 
 
 def _rumble_removed_whole(audio: torch.Tensor) -> torch.Tensor:
@@ -125,7 +143,11 @@ def speech_frames(power: torch.Tensor, span: float = 30.0) -> torch.Tensor:
 
 def active_level_db(audio: torch.Tensor) -> torch.Tensor:
     """Active speech level of (N,) audio in dBFS: the mean power of its speech frames."""
-    power = frame_power(audio)
+    return power_level_db(frame_power(audio))
+
+
+def power_level_db(power: torch.Tensor) -> torch.Tensor:
+    """Active speech level in dBFS of audio whose 20 ms frames have mean power (n,)."""
     return 10 * power[speech_frames(power)].mean().log10()
 
 
@@ -137,7 +159,7 @@ def level_range(audios: list[np.ndarray]) -> list[float]:
 def speech_level_db(audio: np.ndarray) -> float:
     """Active speech level (dBFS) of (N,) audio, what lies below 30 Hz left out (a DC offset is no
     speech): what `animate` compares with the levels an EDE was trained on."""
-    return float(active_level_db(rumble_removed(torch.from_numpy(np.asarray(audio, np.float32)))))
+    return float(power_level_db(rumble_removed_power(torch.from_numpy(np.asarray(audio, np.float32)))))
 
 
 def level_normalised(audio: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..audio.features import frame_power, rumble_removed, speech_frames
+from ..audio.features import rumble_removed_power, speech_frames
 from ..data.renders import render_params
 from ..errors import TalkfaceError
 from ..face.base import FaceModel
@@ -42,7 +42,7 @@ def speech_share(audio: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     """(N,) audio, chunk bounds (K+1,) in 25 fps frames -> the share of each chunk's 20 ms frames
     that hold speech (within 30 dB of the input's loudest, what lies below 30 Hz left out). (K,)"""
     x = torch.from_numpy(np.asarray(audio, np.float32))
-    speech = speech_frames(frame_power(rumble_removed(x))).numpy()  # (n,) at 50 Hz
+    speech = speech_frames(rumble_removed_power(x)).numpy()  # (n,) at 50 Hz
     parts = [speech[2 * a : 2 * b] for a, b in zip(bounds[:-1], bounds[1:])]
     return np.array([p.mean() if len(p) else 0.0 for p in parts])
 
@@ -144,13 +144,19 @@ def nearest_emotion(ede: EDE, emb: np.ndarray, modality: str = "audio") -> str:
     return names[int(np.argmax(c @ emb))]
 
 
+TRACK_BLOCK = 1 << 16  # rows (22 min of speech at 50 Hz)
+
+
 def emotion_track(embs: list[np.ndarray], frames: int) -> np.ndarray:
     """Emotion condition (2T, W) for T frames: one embedding held, or several blended over time
     (each owns an equal segment; neighbours cross-fade linearly between segment centres)."""
     e = np.stack(embs)
     if len(e) == 1:
-        return np.repeat(e, 2 * frames, 0).astype(np.float32)
+        return np.repeat(e.astype(np.float32), 2 * frames, 0)
     centres = (np.arange(len(e)) + 0.5) / len(e)
-    t = (np.arange(2 * frames) + 0.5) / (2 * frames)
-    out = np.stack([np.interp(t, centres, e[:, j]) for j in range(e.shape[1])], 1)
-    return (out / np.linalg.norm(out, axis=1, keepdims=True).clip(1e-12)).astype(np.float32)
+    out = np.empty((2 * frames, e.shape[1]), np.float32)
+    for a in range(0, 2 * frames, TRACK_BLOCK):  # float64 a block at a time: an hour whole took 0.4 GB
+        t = (np.arange(a, min(2 * frames, a + TRACK_BLOCK)) + 0.5) / (2 * frames)
+        block = np.stack([np.interp(t, centres, e[:, j]) for j in range(e.shape[1])], 1)
+        out[a : a + len(t)] = block / np.linalg.norm(block, axis=1, keepdims=True).clip(1e-12)
+    return out

@@ -125,7 +125,7 @@ class FastSampler:
         cfg = emg.cfg
         self.params = list(emg.parameters())
         self.key = self.weights_key()
-        self.latent, self.q, self.speaker_conditioning = cfg.latent, cfg.stride, cfg.speaker_conditioning
+        self.q, self.speaker_conditioning = cfg.stride, cfg.speaker_conditioning
         self.content, self.emotion = linear(emg.content_proj), linear(emg.emotion_proj)
         (wp, bp), (wd, bd) = patches(emg.down["prior"]), patches(emg.down["dec"])
         self.down = torch.cat([wp, wd], 1), torch.cat([bp, bd])  # (2q C, 2 C): prior | dec
@@ -156,14 +156,10 @@ class FastSampler:
         return self.params[0] is next(emg.parameters()) and self.key == self.weights_key()
 
     def sample(
-        self,
-        content: torch.Tensor,
-        emotion: torch.Tensor,
-        speaker: torch.Tensor | None,
-        temperature: float,
-        generator: torch.Generator | None,
+        self, content: torch.Tensor, emotion: torch.Tensor, speaker: torch.Tensor | None, z: torch.Tensor
     ) -> torch.Tensor:
-        """content (2T, Dc), emotion (2T, We), T a multiple of q -> parameters (T, D)."""
+        """content (2T, Dc), emotion (2T, We), T a multiple of q, the flow prior's base noise times
+        the temperature z (T/q, latent) -> parameters (T, D)."""
         g = torch.addmm(self.content[1] + self.emotion[1], content, self.content[0])
         g = g.addmm_(emotion, self.emotion[0])  # (2T, C)
         c = g.shape[1]
@@ -173,8 +169,6 @@ class FastSampler:
         n = len(g) // (2 * self.q)
         down = torch.addmm(self.down[1] + torch.cat([torch.zeros_like(s), s]), g.reshape(n, -1), self.down[0])
         g_prior, g_dec = down[:, :c], down[:, c:]  # (L, C) each
-        eps = torch.randn((1, self.latent, n), generator=generator, device="cpu")[0].T.to(g.device)
-        z = eps * temperature
         gates = torch.addmm(self.flow_cond[1], g_prior, self.flow_cond[0]).chunk(len(self.flows), 1)
         for f, fg in zip(self.flows, gates):
             z = f.reverse(z, fg)
@@ -187,11 +181,17 @@ class FastSampler:
         return torch.addmm(self.dec_out[1], h, self.dec_out[0])
 
 
-def fast_sample(emg: EMG, content, emotion, speaker, temperature, generator) -> torch.Tensor:
-    """`EMG.sample` of one sequence (inputs without the batch dimension) through a FastSampler
-    kept on the model while its weights are unchanged."""
+def base_noise(emg: EMG, steps: int, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+    """The flow prior's base noise for one sequence of `steps` latent steps, drawn as `EMG.sample`
+    draws it, times the temperature: (steps, latent), on the CPU."""
+    return torch.randn((1, emg.cfg.latent, steps), generator=generator, device="cpu")[0].T * temperature
+
+
+def fast_sample(emg: EMG, content, emotion, speaker, z) -> torch.Tensor:
+    """`EMG.sample` of one sequence (inputs without the batch dimension; z from `base_noise`)
+    through a FastSampler kept on the model while its weights are unchanged."""
     sampler = getattr(emg, "_fast_sampler", None)
     if sampler is None or not sampler.current(emg):
         sampler = FastSampler(emg)
         object.__setattr__(emg, "_fast_sampler", sampler)
-    return sampler.sample(content, emotion, speaker, temperature, generator)
+    return sampler.sample(content, emotion, speaker, z.to(content.device))
