@@ -797,3 +797,29 @@ def test_a_video_reference_shows_its_tracking(use_chain, shared, tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert re.search(rf"track {real.name} .*81/81 100% .*frame/s", done.stderr), done.stderr
+
+
+def test_long_speech_shows_its_passes_under_progress_bars(use_chain, tmp_path):
+    """Two minutes of speech or more show the emotion, content and motion passes with rate and ETA
+    (an hour-long recording with a HuBERT on a CPU takes minutes, which went by without a word);
+    shorter speech shows none."""
+    import os
+    import sys
+
+    home, store, _ = use_chain
+    speech = np.load(sorted((store / "clips").glob("*.npz"))[0])["audio"]
+    sf.write(tmp_path / "long.wav", np.tile(speech, -(-121 * 16000 // len(speech))), 16000)
+    sf.write(tmp_path / "short.wav", speech, 16000)
+    env = {k: v for k, v in os.environ.items() if k != "TALKFACE_NO_PROGRESS"} | {"TALKFACE_HOME": str(home)}
+    for name in ("long", "short"):
+        args = ["animate", tmp_path / f"{name}.wav", "--out", tmp_path / f"{name}.npz"]
+        done = subprocess.run(
+            [sys.executable, "-m", "talkface_cli", *map(str, args)], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        frames = len(np.load(tmp_path / f"{name}.npz")["params"])
+        bars = [
+            rf"{what} {name}.wav .*{frames}/{frames} +100% .*frame/s"
+            for what in ("emotion of", "content of", "motion for")
+        ]
+        assert [bool(re.search(b, done.stderr)) for b in bars] == [name == "long"] * 3, done.stderr

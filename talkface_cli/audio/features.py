@@ -28,7 +28,7 @@ import hashlib
 import itertools
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -378,14 +378,23 @@ VIDEO_HOP = SR // 25  # samples per video frame
 
 
 @torch.no_grad()
-def encode(encoder: torch.nn.Module, audio: np.ndarray, frames: int | None = None) -> np.ndarray:
+def encode(
+    encoder: torch.nn.Module,
+    audio: np.ndarray,
+    frames: int | None = None,
+    advance: Callable[[int], object] | None = None,
+) -> np.ndarray:
     """(N,) 16 kHz audio -> (2T, W) float32, T = frames (default: audio length / 640). Audio over
     30 s goes in 30 s pieces with 1 s of context each side, so memory stays bounded for any length
     (a HuBERT-large over 2 minutes at once peaks 2.6 GB above its weights, over 30 s 0.64 GB; an
-    HDTF video is one clip of minutes); `animate`, `prep features` and training read alike."""
+    HDTF video is one clip of minutes); `animate`, `prep features` and training read alike.
+    `advance(n)`: told the audio's 25 fps frames as each piece is done."""
     frames = frames if frames is not None else max(1, round(len(audio) / VIDEO_HOP))
     if len(audio) <= PIECE:
-        return _encode_once(encoder, audio, 2 * frames)
+        feats = _encode_once(encoder, audio, 2 * frames)
+        if advance:
+            advance(frames)
+        return feats
     total, step, out = max(1, round(len(audio) / VIDEO_HOP)), PIECE // VIDEO_HOP, []
     for start in range(0, total, step):
         stop = min(total, start + step)
@@ -393,6 +402,8 @@ def encode(encoder: torch.nn.Module, audio: np.ndarray, frames: int | None = Non
         feats = _encode_once(encoder, audio[a0:a1], 2 * max(1, round((a1 - a0) / VIDEO_HOP)))
         skip = 2 * ((start * VIDEO_HOP - a0) // VIDEO_HOP)
         out.append(feats[skip : skip + 2 * (stop - start)])
+        if advance:
+            advance(stop - start)
     whole = np.concatenate(out)  # (2 total, W)
     return whole if len(whole) == 2 * frames else to_frames(torch.from_numpy(whole), 2 * frames).numpy()
 

@@ -9,7 +9,9 @@ speaker embeddings for an unseen speaker.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +26,7 @@ from ..face.sequence import ParamSequence
 from ..models.ede import EDE
 from ..models.emg import EMG
 from ..registry import Registry
+from ..ui import progress
 from .emotion import (
     emotion_name,
     emotion_track,
@@ -35,6 +38,7 @@ from .emotion import (
 )
 from .generate import generate, speaker_condition
 
+LONG = 2 * 60 * 25  # frames: speech of 2 minutes or more shows its three passes under progress bars
 LEVEL_MARGIN = 6.0  # dB outside the EDE's training levels before animate says so
 SILENT_DB = -70.0  # active level (dBFS) at or below which the speech is taken for silence
 
@@ -116,34 +120,50 @@ class Animator:
             raise TalkfaceError(
                 f"{source}: {len(audio) / 16:.0f} ms of speech, shorter than two video frames (80 ms)"
             )
-        if emotions:
-            self.check_level(audio, source, emotion=False)
-            embs = emotions
-        else:
-            embs = list(self.speech_emotion(audio, source))
-            self.read.append(
-                f"{chunk_names([nearest_emotion(self.ede, e) for e in embs])} (read from the speech)"
+        with progress(disable=frames < LONG) as bar:
+
+            def bar_of(what: str) -> Callable[[int], object]:
+                """A bar for one pass over the speech, told the frames it has done."""
+                return partial(
+                    bar.advance, bar.add_task(f"{what} {Path(source).name}", total=frames, unit="frame")
+                )
+
+            if emotions:
+                self.check_level(audio, source, emotion=False)
+                embs = emotions
+            else:
+                embs = list(self.speech_emotion(audio, source, advance=bar_of("emotion of")))
+                self.read.append(
+                    f"{chunk_names([nearest_emotion(self.ede, e) for e in embs])} (read from the speech)"
+                )
+            content = encode(self.encoder, audio, frames, advance=bar_of("content of"))
+            params = generate(
+                self.emg,
+                content,
+                emotion_track(embs, frames),
+                speaker_condition(self.emg, speaker),
+                frames,
+                temperature,
+                seed,
+                advance=bar_of("motion for"),
             )
-        params = generate(
-            self.emg,
-            encode(self.encoder, audio, frames),
-            emotion_track(embs, frames),
-            speaker_condition(self.emg, speaker),
-            frames,
-            temperature,
-            seed,
-        )
         return ParamSequence(
-            params.astype(np.float32),
+            params,
             list(self.face.param_names),
             self.face.kind,
             audio=audio.astype(np.float32, copy=False),
         )
 
-    def speech_emotion(self, audio: np.ndarray, source: str, reference: bool = False) -> np.ndarray:
+    def speech_emotion(
+        self,
+        audio: np.ndarray,
+        source: str,
+        reference: bool = False,
+        advance: Callable[[int], object] | None = None,
+    ) -> np.ndarray:
         """The EDE's emotion features of speech (2T', W), with `check_level`'s notes."""
         self.check_level(audio, source, emotion=True, reference=reference)
-        return speech_emotion(self.ede, audio)
+        return speech_emotion(self.ede, audio, advance)
 
     def check_level(self, audio: np.ndarray, source: str, emotion: bool, reference: bool = False) -> None:
         """Notes for the user: the audio is silent; or, when the EDE reads its `emotion`, it is far

@@ -8,6 +8,8 @@ blend of references can drive any content speech (see DESIGN.md).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
@@ -22,8 +24,9 @@ MIN_SPEECH = 0.1  # share of speech below which a chunk takes its neighbour's em
 
 
 @torch.no_grad()
-def speech_emotion(ede: EDE, audio: np.ndarray) -> np.ndarray:
-    """(N,) 16 kHz -> clip embeddings (K, W) of K equal chunks of at most 10 s."""
+def speech_emotion(ede: EDE, audio: np.ndarray, advance: Callable[[int], object] | None = None) -> np.ndarray:
+    """(N,) 16 kHz -> clip embeddings (K, W) of K equal chunks of at most 10 s; `advance(n)` is
+    told each chunk's 25 fps frames as it is done."""
     ede.eval()
     dev = next(ede.parameters()).device
     frames = max(1, round(len(audio) / 640))
@@ -35,6 +38,8 @@ def speech_emotion(ede: EDE, audio: np.ndarray) -> np.ndarray:
         piece = np.pad(piece, (0, (b - a) * 640 - len(piece)))  # the last frame may be short
         x = torch.from_numpy(piece.astype(np.float32))[None].to(dev)
         out.append(EDE.clip_embedding(ede.audio(x, b - a))[0].cpu().numpy())
+        if advance:
+            advance(b - a)
     return np.stack(out) if k == 1 else borrowed(np.stack(out), speech_share(audio, bounds))
 
 

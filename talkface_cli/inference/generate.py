@@ -5,6 +5,8 @@ memory of one window whatever the length."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
@@ -102,11 +104,13 @@ def generate(
     temperature: float = 0.5,
     seed: int = 0,
     window: int = WINDOW,
+    advance: Callable[[int], object] | None = None,
 ) -> np.ndarray:
     """content (2T, Dc), emotion (2T, We), speaker (1,) or (1, S) -> parameters (T, D). The noise
     is drawn for the whole sequence at once; a long one is sampled `window` latent steps at a time
     with `reach` steps of context either side, so the result is the same as in one pass (to float
-    rounding) while the working memory stays that of one window, whatever the length."""
+    rounding) while the working memory stays that of one window, whatever the length.
+    `advance(n)`: told the frames of each window as it is done."""
     if emg.training:
         emg.eval()
     dev = next(emg.parameters()).device
@@ -121,4 +125,6 @@ def generate(
         c, e = (rows(x, 2 * q * lo, 2 * q * hi, dev) for x in (content, emotion))
         y = fast_sample(emg, c, e, spk, z[lo:hi])[q * (a - lo) : q * (b - lo)]  # = emg.sample, one sequence
         out[q * a : min(frames, q * b)] = y[: frames - q * a].float().cpu().numpy()
+        if advance:
+            advance(min(frames, q * b) - q * a)
     return out
