@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 from typer.testing import CliRunner
@@ -256,3 +257,23 @@ def test_a_stop_while_the_libraries_load_is_one_line(sig, code, message, local_r
     )
     said = [f"error: {message}"] if message else []
     assert (out.returncode, out.stderr.strip().splitlines(), out.stdout) == (code, said, "")
+
+
+def test_a_bar_done_in_one_step_shows_its_rate():
+    """A pass done in one step (a short recording's motion, one window) had no rate measured by
+    rich: "? frame/s". Its rate is then what it did over the time it took."""
+    from rich.progress import Progress
+
+    from talkface_cli.ui import RateColumn
+
+    bar = Progress()
+    one = bar.add_task("one step", total=4104, unit="frame")
+    bar.start_task(one)
+    time.sleep(0.05)
+    bar.advance(one, 4104)
+    task = bar.tasks[0]
+    assert task.finished and not task.speed
+    rate = float(str(RateColumn().render(task)).split()[0])
+    assert 4104 / 1.0 < rate < 4104 / 0.05 + 1  # between a second and the 0.05 s slept
+    bar.add_task("waiting", total=3)
+    assert str(RateColumn().render(bar.tasks[1])).strip() == "?   it/s"  # not done: no rate made up
