@@ -38,8 +38,8 @@ class RateColumn(TextColumn):
 
     def render(self, task):  # noqa: ANN001 - rich's signature
         speed = task.finished_speed or task.speed
-        if not speed and task.finished and task.elapsed:  # done in one step: rich measured no speed
-            speed = task.completed / task.elapsed
+        if not speed and task.finished_time:  # done in one step: rich measured no speed
+            speed = task.completed / task.finished_time  # its elapsed time when it finished
         unit = task.fields.get("unit", "it")
         return f"{speed:6.1f} {unit}/s" if speed else f"   ?   {unit}/s"
 
