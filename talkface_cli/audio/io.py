@@ -3,9 +3,9 @@ bundled ffmpeg, and the audio of a video) as 16 kHz mono float32; write wav."""
 
 from __future__ import annotations
 
-import io
 import re
 import subprocess
+import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -129,38 +129,43 @@ def mix_weights(gram: np.ndarray) -> np.ndarray:
 def _speech_track(path: Path, sr: int, failure: str) -> Iterator[sf.SoundFile]:
     """The audio track a player would play, unless it is silent and the file has others: then
     the loudest of them (a screen recorder's first track often holds the computer's silent sound,
-    the microphone the second); decoded by ffmpeg at `sr` and opened."""
-    wav = _decode_with_ffmpeg(path, sr, failure)
-    if _power_db(wav) <= SILENT_TRACK_DB and (n := sum("Audio:" in x for x in _stream_lines(path))) > 1:
-        for k in range(n):  # one track's decoded bytes held beside the loudest so far
-            other = _decode_with_ffmpeg(path, sr, failure, track=k)
-            wav = max(wav, other, key=_power_db)
-    with sf.SoundFile(io.BytesIO(wav)) as f:
-        yield f
+    the microphone the second); decoded by ffmpeg at `sr` into a temporary file (held in memory,
+    an hour of stereo was 0.46 GB beside what is made of it) and opened."""
+    with tempfile.TemporaryDirectory(prefix="talkface-audio-") as folder:
+        wav = _decode_with_ffmpeg(path, sr, failure, Path(folder) / "default.wav")
+        if _power_db(wav) <= SILENT_TRACK_DB and (n := sum("Audio:" in x for x in _stream_lines(path))) > 1:
+            for k in range(n):
+                other = _decode_with_ffmpeg(path, sr, failure, Path(folder) / f"{k}.wav", track=k)
+                wav = max(wav, other, key=_power_db)
+        with sf.SoundFile(str(wav)) as f:
+            yield f
 
 
-def _power_db(wav: bytes) -> float:
+def _power_db(wav: Path) -> float:
     """Mean power of a WAV's samples in dBFS (-200 for digital silence or no samples)."""
-    with sf.SoundFile(io.BytesIO(wav)) as f:
+    with sf.SoundFile(str(wav)) as f:
         total = sum(float(np.square(b, dtype=np.float64).sum()) for b in blocks(f))
         n = f.frames * f.channels
     return 10 * np.log10(total / n + 1e-20) if n else -200.0
 
 
-def _decode_with_ffmpeg(path: Path, sr: int, failure: str, track: int | None = None) -> bytes:
-    """A float WAV at `sr` of every channel as it is (ffmpeg's own down- and up-mixes change the
-    level by 3 dB); `track`: the k-th audio stream (default: ffmpeg's choice, the one a player
-    would play)."""
+def _decode_with_ffmpeg(path: Path, sr: int, failure: str, wav: Path, track: int | None = None) -> Path:
+    """`wav`, written as a float WAV at `sr` of every channel as it is (ffmpeg's own down- and
+    up-mixes change the level by 3 dB; RF64 past 4 GB); `track`: the k-th audio stream (default:
+    ffmpeg's choice, the one a player would play)."""
     pick = [] if track is None else ["-map", f"0:a:{track}"]
     cmd = [ffmpeg_exe(), "-v", "error", "-i", str(path), *pick, "-vn", "-ar", str(sr)]
-    out = subprocess.run([*cmd, "-c:a", "pcm_f32le", "-f", "wav", "-"], capture_output=True)
-    if out.returncode != 0 or not out.stdout:
+    out = subprocess.run(
+        [*cmd, "-c:a", "pcm_f32le", "-rf64", "auto", "-f", "wav", "-y", str(wav)], capture_output=True
+    )
+    written = wav.is_file() and wav.stat().st_size > 0
+    if out.returncode != 0 or not written:
         log = out.stderr.decode(errors="replace")
-        if not out.stdout and ("does not contain any stream" in log or out.returncode == 0):
+        if not written and ("does not contain any stream" in log or out.returncode == 0):
             raise NoAudio(path)
         why = log.strip().splitlines()
         raise TalkfaceError(f"{path}: {failure} ({why[-1] if why else 'ffmpeg failed'})")
-    return out.stdout
+    return wav
 
 
 def _stream_lines(path: Path) -> list[str]:
