@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import TalkfaceError
 
@@ -163,12 +164,21 @@ def atomic_file(path: Path) -> Iterator[Path]:
         raise
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary sibling and an atomic rename."""
+@contextlib.contextmanager
+def atomic_open(path: Path) -> Iterator[BinaryIO]:
+    """A binary file to write in a temporary sibling of `path`: on disk (flushed and synced) and
+    renamed onto `path` when the block ends, removed when it fails. Large outputs are written
+    through it as they are made, not built in memory first."""
     with atomic_file(path) as tmp, open(tmp, "wb") as f:
-        f.write(data)
+        yield f
         f.flush()
         os.fsync(f.fileno())
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary sibling and an atomic rename."""
+    with atomic_open(path) as f:
+        f.write(data)
 
 
 def finite(obj: object) -> object:

@@ -63,6 +63,24 @@ def test_saved_files_follow_the_umask(mask):
     assert {mode(p) for p in entry.path.iterdir()} == {0o666 & ~mask}
 
 
+def test_a_file_written_as_it_is_made_appears_whole_or_not_at_all(tmp_path):
+    """`atomic_open` (an hour's .npz, a store's clip): nothing under the final name until the block
+    ends; a failure part-way leaves the old file as it was and no temporary file."""
+    from talkface_cli.fsutil import atomic_open
+
+    out = tmp_path / "face.npz"
+    out.write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic_open(out) as f:
+        f.write(b"half of the new")
+        assert out.read_bytes() == b"old"
+        raise RuntimeError("stopped")
+    assert out.read_bytes() == b"old" and sorted(tmp_path.iterdir()) == [out]
+    with atomic_open(out) as f:
+        f.write(b"new")
+        f.write(b" file")
+    assert out.read_bytes() == b"new file" and sorted(tmp_path.iterdir()) == [out]
+
+
 def _strict(text: str):
     """json.loads that refuses NaN and Infinity, as jq and most parsers outside Python do."""
     return json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))

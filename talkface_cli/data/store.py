@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import zipfile
 from collections import Counter
@@ -22,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import TalkfaceError, require_finite
-from ..fsutil import atomic_file, atomic_write_bytes, atomic_write_json, json_text
+from ..fsutil import atomic_open, atomic_write_bytes, atomic_write_json, json_text
 
 FPS, SAMPLE_RATE = 25, 16000
 HOP = SAMPLE_RATE // FPS  # 640 audio samples per video frame
@@ -85,14 +84,11 @@ def write_npz(path: Path, arrays: dict[str, Any]) -> None:
     """An .npz whose bytes depend only on the arrays (fixed zip timestamps), so stores made twice
     from one seed are byte-identical; written through a temporary file, not built in memory (an
     hour-long clip's bytes are 0.3 GB)."""
-    with atomic_file(path) as tmp, open(tmp, "wb") as out:
-        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
-            for key, value in arrays.items():
-                info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-                with zf.open(info, "w", force_zip64=True) as f:
-                    np.lib.format.write_array(f, np.asarray(value), allow_pickle=False)
-        out.flush()
-        os.fsync(out.fileno())
+    with atomic_open(path) as out, zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
+        for key, value in arrays.items():
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            with zf.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asarray(value), allow_pickle=False)
 
 
 def load_clip(root: Path, clip_id: str) -> dict[str, np.ndarray]:

@@ -7,7 +7,6 @@ Keys: `params` float32 (T, D); `param_names` (D,) str; `face_model` str (`ict`, 
 
 from __future__ import annotations
 
-import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import TalkfaceError, require_file, require_finite
-from ..fsutil import atomic_file
+from ..fsutil import atomic_open
 
 FPS = 25
 
@@ -52,10 +51,8 @@ class ParamSequence:
             arrays["sample_rate"] = np.asarray(self.sample_rate)
         if made_by is not None:
             arrays["made_by"] = np.asarray(made_by)
-        with atomic_file(Path(path)) as tmp, open(tmp, "wb") as f:  # not built in memory: an hour's
-            np.savez(f, **arrays)  # audio is 0.2 GB, and the bytes of it were twice that
-            f.flush()
-            os.fsync(f.fileno())
+        with atomic_open(Path(path)) as f:  # not built in memory: an hour's audio is 0.2 GB
+            np.savez(f, **arrays)
 
 
 def stored_made_by(path: Path) -> str | None:
