@@ -93,6 +93,36 @@ def test_variable_frame_rate_video_is_sampled_by_time(shared, tmp_path, start):
         assert np.array_equal(frame, source[nearest]), t
 
 
+@pytest.mark.parametrize(
+    ("fmt", "codec", "keep"),
+    [
+        ("webm", "libvpx", "1"),  # as browsers record
+        ("matroska", "libx264", "1"),  # frames stored out of order (B-frames)
+        ("webm", "libvpx", "lt(n,45)+not(mod(n,3))"),  # a variable rate: every third frame after 1.5 s
+    ],
+)
+def test_a_video_without_a_duration_is_tracked_whole(shared, tmp_path, fmt, codec, keep):
+    """A browser's MediaRecorder and a recording written to a pipe (or cut short) leave a WebM or
+    Matroska file without a duration. OpenCV reads its frame count as a huge negative number, and
+    such a video was refused as none; its frames are counted over the time they span, and it
+    tracks as the same video finished with a duration does."""
+    ff, real = ffmpeg_exe(), shared / "data/ravdess/Video_Speech/Actor_05/01-01-03-01-01-02-05.mp4"
+    ext = "webm" if fmt == "webm" else "mkv"
+    piped, whole = tmp_path / f"piped.{ext}", tmp_path / f"whole.{ext}"
+    picture = ["-vf", f"scale=640:360,select='{keep}'", "-fps_mode", "vfr", "-an", "-c:v", codec]
+    with piped.open("wb") as f:  # to a pipe: the muxer cannot go back to write the duration
+        subprocess.run([ff, "-v", "error", "-i", str(real), *picture, "-f", fmt, "-"], stdout=f, check=True)
+    subprocess.run([ff, "-v", "error", "-i", str(piped), "-c", "copy", str(whole)], check=True)
+    assert cv2.VideoCapture(str(piped)).get(cv2.CAP_PROP_FRAME_COUNT) < 0  # what it was refused for
+    (cap, fps, n), (cap2, fps2, n2) = open_video(piped), open_video(whole)
+    cap.release(), cap2.release()
+    assert n / fps == pytest.approx(n2 / fps2, abs=0.002)  # seconds
+    assert n == (97 if keep == "1" else 45 + 18)
+    a, b = track_video(piped), track_video(whole)
+    assert len(a.found) == 81 and a.found.all()
+    assert np.array_equal(a.landmarks, b.landmarks) and np.array_equal(a.still, b.still)
+
+
 def test_a_videos_sound_is_put_on_its_pictures_clock(shared, tmp_path):
     """A clip cut with `-ss` after `-i` and `-c copy` starts its picture at the next keyframe, after
     its sound; a delayed audio track starts after the picture. Prep lines them up as a player does."""
