@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from talkface_cli.audio.io import ffmpeg_exe, is_video, load_audio, to_mono
+from talkface_cli.audio.io import audio_delay, ffmpeg_exe, is_video, load_audio, to_mono
 from talkface_cli.errors import TalkfaceError
+from talkface_cli.track.video import open_video
 
 
 def test_stereo_44k_and_m4a_read_as_the_same_16k_mono_speech(shared, tmp_path):
@@ -260,6 +263,22 @@ def test_a_video_file_without_a_picture_is_told_from_a_video(shared, tmp_path):
         subprocess.run([*ff, *map(str, args), str(tmp_path / name)], check=True)
         assert not is_video(tmp_path / name), name
     assert is_video(video)
+
+
+def test_a_name_with_a_colon_is_a_file_not_a_protocol(shared, tmp_path, monkeypatch):
+    """ffmpeg and OpenCV take a relative "take:1.m4a" as the URL of a protocol "take" ("Protocol
+    not found"): speech, videos and references so named were refused. macOS and Linux allow the
+    colon in a file's name, and recorders and people put times and take numbers in them."""
+    video = shared / "data/ravdess/Video_Speech/Actor_05/01-01-03-01-01-02-05.mp4"
+    monkeypatch.chdir(tmp_path)
+    sound = [ffmpeg_exe(), "-v", "error", "-i", str(video), "-vn", "-c:a", "aac", "file:take:1.m4a"]
+    subprocess.run(sound, check=True)
+    shutil.copy(video, "take:2.mp4")
+    assert abs(len(load_audio(Path("take:1.m4a"))) - len(load_audio(video))) < 0.05 * 16000
+    assert is_video(Path("take:2.mp4"))
+    cap, fps, n = open_video(Path("take:2.mp4"))
+    cap.release()
+    assert n == 97 and audio_delay(Path("take:2.mp4")) == audio_delay(video)
 
 
 def test_a_silent_first_track_gives_way_to_the_speech_track(shared, tmp_path):

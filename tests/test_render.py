@@ -22,7 +22,7 @@ from talkface_cli.render.camera import OrthoCamera, frontal_camera
 from talkface_cli.render.diff import render_gray, silhouette
 from talkface_cli.render.run import load_any, render_files
 from talkface_cli.render.scene import MeshRenderer
-from talkface_cli.render.video import probe
+from talkface_cli.render.video import probe, render_mp4, video_made_by
 from tests.flame_standin import uv_sphere
 
 runner = CliRunner()
@@ -55,6 +55,15 @@ def _frames(path) -> list[np.ndarray]:
         if not ok:
             return out
         out.append(f)
+
+
+def test_a_video_named_with_a_colon_is_written(ict, tmp_path, monkeypatch):
+    """ffmpeg takes a relative "take:1.mp4" (and its temporary ".take:1.<pid>.tmp.mp4") as the URL
+    of a protocol; the video is written as a file, and its record read back."""
+    monkeypatch.chdir(tmp_path)
+    seq = _jaw_sequence(ict, tmp_path / "s.npz", frames=10)
+    render_mp4(ict, [seq], Path("take:1.mp4"), audio=seq.audio, size=64, made_by="a test")
+    assert probe(Path("take:1.mp4"))["frames"] == 10 and video_made_by(Path("take:1.mp4")) == "a test"
 
 
 def test_npz_round_trip(ict, tmp_path):

@@ -3,6 +3,7 @@ bundled ffmpeg, and the audio of a video) as 16 kHz mono float32; write wav."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import tempfile
@@ -31,6 +32,13 @@ def ffmpeg_exe() -> str:
     import imageio_ffmpeg
 
     return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def media_path(path: Path) -> str:
+    """A file's path as ffmpeg and OpenCV are given it: absolute, so that a name such as
+    "take:1.webm" is not read as the URL of a protocol "take" (relative, it was refused as
+    "Protocol not found")."""
+    return os.path.abspath(path)
 
 
 def load_audio(path: Path, sr: int = SAMPLE_RATE) -> np.ndarray:
@@ -154,7 +162,7 @@ def _decode_with_ffmpeg(path: Path, sr: int, failure: str, wav: Path, track: int
     up-mixes change the level by 3 dB; RF64 past 4 GB); `track`: the k-th audio stream (default:
     ffmpeg's choice, the one a player would play)."""
     pick = [] if track is None else ["-map", f"0:a:{track}"]
-    cmd = [ffmpeg_exe(), "-v", "error", "-i", str(path), *pick, "-vn", "-ar", str(sr)]
+    cmd = [ffmpeg_exe(), "-v", "error", "-i", media_path(path), *pick, "-vn", "-ar", str(sr)]
     out = subprocess.run(
         [*cmd, "-c:a", "pcm_f32le", "-rf64", "auto", "-f", "wav", "-y", str(wav)], capture_output=True
     )
@@ -170,7 +178,7 @@ def _decode_with_ffmpeg(path: Path, sr: int, failure: str, wav: Path, track: int
 
 def _stream_lines(path: Path) -> list[str]:
     """ffmpeg's description of a media file's streams, a line each ("Stream #0:1...: Audio: ...")."""
-    log = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True).stderr
+    log = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", media_path(path)], capture_output=True).stderr
     return [line for line in log.decode(errors="replace").splitlines() if "Stream #" in line]
 
 
@@ -194,8 +202,8 @@ def _first_frame_time(video: Path, stream: str) -> float:
     """pts_time of the first decoded frame of the first `stream` ("v" or "a"), without renumbering
     timestamps (one stream per ffmpeg run, so no other thread's log line can interleave)."""
     info = "showinfo" if stream == "v" else "ashowinfo"
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-copyts", "-i", str(video), "-map", f"0:{stream}:0"]
-    cmd += [f"-frames:{stream}", "1", f"-{stream}f", info, "-f", "null", "-"]
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-copyts", "-i", media_path(video)]
+    cmd += ["-map", f"0:{stream}:0", f"-frames:{stream}", "1", f"-{stream}f", info, "-f", "null", "-"]
     log = subprocess.run(cmd, capture_output=True).stderr.decode(errors="replace")
     found = _FIRST_FRAME.search(log)
     if found is None:

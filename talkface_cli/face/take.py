@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio.io import SAMPLE_RATE, audio_delay, ffmpeg_exe
+from ..audio.io import SAMPLE_RATE, audio_delay, ffmpeg_exe, media_path
 from ..csvfile import read_rows
 from ..errors import TalkfaceError
 from .arkit import arkit_to_ict, csv_rows, curves_of, on_clock, timecodes
@@ -91,7 +91,9 @@ def sound_start(csv: Path, video: Path | None, rate: float) -> tuple[float, str]
             raise TalkfaceError(f"{log}: no audio line or first video frame with a timecode")
         return float(seconds_of([code], rate)[0]), "frame_log.csv"
     if video is not None:
-        probe = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(video)], capture_output=True).stderr
+        probe = subprocess.run(
+            [ffmpeg_exe(), "-hide_banner", "-i", media_path(video)], capture_output=True
+        ).stderr
         found = _MOV_TIMECODE.search(probe.decode(errors="replace"))
         code = split_timecode(found.group(1)) if found else None
         if code is not None:

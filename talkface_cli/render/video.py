@@ -18,7 +18,7 @@ import ffmpeg
 import numpy as np
 import torch
 
-from ..audio.io import SAMPLE_RATE, ffmpeg_exe, load_audio, write_wav
+from ..audio.io import SAMPLE_RATE, ffmpeg_exe, load_audio, media_path, write_wav
 from ..errors import TalkfaceError
 from ..face.base import FaceModel
 from ..face.geometry import vertex_normals
@@ -144,7 +144,7 @@ def render_mp4(
         proc = (
             ffmpeg.output(
                 *streams,
-                str(tmp),
+                media_path(tmp),
                 vcodec="libx264",
                 pix_fmt="yuv420p",
                 preset="veryfast",
@@ -186,7 +186,7 @@ def render_mp4(
 
 def video_made_by(path: Path) -> str | None:
     """The `made_by` record in a video's description tag (None: none, or not a readable video)."""
-    cmd = [ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "ffmetadata", "-"]
+    cmd = [ffmpeg_exe(), "-v", "error", "-i", media_path(path), "-f", "ffmetadata", "-"]
     try:
         done = subprocess.run(cmd, capture_output=True, encoding="utf-8", errors="replace", timeout=60)
         lines = done.stdout.splitlines()
@@ -238,7 +238,7 @@ def mesh_made_by(folder: Path) -> str | None:
 
 def probe(path: Path) -> dict:
     """Frame count, frame size and decoded audio length of a video (for tests and checks)."""
-    cap = cv2.VideoCapture(str(path))
+    cap = cv2.VideoCapture(media_path(path))
     frames = 0
     while cap.grab():
         frames += 1

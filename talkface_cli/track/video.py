@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..audio.io import ffmpeg_exe
+from ..audio.io import ffmpeg_exe, media_path
 from ..errors import TalkfaceError, require_file
 from ..ui import progress
 from .mediapipe import MESH_TO_IBUG68, FaceMeshTracker
@@ -47,7 +47,7 @@ def open_video(path: Path) -> tuple[cv2.VideoCapture, float, int]:
     pipe or cut short; OpenCV reads its frame count as a huge negative number) has its frames
     counted, and its rate is their average over the time they span."""
     require_file(path)
-    cap = cv2.VideoCapture(str(path))
+    cap = cv2.VideoCapture(media_path(path))
     src_fps = cap.get(cv2.CAP_PROP_FPS) or 0.0 if cap.isOpened() else 0.0
     n_src = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if cap.isOpened() else 0
     if cap.isOpened() and (src_fps <= 0 or n_src <= 0):
@@ -63,8 +63,9 @@ def counted_frames(path: Path) -> tuple[int, float]:
     """The frames of the first video stream of `path` and the seconds from the first one's start
     to the last one's end, from its packets' timestamps as ffmpeg lists them (nothing decoded:
     0.2 s for 10 minutes of 720p); (0, 0.0) where it finds none."""
-    cmd = [ffmpeg_exe(), "-v", "error", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "-"]
-    lines = subprocess.run(cmd, capture_output=True).stdout.decode(errors="replace").splitlines()
+    cmd = [ffmpeg_exe(), "-v", "error", "-i", media_path(path), "-map", "0:v:0", "-c", "copy"]
+    log = subprocess.run([*cmd, "-f", "framecrc", "-"], capture_output=True).stdout
+    lines = log.decode(errors="replace").splitlines()
     # "#tb 0: 1/1000", then a line a packet: "stream, dts, pts, duration, size, checksum[, flags]"
     tb = [x.split(":")[1].split("/") for x in lines if x.startswith("#tb 0:")]
     packets = np.array([x.split(",")[2:4] for x in lines if x[:1].isdigit()], np.int64).reshape(-1, 2)
