@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -279,6 +280,27 @@ def test_a_name_with_a_colon_is_a_file_not_a_protocol(shared, tmp_path, monkeypa
     cap, fps, n = open_video(Path("take:2.mp4"))
     cap.release()
     assert n == 97 and audio_delay(Path("take:2.mp4")) == audio_delay(video)
+
+
+def test_a_name_that_is_not_utf8_opens(shared, tmp_path):
+    """An old archive unpacked on Linux leaves Latin-1 names ("caf\xe9.wav" as bytes): soundfile
+    raised a traceback on them and OpenCV crashed the process (a segmentation fault)."""
+    video = shared / "data/ravdess/Video_Speech/Actor_05/01-01-03-01-01-02-05.mp4"
+    flac = sorted((shared / "data/ravdess/Audio_Speech_16k/Actor_07").glob("*.flac"))[0]
+    folder = tmp_path / os.fsdecode(b"r\xe9unions")  # the folder's name too
+    try:
+        folder.mkdir()
+    except (OSError, UnicodeEncodeError):
+        pytest.skip("this file system takes UTF-8 names only")
+    sound, picture = folder / os.fsdecode(b"caf\xe9.flac"), folder / os.fsdecode(b"vid\xe9o.mp4")
+    shutil.copy(flac, sound)
+    shutil.copy(video, picture)
+    assert np.array_equal(load_audio(sound), load_audio(flac))
+    assert np.array_equal(load_audio(picture), load_audio(video)) and is_video(picture)
+    cap, fps, n = open_video(picture)
+    ok, frame = cap.read()
+    cap.release()
+    assert ok and frame.shape == (720, 1280, 3) and n == 97 and audio_delay(picture) == audio_delay(video)
 
 
 def test_a_silent_first_track_gives_way_to_the_speech_track(shared, tmp_path):

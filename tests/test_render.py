@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,20 @@ def test_a_video_named_with_a_colon_is_written(ict, tmp_path, monkeypatch):
     seq = _jaw_sequence(ict, tmp_path / "s.npz", frames=10)
     render_mp4(ict, [seq], Path("take:1.mp4"), audio=seq.audio, size=64, made_by="a test")
     assert probe(Path("take:1.mp4"))["frames"] == 10 and video_made_by(Path("take:1.mp4")) == "a test"
+
+
+def test_a_video_named_in_latin1_is_written(ict, tmp_path):
+    """ffmpeg-python encodes its arguments as UTF-8 text, and a name that is not (an old archive's
+    Latin-1 folder on Linux) raised a traceback: the video is written, and read back."""
+    folder = tmp_path / os.fsdecode(b"r\xe9unions")
+    try:
+        folder.mkdir()
+    except (OSError, UnicodeEncodeError):
+        pytest.skip("this file system takes UTF-8 names only")
+    seq = _jaw_sequence(ict, tmp_path / "s.npz", frames=10)
+    out = folder / os.fsdecode(b"vid\xe9o.mp4")
+    render_mp4(ict, [seq], out, audio=seq.audio, size=64, made_by="a test")
+    assert probe(out)["frames"] == 10 and video_made_by(out) == "a test" and os.listdir(folder) == [out.name]
 
 
 def test_npz_round_trip(ict, tmp_path):

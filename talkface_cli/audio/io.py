@@ -41,6 +41,12 @@ def media_path(path: Path) -> str:
     return os.path.abspath(path)
 
 
+def sound_path(path: Path) -> str | bytes:
+    """A file's path as libsndfile is given it: its bytes on POSIX, so that a name that is not
+    UTF-8 (an old archive's Latin-1 "caf\xe9.wav") opens; soundfile encodes a str strictly."""
+    return str(path) if os.name == "nt" else os.fsencode(path)
+
+
 def load_audio(path: Path, sr: int = SAMPLE_RATE) -> np.ndarray:
     """(N,) float32 mono at `sr` (channels mixed by `mix_weights`), other rates resampled (soxr,
     high quality). Read in blocks, so an hour of 48 kHz stereo is never held at its own rate and
@@ -48,7 +54,7 @@ def load_audio(path: Path, sr: int = SAMPLE_RATE) -> np.ndarray:
     path = require_file(path)
     if path.suffix.lower() not in VIDEO_SUFFIXES:
         try:
-            with sf.SoundFile(str(path)) as f:
+            with sf.SoundFile(sound_path(path)) as f:
                 return mono(f, sr, path)
         except (sf.LibsndfileError, RuntimeError):  # a format libsndfile lacks: m4a/aac, wma, ...
             failure = "not a readable audio file"
@@ -145,13 +151,13 @@ def _speech_track(path: Path, sr: int, failure: str) -> Iterator[sf.SoundFile]:
             for k in range(n):
                 other = _decode_with_ffmpeg(path, sr, failure, Path(folder) / f"{k}.wav", track=k)
                 wav = max(wav, other, key=_power_db)
-        with sf.SoundFile(str(wav)) as f:
+        with sf.SoundFile(sound_path(wav)) as f:
             yield f
 
 
 def _power_db(wav: Path) -> float:
     """Mean power of a WAV's samples in dBFS (-200 for digital silence or no samples)."""
-    with sf.SoundFile(str(wav)) as f:
+    with sf.SoundFile(sound_path(wav)) as f:
         total = sum(float(np.square(b, dtype=np.float64).sum()) for b in blocks(f))
         n = f.frames * f.channels
     return 10 * np.log10(total / n + 1e-20) if n else -200.0
@@ -220,4 +226,4 @@ def delayed(audio: np.ndarray, seconds: float, sr: int = SAMPLE_RATE) -> np.ndar
 
 
 def write_wav(path: Path, audio: np.ndarray, sr: int = SAMPLE_RATE) -> None:
-    sf.write(str(path), np.asarray(audio, dtype=np.float32), sr, subtype="PCM_16")
+    sf.write(sound_path(path), np.asarray(audio, dtype=np.float32), sr, subtype="PCM_16")

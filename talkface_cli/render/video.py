@@ -25,11 +25,13 @@ from ..face.geometry import vertex_normals
 from ..face.obj import write_obj, write_ply
 from ..face.sequence import FPS, ParamSequence
 from ..fsutil import atomic_dir, check_can_create
+from ..track.video import capture
 from ..ui import progress
 from .scene import MeshRenderer
 
 CHUNK = 128  # frames of vertices computed at once (bounded memory for long sequences)
 VIDEO_OUT = (".mp4", ".mov", ".mkv", ".m4v")  # containers that take H.264 + AAC
+OUT = "<talkface output>"  # the output's place in the ffmpeg command, until it is compiled
 
 
 def check_video_out(out: Path) -> Path:
@@ -141,10 +143,12 @@ def render_mp4(
             write_wav(wav, audio, SAMPLE_RATE)
             streams.append(ffmpeg.input(str(wav)).audio.filter("apad"))
             audio_args = {"acodec": "aac", "audio_bitrate": "128k"}
-        proc = (
+        # ffmpeg-python hashes its arguments as UTF-8 text: the output's name, which may not be
+        # (an old archive's Latin-1 folder), takes the place of OUT in the command it compiles
+        args = (
             ffmpeg.output(
                 *streams,
-                media_path(tmp),
+                OUT,
                 vcodec="libx264",
                 pix_fmt="yuv420p",
                 preset="veryfast",
@@ -157,8 +161,10 @@ def render_mp4(
             )
             .overwrite_output()
             .global_args("-v", "error")
-            .run_async(pipe_stdin=True, pipe_stderr=True, cmd=ffmpeg_exe())
+            .compile(cmd=ffmpeg_exe())
         )
+        args = [media_path(tmp) if a == OUT else a for a in args]
+        proc = subprocess.Popen(args, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
             stopped = False
             try:
@@ -238,7 +244,7 @@ def mesh_made_by(folder: Path) -> str | None:
 
 def probe(path: Path) -> dict:
     """Frame count, frame size and decoded audio length of a video (for tests and checks)."""
-    cap = cv2.VideoCapture(media_path(path))
+    cap = capture(path)
     frames = 0
     while cap.grab():
         frames += 1

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +49,7 @@ def open_video(path: Path) -> tuple[cv2.VideoCapture, float, int]:
     pipe or cut short; OpenCV reads its frame count as a huge negative number) has its frames
     counted, and its rate is their average over the time they span."""
     require_file(path)
-    cap = cv2.VideoCapture(media_path(path))
+    cap = capture(path)
     src_fps = cap.get(cv2.CAP_PROP_FPS) or 0.0 if cap.isOpened() else 0.0
     n_src = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0) if cap.isOpened() else 0
     if cap.isOpened() and (src_fps <= 0 or n_src <= 0):
@@ -57,6 +59,21 @@ def open_video(path: Path) -> tuple[cv2.VideoCapture, float, int]:
         cap.release()
         raise TalkfaceError(f"{path}: no decodable video stream (truncated, corrupt or not a video)")
     return cap, src_fps, n_src
+
+
+def capture(path: Path) -> cv2.VideoCapture:
+    """cv2.VideoCapture of `path`. OpenCV takes the name as UTF-8 text and crashes on one that is
+    not (an old archive's Latin-1 "vid\xe9o.mp4"): such a file is opened through a symbolic link
+    with a plain name, removed once the file is open."""
+    name = media_path(path)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        with tempfile.TemporaryDirectory(prefix="talkface-video-") as folder:
+            link = os.path.join(folder, "video")
+            os.symlink(name, link)
+            return cv2.VideoCapture(link)
+    return cv2.VideoCapture(name)
 
 
 def counted_frames(path: Path) -> tuple[int, float]:
