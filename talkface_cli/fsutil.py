@@ -139,6 +139,13 @@ def can_create(path: str | Path) -> bool:
     return where.is_dir() and os.access(where, os.W_OK | os.X_OK)
 
 
+def hidden(name: str, limit: int = 200) -> str:
+    """The start of a temporary sibling's name for `name`: "." + it, cut to `limit` bytes, leaving
+    room for a temporary ending within the file system's 255 (a long video title, more so in CJK,
+    comes near it; a name with the ending past it was refused as "File name too long")."""
+    return "." + name.encode("utf-8", "surrogateescape")[:limit].decode("utf-8", "ignore")
+
+
 def _nearest_existing(path: Path) -> Path:
     where = path.absolute().parent
     while not where.exists():
@@ -152,7 +159,7 @@ def atomic_file(path: Path) -> Iterator[Path]:
     the block ends, removed when it fails or is stopped."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f"{hidden(path.name)}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         as_created(tmp)
@@ -213,13 +220,13 @@ def atomic_dir(final: Path, overwrite: bool = False) -> Iterator[Path]:
     final.parent.mkdir(parents=True, exist_ok=True)
     if final.exists() and not overwrite:
         raise FileExistsError(final)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f"{hidden(final.name)}.", suffix=".tmp", dir=final.parent))
     try:
         as_created(tmp)
         yield tmp
         old = None
         if final.exists():
-            old = final.parent / f".{final.name}.old-{os.getpid()}"
+            old = final.parent / f"{hidden(final.name)}.old-{os.getpid()}"
             os.replace(final, old)
         os.replace(tmp, final)
         if old is not None:

@@ -81,6 +81,21 @@ def test_a_file_written_as_it_is_made_appears_whole_or_not_at_all(tmp_path):
     assert out.read_bytes() == b"new file" and sorted(tmp_path.iterdir()) == [out]
 
 
+def test_a_name_near_the_file_systems_limit_is_written(tmp_path):
+    """A long video title, more so in CJK (3 bytes a character), names outputs near the 255 bytes a
+    name may have: their temporary siblings, the name and an ending, were refused as "File name too
+    long". The temporary name is cut short; files and folders so named are written and replaced."""
+    from talkface_cli.fsutil import atomic_dir, atomic_write_bytes
+
+    out, folder = tmp_path / ("語" * 81 + ".npz"), tmp_path / ("語" * 84)  # 247 and 252 bytes
+    atomic_write_bytes(out, b"new")
+    for n in range(2):
+        with atomic_dir(folder, overwrite=True) as tmp:
+            (tmp / "x").write_text(str(n))
+    assert out.read_bytes() == b"new" and (folder / "x").read_text() == "1"
+    assert sorted(tmp_path.iterdir()) == sorted([out, folder])
+
+
 def _strict(text: str):
     """json.loads that refuses NaN and Infinity, as jq and most parsers outside Python do."""
     return json.loads(text, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))

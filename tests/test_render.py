@@ -81,6 +81,14 @@ def test_a_video_named_in_latin1_is_written(ict, tmp_path):
     assert probe(out)["frames"] == 10 and video_made_by(out) == "a test" and os.listdir(folder) == [out.name]
 
 
+def test_a_video_named_near_the_file_systems_limit_is_written(ict, tmp_path):
+    """A name of 250 bytes (a long title in CJK): its temporary sibling, the name and an ending,
+    was refused as "File name too long"."""
+    seq = _jaw_sequence(ict, tmp_path / "s.npz", frames=10)
+    out = render_mp4(ict, [seq], tmp_path / ("語" * 82 + ".mp4"), size=64)
+    assert probe(out)["frames"] == 10 and sorted(tmp_path.iterdir()) == sorted([out, tmp_path / "s.npz"])
+
+
 def test_npz_round_trip(ict, tmp_path):
     seq = _jaw_sequence(ict, tmp_path / "a.npz")
     back = load_sequence(tmp_path / "a.npz")

@@ -24,7 +24,7 @@ from ..face.base import FaceModel
 from ..face.geometry import vertex_normals
 from ..face.obj import write_obj, write_ply
 from ..face.sequence import FPS, ParamSequence
-from ..fsutil import atomic_dir, check_can_create
+from ..fsutil import atomic_dir, check_can_create, hidden
 from ..track.video import capture
 from ..ui import progress
 from .scene import MeshRenderer
@@ -131,7 +131,7 @@ def render_mp4(
     out.parent.mkdir(parents=True, exist_ok=True)
     total = max(s.num_frames for s in seqs)
     duration = total / FPS
-    tmp = out.with_name(f".{out.stem}.{os.getpid()}.tmp{out.suffix}")
+    tmp = out.with_name(f"{hidden(out.stem)}.{os.getpid()}.tmp{out.suffix}")
     with tempfile.TemporaryDirectory() as td:
         video = ffmpeg.input(
             "pipe:", format="rawvideo", pix_fmt="rgb24", s=f"{size * len(seqs)}x{size}", r=FPS
