@@ -22,7 +22,7 @@ from talkface_cli.data.store import (
     validate,
     write_manifest,
 )
-from talkface_cli.errors import TalkfaceError
+from talkface_cli.errors import TalkfaceError, stop_signals_held
 from talkface_cli.fsutil import atomic_write_json, refuse_foreign
 from talkface_cli.ui import progress
 
@@ -201,10 +201,15 @@ def run_recipe(
                 waiting = {pool.submit(_run_one, recipe, j, out, opts) for j in pending}
                 try:
                     while waiting:
-                        finished, waiting = wait(waiting, timeout=0.2, return_when=FIRST_COMPLETED)
+                        # A stop raised inside `wait` or `result` could leave a future's lock held
+                        # (`wait` takes them one by one), and the shutdown below then hung for good:
+                        # Ctrl-C and SIGTERM act between these calls, not in them.
+                        with stop_signals_held():
+                            finished, waiting = wait(waiting, timeout=0.2, return_when=FIRST_COMPLETED)
+                            done = [f.result() for f in finished]
                         drain(channel, frames)
-                        for f in finished:
-                            if (err := f.result()) is not None:
+                        for err in done:
+                            if err is not None:
                                 errors.append(err)
                             bar.advance(task)
                 except BaseException:  # Ctrl-C or SIGTERM: the clips under way finish, no new ones start

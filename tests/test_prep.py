@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -566,6 +567,54 @@ def test_killed_prep_resumes_without_redoing_clips(shared, tmp_path, sig, jobs):
     assert summary["skipped"] >= len(before) - 1  # a clip torn by the kill is redone, nothing else
     after = {p.name: p.stat().st_mtime_ns for p in (out / "clips").glob("*.npz")}
     assert sum(after[k] == v for k, v in before.items()) >= len(before) - 1
+
+
+STOPPED_INSIDE_WAIT = """
+import signal, sys
+from pathlib import Path
+import data_recipes.base as base
+from data_recipes.base import PrepOptions, run_recipe
+from data_recipes.ravdess import Ravdess
+from talkface_cli.errors import Terminated
+
+def terminate(signum, frame):
+    raise Terminated
+
+def stopped_inside(fs, **kw):  # SIGTERM while `wait` holds the futures' locks, taken one by one
+    for f in fs:
+        f._condition.acquire()
+    signal.raise_signal(signal.SIGTERM)
+    for f in fs:
+        f._condition.release()
+    return real(fs, **kw)
+
+signal.signal(signal.SIGTERM, terminate)
+real, base.wait = base.wait, stopped_inside
+try:
+    run_recipe(Ravdess(), Path(sys.argv[1]), Path(sys.argv[2]), PrepOptions(jobs=2))
+except Terminated:
+    sys.exit(143)
+"""
+
+
+def test_a_stop_inside_the_pools_wait_ends_prep_and_does_not_hang_it(shared, tmp_path):
+    """A SIGTERM that arrived while `concurrent.futures.wait` held some futures' locks left them
+    held, and the pool's shutdown waited on them for good (a `make test` hung on the SIGTERM
+    case above). Stops now act between the calls: prep ends with 143, and resumes."""
+    root = tmp_path / "RAVDESS"
+    root.mkdir()
+    for f in sorted(shared.glob("data/ravdess/Audio_Speech_16k/Actor_01/*.flac"))[:3]:
+        (root / f.name).write_bytes(f.read_bytes())
+    cmd = [sys.executable, "-c", STOPPED_INSIDE_WAIT, str(root), str(tmp_path / "store")]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, cwd=ROOT, start_new_session=True)
+    try:
+        err = proc.communicate(timeout=120)[1]
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # its pool's workers too
+        proc.communicate()
+        pytest.fail("prep hung after a SIGTERM inside the pool's wait")
+    assert proc.returncode == 143, err
+    assert run_recipe(Ravdess(), root, tmp_path / "store", PrepOptions(jobs=1)).clips == 3
 
 
 def test_a_store_resumes_only_under_the_options_that_made_it(tmp_path):
