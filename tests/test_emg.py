@@ -353,9 +353,9 @@ def test_emotion_labels_as_users_type_them():
 def test_video_references_in_older_and_camera_containers_are_read_by_their_picture(
     use_chain, shared, tmp_path
 ):
-    """GRID's videos are MPEG-1 .mpg, a camcorder's AVCHD .mts, CREMA-D's Flash .flv: as emotion
-    references they are videos, tracked and read by the EDE video branch as the .mp4 they were
-    made from is, not by their sound."""
+    """GRID's videos are MPEG-1 .mpg, a camcorder's AVCHD .mts, CREMA-D's Flash .flv, a broadcast
+    camera's MXF, a DVD's .vob, Ogg's .ogv: as emotion references they are videos, tracked and read
+    by the EDE video branch as the .mp4 they were made from is, not by their sound."""
     from talkface_cli.audio.io import ffmpeg_exe, load_audio
     from talkface_cli.inference.animate import Animator
     from talkface_cli.inference.emotion import pooled
@@ -370,6 +370,9 @@ def test_video_references_in_older_and_camera_containers_are_read_by_their_pictu
         ("grid.mpg", ["-c:v", "mpeg1video", "-c:a", "mp2"]),
         ("camcorder.mts", ["-c:v", "libx264", "-c:a", "aac", "-f", "mpegts"]),
         ("crema.flv", ["-c:v", "flv1", "-c:a", "mp3"]),
+        ("xdcam.mxf", ["-c:v", "mpeg2video", "-b:v", "20M", "-c:a", "pcm_s24le", "-ar", "48000"]),
+        ("dvd.vob", ["-target", "ntsc-dvd"]),
+        ("web.ogv", ["-c:v", "libtheora", "-q:v", "7", "-c:a", "libvorbis"]),
     ]:
         subprocess.run(
             [ffmpeg_exe(), "-v", "error", "-i", str(real), *codecs, str(tmp_path / name)], check=True

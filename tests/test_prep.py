@@ -124,6 +124,25 @@ def test_a_video_without_a_duration_is_tracked_whole(shared, tmp_path, fmt, code
     assert np.array_equal(a.landmarks, b.landmarks) and np.array_equal(a.still, b.still)
 
 
+def test_a_picture_decoded_black_says_so(shared, tmp_path):
+    """OpenCV's bundled decoder gives a DV camcorder's interlaced frames as all black (in an .avi
+    as well), and a video of speech over a black picture is black too: both said "no face found
+    in any frame", which sent one looking for a face. They say the frames are black and how to
+    convert; a picture without a face that is not black still says no face."""
+    ff, real = ffmpeg_exe(), shared / "data/ravdess/Video_Speech/Actor_05/01-01-03-01-01-02-05.mp4"
+    dv, black, faceless = tmp_path / "dv.avi", tmp_path / "black.mp4", tmp_path / "bars.mp4"
+    ntsc_dv = ["-vf", "scale=720:480", "-r", "30000/1001", "-c:v", "dvvideo", "-pix_fmt", "yuv411p"]
+    subprocess.run([ff, "-v", "error", "-i", str(real), "-t", "1", *ntsc_dv, "-an", str(dv)], check=True)
+    for picture, out in (("color=c=black", black), ("testsrc=r=25", faceless)):
+        lavfi = ["-f", "lavfi", "-i", f"{picture}:s=320x240:d=1", "-pix_fmt", "yuv420p"]
+        subprocess.run([ff, "-v", "error", *lavfi, str(out)], check=True)
+    for video in (dv, black):
+        with pytest.raises(TalkfaceError, match="every frame is black .* ffmpeg -i IN -vf yadif"):
+            track_video(video)
+    with pytest.raises(TalkfaceError, match="no face found in any frame"):
+        track_video(faceless)
+
+
 def test_a_videos_sound_is_put_on_its_pictures_clock(shared, tmp_path):
     """A clip cut with `-ss` after `-i` and `-c copy` starts its picture at the next keyframe, after
     its sound; a delayed audio track starts after the picture. Prep lines them up as a player does."""

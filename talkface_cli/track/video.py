@@ -27,6 +27,9 @@ MAX_GAP = 5  # frames: missed detections over at most this many frames are inter
 STILL_LEVEL = 0.1
 HELD = 0.2  # s: a source frame shown longer than this is held, not taken early (frames_at_25fps)
 FROZEN = FPS  # frames: a picture still for this long is a photo or a frozen video, not a live face
+# Brightest grey level (0-255) of a frame that shows nothing: OpenCV's bundled decoder gives DV's
+# interlaced frames as all zeros, and a "video" of speech over a black picture is 0-16 throughout.
+BLACK = 24
 
 
 @dataclass
@@ -118,7 +121,7 @@ def track_video(
     tracker.reset()
     pts = np.zeros((t_out, 68, 3), np.float32)  # the mesh's 468 would be 0.5 GB an hour, twice
     found, still, starts = (np.zeros(t_out, bool) for _ in range(3))
-    size, before, box, cut = (0, 0), None, None, False
+    size, before, box, cut, lit = (0, 0), None, None, False, False
     report = report or (lambda total, done: None)
     report(t_out, 0)
     reported = 0  # frames
@@ -127,6 +130,7 @@ def track_video(
             job = bar.add_task(f"track {path.name}", total=t_out, unit="frame")
             for t, frame in enumerate(frames_at_25fps(cap, path, src_fps, n_src, t_out, start)):
                 size, small = (frame.shape[1], frame.shape[0]), thumbnail(frame)
+                lit = lit or int(small[..., 2].max()) > BLACK  # HSV value: the brightest channel
                 if before is not None and content_change(before[1], small) >= SHOT_CHANGE:
                     tracker.reset()  # a new shot: detect afresh, not follow the old face's place
                     cut = True
@@ -146,7 +150,13 @@ def track_video(
         if reported < t_out:  # stopped short (a truncated video): its frames left, taken off
             report(reported - t_out, 0)
     if not found.any():
-        raise TalkfaceError(f"{path}: no face found in any frame")
+        raise TalkfaceError(
+            f"{path}: no face found in any frame"
+            if lit
+            else f"{path}: every frame is black (a black picture, or one OpenCV's decoder cannot "
+            "convert, such as a DV camcorder's: convert it first, ffmpeg -i IN -vf yadif -pix_fmt "
+            "yuv420p OUT.mp4)"
+        )
     return Track(interpolate_gaps(pts, found), found, still, starts, size, float(src_fps))
 
 
