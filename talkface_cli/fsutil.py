@@ -146,6 +146,22 @@ def hidden(name: str, limit: int = 200) -> str:
     return "." + name.encode("utf-8", "surrogateescape")[:limit].decode("utf-8", "ignore")
 
 
+@contextlib.contextmanager
+def utf8_path(path: str | Path) -> Iterator[str]:
+    """`path`, absolute, as text for a library that takes it as UTF-8 (OpenCV, safetensors' reader):
+    where it is not (an old archive's Latin-1 name on Linux), a symbolic link with a plain name to
+    it, removed after the block (OpenCV crashed on such a name; safetensors refused it)."""
+    name = os.path.abspath(path)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        with tempfile.TemporaryDirectory(prefix="talkface-link-") as folder:
+            os.symlink(name, link := os.path.join(folder, "file"))
+            yield link
+        return
+    yield name
+
+
 def _nearest_existing(path: Path) -> Path:
     where = path.absolute().parent
     while not where.exists():

@@ -28,7 +28,7 @@ from safetensors.torch import load_file
 
 from . import __version__
 from .errors import TalkfaceError
-from .fsutil import atomic_dir, atomic_write_json, save_tensors, sha256_file
+from .fsutil import atomic_dir, atomic_write_json, save_tensors, sha256_file, utf8_path
 
 KINDS = ("ede", "sync", "emg")
 # kind -> "module:function" building an nn.Module from the entry's config dict.
@@ -176,7 +176,8 @@ class Registry:
         entry = self.verify(ref)
         weights = entry.path / "model.safetensors"
         try:
-            return load_file(str(weights), device=str(device))
+            with utf8_path(weights) as name:
+                return load_file(name, device=str(device))
         except (SafetensorError, OSError, ValueError) as e:
             raise TalkfaceError(f"{weights}: not a readable safetensors file ({e})") from None
 

@@ -50,6 +50,24 @@ def test_round_trip_is_exact_and_cached(talkface_home):
     assert a is b and not a.training
 
 
+def test_models_and_training_states_load_from_a_folder_named_in_latin1(tmp_path):
+    """safetensors' reader takes a path as UTF-8 text and refused a registry under a folder whose
+    name is not (an old archive's Latin-1 on Linux): models and training states load from one."""
+    from talkface_cli.training.state_io import load_state, save_state
+
+    home = tmp_path / os.fsdecode(b"mod\xe8les")
+    try:
+        home.mkdir()
+    except (OSError, UnicodeEncodeError):
+        pytest.skip("this file system takes UTF-8 names only")
+    reg = Registry(home)
+    m = _save(reg)[0]
+    assert all(torch.equal(reg.load_state("sync/demo")[k], v) for k, v in m.state_dict().items())
+    save_state({"step": 3, "w": torch.arange(4.0)}, home / "train_state")
+    state = load_state(home / "train_state")
+    assert state["step"] == 3 and torch.equal(state["w"], torch.arange(4.0))
+
+
 @pytest.mark.parametrize("mask", [0o022, 0o077, 0o002])
 def test_saved_files_follow_the_umask(mask):
     # written through temporary names, which tempfile makes private to the owner

@@ -207,14 +207,24 @@ def audio_delay(video: Path) -> float:
     return _first_frame_time(video, "a") - _first_frame_time(video, "v")
 
 
-def _first_frame_time(video: Path, stream: str) -> float:
-    """pts_time of the first decoded frame of the first `stream` ("v" or "a"), without renumbering
-    timestamps (one stream per ffmpeg run, so no other thread's log line can interleave)."""
+def interlaced(video: Path) -> bool:
+    """Whether the first frame of a video's picture is interlaced (its two fields taken at two
+    times: camcorders' AVCHD, DV, broadcast 1080i), as ffmpeg's decoder flags it."""
+    return re.search(r"\si:[TB]\s", _first_frame_log(video, "v")) is not None
+
+
+def _first_frame_log(video: Path, stream: str) -> str:
+    """(a)showinfo's log of the first decoded frame of the first `stream` ("v" or "a"), without
+    renumbering timestamps (one stream per ffmpeg run, so no other thread's log line can interleave)."""
     info = "showinfo" if stream == "v" else "ashowinfo"
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-copyts", "-i", media_path(video)]
     cmd += ["-map", f"0:{stream}:0", f"-frames:{stream}", "1", f"-{stream}f", info, "-f", "null", "-"]
-    log = subprocess.run(cmd, capture_output=True).stderr.decode(errors="replace")
-    found = _FIRST_FRAME.search(log)
+    return subprocess.run(cmd, capture_output=True).stderr.decode(errors="replace")
+
+
+def _first_frame_time(video: Path, stream: str) -> float:
+    """pts_time of the first decoded frame of the first `stream` ("v" or "a")."""
+    found = _FIRST_FRAME.search(_first_frame_log(video, stream))
     if found is None:
         what = "picture" if stream == "v" else "sound"
         raise TalkfaceError(f"{video}: could not read when its {what} starts")

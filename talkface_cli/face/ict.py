@@ -21,7 +21,7 @@ from safetensors import safe_open
 from safetensors.numpy import save_file
 
 from ..errors import TalkfaceError
-from ..fsutil import as_created
+from ..fsutil import as_created, utf8_path
 from .base import FaceModel
 from .geometry import blend
 from .obj import read_obj, triangulate
@@ -172,7 +172,7 @@ class ICTFace(FaceModel):
     def __init__(self, source: str | Path | None = None):
         super().__init__()
         path = resolve_asset(source)
-        with safe_open(str(path), framework="pt") as f:
+        with utf8_path(path) as name, safe_open(name, framework="pt") as f:
             meta = f.metadata() or {}
             t = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 - safe_open has no items()
         self.param_names = json.loads(meta["param_names"])

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,8 +10,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..audio.io import ffmpeg_exe, media_path
+from ..audio.io import ffmpeg_exe, interlaced, media_path
 from ..errors import TalkfaceError, require_file
+from ..fsutil import utf8_path
 from ..ui import progress
 from .mediapipe import MESH_TO_IBUG68, FaceMeshTracker
 from .shots import SAME_FACE, SHOT_CHANGE, content_change, iou, thumbnail
@@ -27,9 +26,6 @@ MAX_GAP = 5  # frames: missed detections over at most this many frames are inter
 STILL_LEVEL = 0.1
 HELD = 0.2  # s: a source frame shown longer than this is held, not taken early (frames_at_25fps)
 FROZEN = FPS  # frames: a picture still for this long is a photo or a frozen video, not a live face
-# Brightest grey level (0-255) of a frame that shows nothing: OpenCV's bundled decoder gives DV's
-# interlaced frames as all zeros, and a "video" of speech over a black picture is 0-16 throughout.
-BLACK = 24
 
 
 @dataclass
@@ -64,19 +60,54 @@ def open_video(path: Path) -> tuple[cv2.VideoCapture, float, int]:
     return cap, src_fps, n_src
 
 
-def capture(path: Path) -> cv2.VideoCapture:
-    """cv2.VideoCapture of `path`. OpenCV takes the name as UTF-8 text and crashes on one that is
-    not (an old archive's Latin-1 "vid\xe9o.mp4"): such a file is opened through a symbolic link
-    with a plain name, removed once the file is open."""
-    name = media_path(path)
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        with tempfile.TemporaryDirectory(prefix="talkface-video-") as folder:
-            link = os.path.join(folder, "video")
-            os.symlink(name, link)
-            return cv2.VideoCapture(link)
-    return cv2.VideoCapture(name)
+def capture(path: Path) -> cv2.VideoCapture | WovenFrames:
+    """cv2.VideoCapture of `path` (OpenCV crashed on a name that is not UTF-8; the link
+    `utf8_path` may make is removed once the file is open), or for an interlaced video the same
+    calls on frames that ffmpeg decodes and deinterlaces (`WovenFrames`)."""
+    with utf8_path(path) as name:
+        cap = cv2.VideoCapture(name)
+    if cap.isOpened() and interlaced(path):
+        cap = WovenFrames(path, cap)
+    return cap
+
+
+class WovenFrames:
+    """The calls `open_video` and `frames_at_25fps` make on a cv2.VideoCapture, for an interlaced
+    video: OpenCV's bundled decoder cannot convert interlaced frames ("Cannot convert interlaced
+    to progressive frames") and gave them all black, or as whatever its buffer last held (another
+    video's picture). ffmpeg decodes them here, yadif weaving each frame's two fields into one, in
+    a pipe of BGR frames. Such video (camcorders, DV, broadcast) runs at a constant rate, so a
+    frame's time is its number over the rate."""
+
+    def __init__(self, path: Path, cap: cv2.VideoCapture):
+        w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        cap.release()
+        n, seconds = counted_frames(path)  # OpenCV reads a DV file's rate as 600 or 60000 fps
+        self.props = {cv2.CAP_PROP_FPS: n / seconds if seconds > 0 else 0.0, cv2.CAP_PROP_FRAME_COUNT: n}
+        self.shape, self.read_frames = (h, w, 3), 0
+        cmd = [ffmpeg_exe(), "-v", "error", "-i", media_path(path), "-map", "0:v:0", "-vf", "yadif"]
+        cmd += ["-s", f"{w}x{h}", "-f", "rawvideo", "-pix_fmt", "bgr24", "-"]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    def isOpened(self) -> bool:  # noqa: N802 - cv2.VideoCapture's name
+        return True
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        data = self.proc.stdout.read(self.shape[0] * self.shape[1] * 3)
+        if len(data) < self.shape[0] * self.shape[1] * 3:
+            return False, None
+        self.read_frames += 1
+        return True, np.frombuffer(bytearray(data), np.uint8).reshape(self.shape)
+
+    def get(self, prop: int) -> float:
+        if prop == cv2.CAP_PROP_POS_MSEC:  # the time of the frame read last
+            return max(0, self.read_frames - 1) * 1000 / self.props[cv2.CAP_PROP_FPS]
+        return self.props[prop]
+
+    def release(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stdout.close()
 
 
 def counted_frames(path: Path) -> tuple[int, float]:
@@ -88,11 +119,15 @@ def counted_frames(path: Path) -> tuple[int, float]:
     lines = log.decode(errors="replace").splitlines()
     # "#tb 0: 1/1000", then a line a packet: "stream, dts, pts, duration, size, checksum[, flags]"
     tb = [x.split(":")[1].split("/") for x in lines if x.startswith("#tb 0:")]
-    packets = np.array([x.split(",")[2:4] for x in lines if x[:1].isdigit()], np.int64).reshape(-1, 2)
-    timed = packets[packets[:, 0] != np.iinfo(np.int64).min]  # pts known
-    if not tb or not len(timed):
+    packets = np.array([x.split(",")[1:5] for x in lines if x[:1].isdigit()], np.int64).reshape(-1, 4)
+    packets = packets[packets[:, 3] > 0]  # not an AVI's empty entries, which hold a dropped frame's place
+    unknown = np.iinfo(np.int64).min
+    at = np.where(packets[:, 1] != unknown, packets[:, 1], packets[:, 0])  # pts, else (AVI) dts
+    timed = at != unknown
+    if not tb or not timed.any():
         return 0, 0.0
-    return len(packets), float(timed.sum(1).max() - timed[:, 0].min()) * int(tb[0][0]) / int(tb[0][1])
+    end, start = (at + packets[:, 2])[timed].max(), at[timed].min()
+    return len(packets), float(end - start) * int(tb[0][0]) / int(tb[0][1])
 
 
 def track_video(
@@ -121,7 +156,7 @@ def track_video(
     tracker.reset()
     pts = np.zeros((t_out, 68, 3), np.float32)  # the mesh's 468 would be 0.5 GB an hour, twice
     found, still, starts = (np.zeros(t_out, bool) for _ in range(3))
-    size, before, box, cut, lit = (0, 0), None, None, False, False
+    size, before, box, cut = (0, 0), None, None, False
     report = report or (lambda total, done: None)
     report(t_out, 0)
     reported = 0  # frames
@@ -130,7 +165,6 @@ def track_video(
             job = bar.add_task(f"track {path.name}", total=t_out, unit="frame")
             for t, frame in enumerate(frames_at_25fps(cap, path, src_fps, n_src, t_out, start)):
                 size, small = (frame.shape[1], frame.shape[0]), thumbnail(frame)
-                lit = lit or int(small[..., 2].max()) > BLACK  # HSV value: the brightest channel
                 if before is not None and content_change(before[1], small) >= SHOT_CHANGE:
                     tracker.reset()  # a new shot: detect afresh, not follow the old face's place
                     cut = True
@@ -150,13 +184,7 @@ def track_video(
         if reported < t_out:  # stopped short (a truncated video): its frames left, taken off
             report(reported - t_out, 0)
     if not found.any():
-        raise TalkfaceError(
-            f"{path}: no face found in any frame"
-            if lit
-            else f"{path}: every frame is black (a black picture, or one OpenCV's decoder cannot "
-            "convert, such as a DV camcorder's: convert it first, ffmpeg -i IN -vf yadif -pix_fmt "
-            "yuv420p OUT.mp4)"
-        )
+        raise TalkfaceError(f"{path}: no face found in any frame")
     return Track(interpolate_gaps(pts, found), found, still, starts, size, float(src_fps))
 
 

@@ -27,7 +27,7 @@ from torch.nn.parallel import DistributedDataParallel
 from ..config import TrainConfig
 from ..data.provenance import TRAINED
 from ..errors import TalkfaceError
-from ..fsutil import atomic_write_bytes, atomic_write_json, json_text, refuse_foreign, save_tensors
+from ..fsutil import atomic_write_bytes, atomic_write_json, json_text, refuse_foreign, save_tensors, utf8_path
 from ..ui import progress
 from . import distributed as dist_util
 from .state_io import load_state, save_state
@@ -275,7 +275,8 @@ def _save_checkpoint(run_dir, step, model, optim, sched, info, keep) -> None:  #
 
 def _load_checkpoint(ckpt: Path, model, optim, sched, info) -> int:  # noqa: ANN001
     try:
-        model.load_state_dict(load_file(str(ckpt / "model.safetensors"), device=str(info.device)))
+        with utf8_path(ckpt / "model.safetensors") as name:
+            model.load_state_dict(load_file(name, device=str(info.device)))
         state = load_state(ckpt / "train_state")
         optim.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file
 
-from ..fsutil import save_tensors
+from ..fsutil import save_tensors, utf8_path
 
 
 def encode(obj: Any, tensors: dict[str, torch.Tensor], path: str = "s") -> Any:
@@ -64,5 +64,6 @@ def save_state(obj: Any, stem: Path) -> None:
 
 
 def load_state(stem: Path) -> Any:
-    tensors = load_file(str(stem.with_suffix(".safetensors")))
+    with utf8_path(stem.with_suffix(".safetensors")) as name:
+        tensors = load_file(name)
     return decode(json.loads(stem.with_suffix(".json").read_text()), tensors)
