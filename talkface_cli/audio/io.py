@@ -3,6 +3,7 @@ bundled ffmpeg, and the audio of a video) as 16 kHz mono float32; write wav."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -215,9 +216,17 @@ def interlaced(video: Path) -> bool:
 
 def _first_frame_log(video: Path, stream: str) -> str:
     """(a)showinfo's log of the first decoded frame of the first `stream` ("v" or "a"), without
-    renumbering timestamps (one stream per ffmpeg run, so no other thread's log line can interleave)."""
+    renumbering timestamps (one stream per ffmpeg run, so no other thread's log line can interleave).
+    Kept per file as it is (its size and time of change): `prep` reads a video's first frame for
+    its sound's delay, then opens it twice (to fail fast, to track), each asking if it is interlaced."""
+    st = os.stat(video)
+    return _first_frame_log_of(media_path(video), stream, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _first_frame_log_of(name: str, stream: str, size: int, changed_ns: int) -> str:
     info = "showinfo" if stream == "v" else "ashowinfo"
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-copyts", "-i", media_path(video)]
+    cmd = [ffmpeg_exe(), "-hide_banner", "-nostats", "-copyts", "-i", name]
     cmd += ["-map", f"0:{stream}:0", f"-frames:{stream}", "1", f"-{stream}f", info, "-f", "null", "-"]
     return subprocess.run(cmd, capture_output=True).stderr.decode(errors="replace")
 
