@@ -35,6 +35,7 @@ from talkface_cli.face.ict import ICTFace
 from talkface_cli.track.fit import jaw_opening, loudness_db
 from talkface_cli.track.mediapipe import FaceMeshTracker
 from talkface_cli.track.video import frames_at_25fps, open_video, track_video
+from tests.videos import ffmpeg
 
 runner = CliRunner()
 ROOT = Path(__file__).resolve().parent.parent
@@ -148,6 +149,39 @@ def test_interlaced_video_is_tracked_as_its_picture(shared, tmp_path, codec):
     assert len(b.found) == 50 and b.found.all()
     mouth = lambda t: t.landmarks[:50, 66, 1] - t.landmarks[:50, 62, 1]  # noqa: E731 - inner lips apart
     assert np.corrcoef(mouth(a), mouth(b))[0, 1] > 0.95  # DV: 0.97 (720x480, 4:1:1 colour)
+
+
+@pytest.mark.parametrize(
+    ("made", "size"),
+    [
+        (["-vf", "scale=480:360,setsar=4/3", "-c:v", "libx264"], (640, 360)),  # HDV's 1440x1080, smaller
+        (
+            ["-vf", "scale=720:576,setsar=64/45", "-c:v", "dvvideo", "-pix_fmt", "yuv420p"],
+            (1024, 576),
+        ),  # 16:9 DV
+        (["-vf", "scale=960:360,setsar=2/3", "-c:v", "libx264"], (640, 360)),  # pixels taller than wide
+    ],
+)
+@pytest.mark.parametrize("turned", [False, True])
+def test_pixels_that_are_not_square_are_tracked_as_the_picture_shows(shared, tmp_path, made, size, turned):
+    """DV, DVD, HDV and broadcast video store a 16:9 picture in narrower pixels, which OpenCV
+    returns as they are stored: the face came 19-25% too narrow and was fitted with a mouth 5 mm
+    narrower (10 mm max lip error on this clip). Frames are stretched to the picture's shape, the
+    stored width, or the height where a rotation (a phone's) turns it."""
+    real = shared / "data/ravdess/Video_Speech/Actor_05/01-01-03-01-01-02-05.mp4"
+    square = ffmpeg(real, tmp_path / "square.mp4", "-t", "1", "-r", "25", "-vf", "scale=640:360", "-an")
+    video = ffmpeg(real, tmp_path / "stored.mov", "-t", "1", "-r", "25", "-an", *made)
+    if turned:  # a rotation in the container's metadata, as phones write it
+        video = ffmpeg(video, tmp_path / "turned.mov", "-c", "copy", before=("-display_rotation", "90"))
+    a, b = track_video(square), track_video(video)
+    assert b.size == (size[::-1] if turned else size) and b.found.all()
+    ratio = (
+        lambda t: np.median(  # noqa: E731 - eyes apart over nose to chin, as the face's shape
+            np.linalg.norm(t.landmarks[:, 36:42, :2].mean(1) - t.landmarks[:, 42:48, :2].mean(1), axis=1)
+            / np.linalg.norm(t.landmarks[:, 8, :2] - t.landmarks[:, 27, :2], axis=1)
+        )
+    )
+    assert ratio(b) == pytest.approx(ratio(a), rel=0.03)  # stored pixels: 19-25% off
 
 
 def test_a_videos_sound_is_put_on_its_pictures_clock(shared, tmp_path):

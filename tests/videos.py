@@ -10,10 +10,12 @@ from talkface_cli.audio.io import ffmpeg_exe
 REAL = "data/ravdess/Video_Speech/Actor_05/01-01-03-01-01-02-05.mp4"  # 3.24 s: 81 frames at 25 fps, 29.97 in
 
 
-def ffmpeg(source: Path, out: Path, *args: object) -> Path:
-    """`out` made by ffmpeg from `source` with `args` (its folder made first)."""
+def ffmpeg(source: Path, out: Path, *args: object, before: tuple[str, ...] = ()) -> Path:
+    """`out` made by ffmpeg from `source` with `args` (and `before`: options of the input; its
+    folder made first)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(source), *map(str, args), str(out)], check=True)
+    cmd = [ffmpeg_exe(), "-v", "error", *before, "-i", str(source), *map(str, args), str(out)]
+    subprocess.run(cmd, check=True)
     return out
 
 
