@@ -354,8 +354,9 @@ def test_video_references_in_older_and_camera_containers_are_read_by_their_pictu
     use_chain, shared, tmp_path
 ):
     """GRID's videos are MPEG-1 .mpg, a camcorder's AVCHD .mts, CREMA-D's Flash .flv, a broadcast
-    camera's MXF, a DVD's .vob, Ogg's .ogv: as emotion references they are videos, tracked and read
-    by the EDE video branch as the .mp4 they were made from is, not by their sound."""
+    camera's MXF, a DVD's .vob, Ogg's .ogv, a DV camcorder's raw .dv (as dvgrab and capture tools
+    write it): as emotion references they are videos, tracked and read by the EDE video branch as
+    the .mp4 they were made from is, not by their sound."""
     from talkface_cli.audio.io import ffmpeg_exe, load_audio
     from talkface_cli.inference.animate import Animator
     from talkface_cli.inference.emotion import pooled
@@ -373,6 +374,7 @@ def test_video_references_in_older_and_camera_containers_are_read_by_their_pictu
         ("xdcam.mxf", ["-c:v", "mpeg2video", "-b:v", "20M", "-c:a", "pcm_s24le", "-ar", "48000"]),
         ("dvd.vob", ["-target", "ntsc-dvd"]),
         ("web.ogv", ["-c:v", "libtheora", "-q:v", "7", "-c:a", "libvorbis"]),
+        ("dvgrab.dv", ["-t", "3", "-s", "720x576", "-r", "25", "-pix_fmt", "yuv420p", "-ar", "48000"]),
     ]:
         subprocess.run(
             [ffmpeg_exe(), "-v", "error", "-i", str(real), *codecs, str(tmp_path / name)], check=True

@@ -21,10 +21,10 @@ from ..errors import NoAudio, TalkfaceError, require_file
 SAMPLE_RATE = 16000
 # Containers that may hold a picture: today's, and the older and camera ones corpora ship in
 # (CREMA-D's Flash .flv, GRID's MPEG-1 .mpg, a camcorder's AVCHD .mts / .m2ts, Windows' .wmv, a
-# phone's .3gp), a broadcast or cinema camera's MXF, a DVD's .vob, Ogg's .ogv. A file of these
-# without a picture is speech (`is_video`).
+# phone's .3gp), a broadcast or cinema camera's MXF, a DVD's .vob, Ogg's .ogv, a DV camcorder's
+# raw .dv (dvgrab, older capture tools). A file of these without a picture is speech (`is_video`).
 VIDEO_SUFFIXES = set(
-    ".mp4 .mov .mkv .avi .webm .m4v .flv .f4v .mpg .mpeg .mts .m2ts .ts .wmv .3gp .mxf .vob .ogv".split()
+    ".mp4 .mov .mkv .avi .webm .m4v .flv .f4v .mpg .mpeg .mts .m2ts .ts .wmv .3gp .mxf .vob .ogv .dv".split()
 )
 SILENT_TRACK_DB = -70.0  # mean power (dBFS) under which a decoded track counts as silent
 BLOCK = 1 << 18  # frames read at a time (5.5 s at 48 kHz)
