@@ -61,14 +61,15 @@ LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 
 
 def require_file(path: Path, what: str = "") -> Path:
-    """`path` if it is a file; else a TalkfaceError naming it (missing, a folder, or the Git LFS
+    """`path` if it is a file; else a TalkfaceError naming it (missing, a folder, a pipe, or the Git LFS
     pointer a clone without LFS leaves in place of a file, as in CREMA-D's repository); `what`, a
     hint, ends the message."""
     path = Path(path)
     if path.is_dir():
         raise TalkfaceError(f"{path}: a folder, not a file{what}")
     if not path.is_file():
-        raise TalkfaceError(f"{path}: no such file{what}")
+        kind = "not a file but a pipe or a device; save what comes through it to a file"
+        raise TalkfaceError(f"{path}: {kind if path.exists() else 'no such file'}{what}")
     if path.stat().st_size < 1024 and path.read_bytes().startswith(LFS_POINTER):
         raise TalkfaceError(f"{path}: a Git LFS pointer, not the file itself (`git lfs pull` fetches it)")
     return path

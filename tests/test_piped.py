@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
+import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +98,56 @@ def test_a_terminal_is_not_read_as_speech(monkeypatch):
     with pytest.raises(TalkfaceError, match=r"^-: standard input is a terminal; pipe speech into it"):
         with stdin_read([Path("-")]):
             pass
+
+
+def fifo(path: Path, data: bytes) -> Path:
+    """A named pipe at `path` through which a thread writes `data` once it is opened (mkfifo)."""
+    os.mkfifo(path)
+
+    def write() -> None:
+        with open(path, "wb") as f:
+            f.write(data)
+
+    threading.Thread(target=write, daemon=True).start()
+    return path
+
+
+def test_a_pipe_given_by_name_is_read_as_standard_input_is(use_chain, tmp_path, monkeypatch, shared, scratch):
+    """Shell scripts give speech as bash's `<(...)` (/dev/fd/63) or a named pipe; both exist but
+    are not files, and were refused as "no such file". Each is read once into a temporary copy, as
+    '-' is; a named pipe's outputs keep its name."""
+    from talkface_cli.face.sequence import load_sequence
+
+    flac, other = sorted(shared.glob(f"{RAVDESS}/*.flac"))[:2]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pipes").mkdir()
+    assert piped(b"", "animate", flac, "--speaker", "2", "--out", "file.npz").exit_code == 0
+    res = piped(b"", "animate", fifo(tmp_path / "pipes/speech.flac", flac.read_bytes()), "--speaker", "2")
+    assert res.exit_code == 0 and "to see it: talkface render speech.npz" in res.output, res.output
+    np.testing.assert_array_equal(load_sequence("speech.npz").params, load_sequence("file.npz").params)
+
+    script = 'exec "$0" -m talkface_cli animate <(cat "$1") --speaker 2 --out sub.npz --json sub.json'
+    env = os.environ | {"TALKFACE_NO_PROGRESS": "1"}  # TALKFACE_HOME: the chain's models
+    done = subprocess.run(
+        ["bash", "-c", script, sys.executable, flac], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "sub.json").read_text())[0]["speech"].startswith("/dev/fd/")
+    np.testing.assert_array_equal(load_sequence("sub.npz").params, load_sequence("file.npz").params)
+
+    assert piped(b"", "swap-emotion", flac, other, "--out", "swap.npz").exit_code == 0
+    content, ref = (
+        fifo(tmp_path / "pipes/c.flac", flac.read_bytes()),
+        fifo(tmp_path / "pipes/r", other.read_bytes()),
+    )
+    res = piped(b"", "swap-emotion", content, ref, "--out", "both.npz")
+    assert res.exit_code == 0, res.output
+    np.testing.assert_array_equal(load_sequence("both.npz").params, load_sequence("swap.npz").params)
+
+    empty = fifo(tmp_path / "pipes/empty.wav", b"")
+    res = piped(b"", "animate", empty)
+    assert isinstance(res.exception, TalkfaceError)
+    assert str(res.exception) == f"{empty}: nothing came in through the pipe"
+    res = piped(b"", "render", fifo(tmp_path / "pipes/face.npz", b"x"))  # a command that reads files only
+    assert str(res.exception).startswith(f"{tmp_path / 'pipes/face.npz'}: not a file but a pipe or a device")
+    assert list(scratch.iterdir()) == []  # the copies are gone

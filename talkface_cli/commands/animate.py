@@ -196,14 +196,16 @@ def run_all(  # noqa: ANN001 - anim: a lazily imported type
 def animate(
     speech: list[Path] = typer.Argument(
         ...,
-        help="speech (.wav/.flac/.mp3, or a video's audio track; '-': piped in, written as stdin.npz); "
-        "several: each in turn",
+        help="speech (.wav/.flac/.mp3, or a video's audio track; '-': piped in, written as stdin.npz; a "
+        "pipe's name, <(...) or a FIFO, is read as '-' is); several: each in turn",
     ),
     out: Path = OutOpt,
     model: str = ModelOpt,
     speaker: str = SpeakerOpt,
     emotion_from: Path = typer.Option(
-        None, "--emotion-from", help="take the emotion from this speech or video ('-': speech piped in)"
+        None,
+        "--emotion-from",
+        help="take the emotion from this speech or video ('-' or a pipe's name: read once)",
     ),
     emotion: str = typer.Option(None, "--emotion", help="take the emotion from a label (e.g. happy)"),
     intensity: float = typer.Option(
@@ -228,6 +230,8 @@ def animate(
     Several files, models loaded once: talkface animate clips/*.wav --out faces --render videos
 
     Piped: espeak-ng --stdout "Hello there" | talkface animate - --out hello.npz
+
+    A pipe by name: talkface animate <(sox speech.wav -t wav - tempo 0.9) --out slow.npz
     """
     use_assets(flame_model, hubert_at)
     from ..inference.animate import Animator
@@ -268,9 +272,13 @@ def animate(
 
 
 def swap_emotion(
-    content: Path = typer.Argument(..., help="speech whose words drive the lips ('-': piped in)"),
+    content: Path = typer.Argument(
+        ..., help="speech whose words drive the lips ('-' or a pipe's name, <(...): piped in)"
+    ),
     references: list[Path] = typer.Argument(
-        ..., help="emotion reference(s): speech or video ('-': speech piped in); several blend over time"
+        ...,
+        help="emotion reference(s): speech or video ('-': speech piped in; a pipe's name: read once); "
+        "several blend over time",
     ),
     out: Path = OutOpt,
     model: str = ModelOpt,
