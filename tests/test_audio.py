@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from talkface_cli.audio.io import audio_delay, ffmpeg_exe, is_video, load_audio, to_mono
+from talkface_cli.audio.io import audio_delay, ffmpeg_exe, is_video, load_audio, to_mono, unfinished_wav
 from talkface_cli.errors import TalkfaceError
 from talkface_cli.track.video import open_video
 
@@ -389,3 +391,42 @@ def test_an_mp3_written_to_a_pipe_reads_as_many_samples_as_it_holds(shared, tmp_
     got = load_audio(tmp_path / "piped.mp3")
     assert len(got) == len(held) and np.isfinite(got).all()
     np.testing.assert_allclose(got, held, atol=1e-6)  # decoded again after a seek: within rounding
+
+
+def test_a_recording_whose_recorder_stopped_is_read_to_its_end(tmp_path):
+    """A recorder stopped before it finished its WAV (killed, crashed, its power lost) leaves the
+    header's sizes as they were: 0, or the first block's (Python's `wave` writer until it is
+    closed). libsndfile and ffmpeg read what the header says: "the audio is empty", or 1 s of 10.
+    Such a file is read to its end; a finished file's chunks after its sound are not sound."""
+    pcm = np.random.default_rng(0).normal(0, 3000, 16000 * 10).astype("<i2")  # 10 s at 16 kHz
+    (tmp_path / "pcm.raw").write_bytes(pcm.tobytes())
+    whole = tmp_path / "whole.wav"
+    sf.write(whole, pcm, 16000, subtype="PCM_16")
+    expected = load_audio(whole)
+    killed = tmp_path / "killed.wav"  # a second at a time, as a recording script writes, then killed
+    script = (
+        "import os, sys, wave\nw = wave.open(sys.argv[1], 'wb')\nw.setnchannels(1)\nw.setsampwidth(2)\n"
+        "w.setframerate(16000)\ndata = open(sys.argv[2], 'rb').read()\nfor k in range(10):\n"
+        "    w.writeframesraw(data[k * 32000 : (k + 1) * 32000])\nos._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", script, killed, tmp_path / "pcm.raw"], check=True)
+    zeroed = bytearray(whole.read_bytes())  # sizes never written
+    at = zeroed.index(b"data")
+    zeroed[4:8] = zeroed[at + 4 : at + 8] = bytes(4)
+    (tmp_path / "zeroed.wav").write_bytes(zeroed)
+    assert sf.info(killed).frames == 16000 and sf.info(tmp_path / "zeroed.wav").frames == 0  # what was read
+    for path in (killed, tmp_path / "zeroed.wav"):
+        np.testing.assert_array_equal(load_audio(path), expected)
+    info = b"INFOISFT" + struct.pack("<I", 6) + b"hello\0"  # metadata after the sound, as editors write it
+    for subtype, frames in (("PCM_16", 16000), ("PCM_U8", 16001)):  # 8-bit, odd: a pad byte before it
+        sf.write(tmp_path / "plain.wav", pcm[:frames], 16000, subtype=subtype)
+        tagged = (
+            bytearray((tmp_path / "plain.wav").read_bytes()) + b"LIST" + struct.pack("<I", len(info)) + info
+        )
+        tagged[4:8] = struct.pack("<I", len(tagged) - 8)
+        (tmp_path / "tagged.wav").write_bytes(tagged)
+        assert not unfinished_wav(tmp_path / "tagged.wav")
+        np.testing.assert_array_equal(load_audio(tmp_path / "tagged.wav"), load_audio(tmp_path / "plain.wav"))
+    (tmp_path / "empty.wav").write_bytes(zeroed[: at + 8])  # stopped before any sound: empty, as before
+    with pytest.raises(TalkfaceError, match="the audio is empty"):
+        load_audio(tmp_path / "empty.wav")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import struct
 import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -28,6 +29,7 @@ VIDEO_SUFFIXES = set(
 )
 SILENT_TRACK_DB = -70.0  # mean power (dBFS) under which a decoded track counts as silent
 BLOCK = 1 << 18  # frames read at a time (5.5 s at 48 kHz)
+_CHUNK_ID = re.compile(rb"[A-Za-z0-9 _]{4}")  # a RIFF chunk's id: LIST, id3 , bext, JUNK, ...
 # showinfo's line for the first decoded frame: "[Parsed_ashowinfo_0 @ 0x..] n:0 pts:19200 pts_time:0.4 ..."
 _FIRST_FRAME = re.compile(r"showinfo_\d+ @ [^\]]*\]\s+n:\s*0\s+pts:\s*-?\d+\s+pts_time:(-?[0-9.e+-]+)")
 
@@ -56,16 +58,45 @@ def load_audio(path: Path, sr: int = SAMPLE_RATE) -> np.ndarray:
     high quality). Read in blocks, so an hour of 48 kHz stereo is never held at its own rate and
     width (it was: 4.7 GiB to load a 1-hour wav)."""
     path = require_file(path)
-    if path.suffix.lower() not in VIDEO_SUFFIXES:
+    video = path.suffix.lower() in VIDEO_SUFFIXES
+    unfinished = not video and unfinished_wav(path)  # read to its end by ffmpeg
+    if not video and not unfinished:
         try:
             with sf.SoundFile(sound_path(path)) as f:
                 return mono(f, sr, path)
         except (sf.LibsndfileError, RuntimeError):  # a format libsndfile lacks: m4a/aac, wma, ...
-            failure = "not a readable audio file"
-    else:
-        failure = "no audio track could be decoded"
-    with _speech_track(path, sr, failure) as f:
+            pass
+    failure = "no audio track could be decoded" if video else "not a readable audio file"
+    with _speech_track(path, sr, failure, ("-ignore_length", "1") if unfinished else ()) as f:
         return mono(f, sr, path)
+
+
+def unfinished_wav(path: Path) -> bool:
+    """Whether `path` is a RIFF WAV holding more sound than its header says: a recording whose
+    recorder stopped (killed, crashed, its power lost) before it wrote the sizes, left 0, or last
+    updated them (Python's `wave` writer counts its first block until it is closed). libsndfile
+    and ffmpeg read what the header says, nothing or the first second of ten. Bytes after the data
+    chunk that begin another chunk (LIST, id3, bext, ...) are a finished file's metadata."""
+    try:
+        with open(path, "rb") as f:
+            total = os.fstat(f.fileno()).st_size
+            head, at = f.read(12), 12
+            if len(head) < 12 or head[:4] != b"RIFF" or head[8:] != b"WAVE":
+                return False
+            while at + 8 <= total:
+                f.seek(at)
+                cid, size = struct.unpack("<4sI", f.read(8))
+                at += 8 + size + (size & 1)  # chunks are padded to an even length
+                if cid == b"data":  # 0xFFFFFFFF ("to the end", ffmpeg writing to a pipe) reaches past it
+                    if at >= total:
+                        return False
+                    f.seek(at)
+                    after = f.read(8)  # the next chunk's id and size, if it is one
+                    is_chunk = len(after) == 8 and _CHUNK_ID.fullmatch(after[:4]) is not None
+                    return not (is_chunk and at + 8 + struct.unpack("<I", after[4:])[0] <= total)
+    except OSError:
+        return False
+    return False
 
 
 def blocks(f: sf.SoundFile) -> Iterator[np.ndarray]:
@@ -144,13 +175,13 @@ def mix_weights(gram: np.ndarray) -> np.ndarray:
 
 
 @contextmanager
-def _speech_track(path: Path, sr: int, failure: str) -> Iterator[sf.SoundFile]:
+def _speech_track(path: Path, sr: int, failure: str, options: tuple[str, ...] = ()) -> Iterator[sf.SoundFile]:
     """The audio track a player would play, unless it is silent and the file has others: then
     the loudest of them (a screen recorder's first track often holds the computer's silent sound,
     the microphone the second); decoded by ffmpeg at `sr` into a temporary file (held in memory,
-    an hour of stereo was 0.46 GB beside what is made of it) and opened."""
+    an hour of stereo was 0.46 GB beside what is made of it) and opened. `options`: the input's."""
     with tempfile.TemporaryDirectory(prefix="talkface-audio-") as folder:
-        wav = _decode_with_ffmpeg(path, sr, failure, Path(folder) / "default.wav")
+        wav = _decode_with_ffmpeg(path, sr, failure, Path(folder) / "default.wav", options=options)
         if _power_db(wav) <= SILENT_TRACK_DB and (n := sum("Audio:" in x for x in _stream_lines(path))) > 1:
             for k in range(n):
                 other = _decode_with_ffmpeg(path, sr, failure, Path(folder) / f"{k}.wav", track=k)
@@ -167,12 +198,14 @@ def _power_db(wav: Path) -> float:
     return 10 * np.log10(total / n + 1e-20) if n else -200.0
 
 
-def _decode_with_ffmpeg(path: Path, sr: int, failure: str, wav: Path, track: int | None = None) -> Path:
+def _decode_with_ffmpeg(
+    path: Path, sr: int, failure: str, wav: Path, track: int | None = None, options: tuple[str, ...] = ()
+) -> Path:
     """`wav`, written as a float WAV at `sr` of every channel as it is (ffmpeg's own down- and
     up-mixes change the level by 3 dB; RF64 past 4 GB); `track`: the k-th audio stream (default:
-    ffmpeg's choice, the one a player would play)."""
+    ffmpeg's choice, the one a player would play); `options`: the input's."""
     pick = [] if track is None else ["-map", f"0:a:{track}"]
-    cmd = [ffmpeg_exe(), "-v", "error", "-i", media_path(path), *pick, "-vn", "-ar", str(sr)]
+    cmd = [ffmpeg_exe(), "-v", "error", *options, "-i", media_path(path), *pick, "-vn", "-ar", str(sr)]
     out = subprocess.run(
         [*cmd, "-c:a", "pcm_f32le", "-rf64", "auto", "-f", "wav", "-y", str(wav)], capture_output=True
     )
