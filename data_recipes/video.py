@@ -63,7 +63,7 @@ HOW = (
 # across the cut, the tracker took two frames to find the face of the new shot, and a clip could go
 # on with another person's face after the tracker lost the first for a frame). Since 6: frames of
 # pixels that are not square (DV, DVD, HDV, broadcast) are stretched to the picture's shape (before,
-# their faces were tracked and fitted 19-25% too narrow or too wide).
+# their faces were tracked and fitted about 20% too narrow or too wide).
 VERSION = 6
 MIN_PART = FPS  # frames: a stretch with the face shorter than 1 s between misses is left out
 _TRACKER: FaceMeshTracker | None = None

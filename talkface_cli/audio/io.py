@@ -12,6 +12,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
@@ -88,15 +89,23 @@ def unfinished_wav(path: Path) -> bool:
                 cid, size = struct.unpack("<4sI", f.read(8))
                 at += 8 + size + (size & 1)  # chunks are padded to an even length
                 if cid == b"data":  # 0xFFFFFFFF ("to the end", ffmpeg writing to a pipe) reaches past it
-                    if at >= total:
-                        return False
-                    f.seek(at)
-                    after = f.read(8)  # the next chunk's id and size, if it is one
-                    is_chunk = len(after) == 8 and _CHUNK_ID.fullmatch(after[:4]) is not None
-                    return not (is_chunk and at + 8 + struct.unpack("<I", after[4:])[0] <= total)
+                    # the next chunk, also where a writer left out the pad byte of an odd length
+                    return at < total and not any(_chunk_at(f, a, total) for a in {at, at - (size & 1)})
     except OSError:
         return False
     return False
+
+
+def _chunk_at(f: BinaryIO, at: int, total: int) -> bool:
+    """Whether a RIFF chunk begins at byte `at` of the open file `f` of `total` bytes: an id of
+    four letters and a size that fits in the file."""
+    f.seek(at)
+    head = f.read(8)
+    return (
+        len(head) == 8
+        and _CHUNK_ID.fullmatch(head[:4]) is not None
+        and at + 8 + struct.unpack("<I", head[4:])[0] <= total
+    )
 
 
 def blocks(f: sf.SoundFile) -> Iterator[np.ndarray]:

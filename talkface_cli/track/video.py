@@ -81,9 +81,10 @@ class SquarePixels:
     """A capture whose frames are stretched to square pixels. DV, DVD and broadcast video (and
     HDV's and AVCHD's 1440x1080) store a 16:9 or 4:3 picture in pixels wider or narrower than
     tall, as their sample aspect ratio `aspect` says; OpenCV returns the stored pixels, so a face
-    came 25% narrower (64:45 DV), or wider, than it is, and was fitted with a narrower mouth
-    (10 mm max lip error on one RAVDESS clip). The stored width is stretched by `aspect`, or the
-    height where a rotation turns the picture (`turned`: OpenCV turns it, not the aspect)."""
+    stored 25-30% narrower (4:3, 64:45) was tracked about 20% narrower than it is, and fitted
+    with a narrower mouth (10 mm max lip error on one RAVDESS clip). The stored width is stretched
+    by `aspect`, or the height where a rotation turns the picture (`turned`: OpenCV turns it, not
+    the aspect)."""
 
     def __init__(self, cap: cv2.VideoCapture | WovenFrames, aspect: float, turned: bool):
         w, h = cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)
@@ -102,7 +103,7 @@ class SquarePixels:
             return float(self.size[prop == cv2.CAP_PROP_FRAME_HEIGHT])
         return self.cap.get(prop)
 
-    def __getattr__(self, name: str):  # isOpened, grab, release: the capture's own
+    def __getattr__(self, name: str):  # isOpened, release (and grab, where it has one): the capture's
         return getattr(self.cap, name)
 
 
