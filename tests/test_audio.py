@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from talkface_cli.audio.io import audio_delay, ffmpeg_exe, is_video, load_audio, to_mono, unfinished_wav
+from talkface_cli.audio.io import audio_delay, ffmpeg_exe, is_video, load_audio, to_mono
+from talkface_cli.audio.riff import dialogue_channel, unfinished_wav
 from talkface_cli.errors import TalkfaceError
 from talkface_cli.track.video import open_video
 
@@ -430,3 +431,37 @@ def test_a_recording_whose_recorder_stopped_is_read_to_its_end(tmp_path):
     (tmp_path / "empty.wav").write_bytes(zeroed[: at + 8])  # stopped before any sound: empty, as before
     with pytest.raises(TalkfaceError, match="the audio is empty"):
         load_audio(tmp_path / "empty.wav")
+
+
+def test_a_films_surround_sound_is_read_by_its_dialogue_channel(shared, tmp_path):
+    """A film's or a broadcast's 5.1 mixes dialogue into its centre channel and music, effects and
+    ambience into the others. Their mean buries the speech (and before, 5.1's mean counted as
+    channels that cancel, so the loudest alone was taken: here the score). The centre channel of a
+    surround layout is taken alone; six tracks without a layout (a field recorder's) are mixed as
+    any channels are, by the mean of those that carry sound."""
+    speech = shared / "data/ravdess/Audio_Speech_48k/Actor_05/03-01-01-01-02-01-05.wav"
+    graph = ";".join([
+        "sine=f=196:r=48000,volume=0.1[s1]", "sine=f=247:r=48000,volume=0.1[s2]",
+        "[s1][s2]amix=2,asplit=2[l][r]",
+        "anoisesrc=r=48000:a=0.01:c=pink[sl]", "anoisesrc=r=48000:a=0.01:c=pink:seed=7[sr]",
+        "sine=f=40:r=48000,volume=0.05[lfe]", "[0]aformat=channel_layouts=mono[c]",
+        "[l][r][c][lfe][sl][sr]join=inputs=6:channel_layout=5.1(side):map=0.0-FL|1.0-FR|2.0-FC|3.0-LFE|4.0-SL|5.0-SR",
+    ])  # fmt: skip
+    film = tmp_path / "film.wav"
+    subprocess.run(
+        [ffmpeg_exe(), "-v", "error", "-i", speech, "-filter_complex", graph, "-t", "3", film], check=True
+    )
+    alone = load_audio(speech)[:48000]
+    for path, codec in ((film, None), (tmp_path / "film.m4a", "aac"), (tmp_path / "film.mkv", "ac3")):
+        if codec:  # as films and broadcasts carry it: AAC in MP4, AC-3 in Matroska or MPEG-TS
+            subprocess.run([ffmpeg_exe(), "-v", "error", "-i", film, "-c:a", codec, path], check=True)
+        got = load_audio(path)[:48000]
+        lag = int(np.argmax(np.correlate(got[:8000], alone[:7000], "valid")))  # AC-3 decodes 256 samples late
+        assert np.corrcoef(got[lag : lag + 40000], alone[:40000])[0, 1] > 0.99, path.name
+    tracks = tmp_path / "tracks.wav"  # the same six without a layout
+    data, rate = sf.read(film, dtype="float32")
+    sf.write(tracks, data, rate, subtype="FLOAT")
+    assert dialogue_channel(tracks, 6) is None and dialogue_channel(film, 6) == 2
+    power = np.square(data).mean(0)
+    mean = data[:, power >= 0.01 * power.max()].mean(1)  # the channels within 20 dB of the loudest
+    np.testing.assert_allclose(load_audio(tracks, rate), mean, atol=1e-6)

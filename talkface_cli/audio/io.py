@@ -6,19 +6,18 @@ from __future__ import annotations
 import functools
 import os
 import re
-import struct
 import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import soundfile as sf
 import soxr
 
 from ..errors import NoAudio, TalkfaceError, require_file
+from .riff import dialogue_channel, unfinished_wav
 
 SAMPLE_RATE = 16000
 # Containers that may hold a picture: today's, and the older and camera ones corpora ship in
@@ -30,7 +29,6 @@ VIDEO_SUFFIXES = set(
 )
 SILENT_TRACK_DB = -70.0  # mean power (dBFS) under which a decoded track counts as silent
 BLOCK = 1 << 18  # frames read at a time (5.5 s at 48 kHz)
-_CHUNK_ID = re.compile(rb"[A-Za-z0-9 _]{4}")  # a RIFF chunk's id: LIST, id3 , bext, JUNK, ...
 # showinfo's line for the first decoded frame: "[Parsed_ashowinfo_0 @ 0x..] n:0 pts:19200 pts_time:0.4 ..."
 _FIRST_FRAME = re.compile(r"showinfo_\d+ @ [^\]]*\]\s+n:\s*0\s+pts:\s*-?\d+\s+pts_time:(-?[0-9.e+-]+)")
 
@@ -72,42 +70,6 @@ def load_audio(path: Path, sr: int = SAMPLE_RATE) -> np.ndarray:
         return mono(f, sr, path)
 
 
-def unfinished_wav(path: Path) -> bool:
-    """Whether `path` is a RIFF WAV holding more sound than its header says: a recording whose
-    recorder stopped (killed, crashed, its power lost) before it wrote the sizes, left 0, or last
-    updated them (Python's `wave` writer counts its first block until it is closed). libsndfile
-    and ffmpeg read what the header says, nothing or the first second of ten. Bytes after the data
-    chunk that begin another chunk (LIST, id3, bext, ...) are a finished file's metadata."""
-    try:
-        with open(path, "rb") as f:
-            total = os.fstat(f.fileno()).st_size
-            head, at = f.read(12), 12
-            if len(head) < 12 or head[:4] != b"RIFF" or head[8:] != b"WAVE":
-                return False
-            while at + 8 <= total:
-                f.seek(at)
-                cid, size = struct.unpack("<4sI", f.read(8))
-                at += 8 + size + (size & 1)  # chunks are padded to an even length
-                if cid == b"data":  # 0xFFFFFFFF ("to the end", ffmpeg writing to a pipe) reaches past it
-                    # the next chunk, also where a writer left out the pad byte of an odd length
-                    return at < total and not any(_chunk_at(f, a, total) for a in {at, at - (size & 1)})
-    except OSError:
-        return False
-    return False
-
-
-def _chunk_at(f: BinaryIO, at: int, total: int) -> bool:
-    """Whether a RIFF chunk begins at byte `at` of the open file `f` of `total` bytes: an id of
-    four letters and a size that fits in the file."""
-    f.seek(at)
-    head = f.read(8)
-    return (
-        len(head) == 8
-        and _CHUNK_ID.fullmatch(head[:4]) is not None
-        and at + 8 + struct.unpack("<I", head[4:])[0] <= total
-    )
-
-
 def blocks(f: sf.SoundFile) -> Iterator[np.ndarray]:
     """A sound file's frames from its start, (n, C) float32 blocks of up to BLOCK. Not
     `SoundFile.blocks`: it yields as many frames as the header promised, and an mp3 without a
@@ -137,7 +99,7 @@ def mono(f: sf.SoundFile, sr: int, path: Path) -> np.ndarray:
         raise TalkfaceError(
             f"{path}: {bad} sample(s) NaN or infinite, the first at {first / f.samplerate:.2f} s"
         )
-    weights = mix_weights(gram / frames).astype(np.float32)
+    weights = mix_weights(gram / frames, dialogue_channel(f.name, f.channels)).astype(np.float32)
     return resampled((b @ weights for b in blocks(f)), f.samplerate, sr)
 
 
@@ -167,16 +129,21 @@ def to_mono(data: np.ndarray) -> np.ndarray:
     return data @ mix_weights((data.T @ data).astype(np.float64) / max(1, len(data))).astype(np.float32)
 
 
-def mix_weights(gram: np.ndarray) -> np.ndarray:
+def mix_weights(gram: np.ndarray, dialogue: int | None = None) -> np.ndarray:
     """(C,) weights that mix C channels to mono, from their (C, C) mean products (powers on the
     diagonal): the mean of the channels that carry sound. A channel 20 dB under the loudest (a
     camera's unused second input) is left out rather than halving the level; channels that cancel
     when added (one wired with inverted polarity: the plain mean of such a stereo file is silence)
-    give way to the loudest one."""
+    give way to the loudest one. `dialogue`: a surround mix's centre channel, taken alone where it
+    carries sound (the others hold a film's music, effects and ambience)."""
     power = np.diag(gram)
     live = power >= 0.01 * power.max()
     weights = np.zeros(len(power))
-    if gram[np.ix_(live, live)].sum() / live.sum() ** 2 < 0.25 * power[live].mean():  # lost over 6 dB
+    if dialogue is not None and live[dialogue]:
+        weights[dialogue] = 1.0
+    # the mix lost over 3 dB beyond channels that do not cancel at all (uncorrelated: their mean keeps
+    # 1/n of their power), 6 dB for stereo; against 6 dB for any n, 5.1's mean always "lost" it (7.8)
+    elif gram[np.ix_(live, live)].sum() / live.sum() ** 2 < 0.5 * power[live].mean() / live.sum():
         weights[int(power.argmax())] = 1.0
     else:
         weights[live] = 1.0 / live.sum()
