@@ -66,15 +66,17 @@ def dialogue_channel(path: Path | str | bytes, channels: int) -> int | None:
     or back channels in its WAVE_FORMAT_EXTENSIBLE mask, as film, broadcast and ffmpeg's decoding
     of AC-3 or AAC 5.1 write it), where such mixes put dialogue; None for any other file (mono,
     stereo, a field recorder's tracks without a layout)."""
+    if channels < 3:  # no surround layout: the file is not opened
+        return None
     try:
         with open(path, "rb") as f:
-            fmt = next(((body, size) for cid, body, size in chunks(f) if cid == b"fmt "), None)
-            if fmt is None or fmt[1] < 40:
+            fmt = next((body for cid, body, size in chunks(f) if cid == b"fmt " and size >= 40), None)
+            if fmt is None:
                 return None
-            f.seek(fmt[0])
-            tag, n = struct.unpack("<HH", f.read(4))
-            f.seek(fmt[0] + 20)
-            (mask,) = struct.unpack("<I", f.read(4))
+            f.seek(fmt)
+            head = f.read(24)  # format tag, channels, ..., the channel mask at 20
+            tag, n = struct.unpack_from("<HH", head)
+            (mask,) = struct.unpack_from("<I", head, 20)
     except (OSError, struct.error):
         return None
     if tag != 0xFFFE or n != channels or bin(mask).count("1") != n:
