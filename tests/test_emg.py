@@ -359,12 +359,12 @@ def test_video_references_in_older_and_camera_containers_are_read_by_their_pictu
     the .mp4 they were made from is, not by their sound."""
     from talkface_cli.audio.io import ffmpeg_exe, load_audio
     from talkface_cli.inference.animate import Animator
-    from talkface_cli.inference.emotion import pooled
+    from talkface_cli.inference.emotion import pooled, speech_emotion
 
     real = shared / "data/ravdess/Video_Speech/Actor_05/01-01-03-01-01-02-05.mp4"
     anim = Animator.load("emg/t", torch.device("cpu"))
     picture = anim.reference_emotion(real)
-    sound = pooled(anim.speech_emotion(load_audio(real), str(real), reference=True))
+    sound = pooled(speech_emotion(anim.ede, load_audio(real)))
     cos = lambda a, b: float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))  # noqa: E731
     assert cos(picture, sound) < 0.9  # the EDE reads this clip's picture and sound apart
     for name, codecs in [
@@ -618,10 +618,13 @@ def test_animate_says_when_speech_is_far_from_the_emotion_models_level(use_chain
     swap = _run("swap-emotion", tmp_path / "usual.wav", tmp_path / "quiet.wav", "--out", tmp_path / "s.npz")
     assert swap.exit_code == 0 and swap.output.count("note:") == 1 and "quiet.wav: speech at" in swap.output
     write_wav(tmp_path / "silent.wav", np.zeros(32000, np.float32))  # one note, not a level one too
-    for emotion in ([], ["--emotion", "happy"]):
-        silent = _run("animate", tmp_path / "silent.wav", "--out", tmp_path / "z.npz", *emotion)
+    for k, emotion in enumerate(([], ["--emotion", "happy"], ["--emotion", "neutral"])):
+        silent = _run("animate", tmp_path / "silent.wav", "--out", tmp_path / f"z{k}.npz", *emotion)
         assert silent.exit_code == 0 and silent.output.count("note:") == 1, silent.output
         assert "silent.wav: no speech heard" in silent.output
+        assert ("neutral (no speech heard)" in silent.output) == (k == 0)  # not the emotion of silence
+    read, neutral = (np.load(tmp_path / f"z{k}.npz")["params"] for k in (0, 2))
+    assert np.array_equal(read, neutral)
     ref = _run("swap-emotion", tmp_path / "usual.wav", tmp_path / "silent.wav", "--out", tmp_path / "r.npz")
     assert "silent.wav: no speech heard in this emotion reference" in str(
         ref.exception

@@ -86,7 +86,9 @@ class Animator:
         a picture is speech)."""
         path = Path(path)
         if not is_video(path):
-            emb, modality = pooled(self.speech_emotion(load_audio(path), str(path), reference=True)), "audio"
+            audio = load_audio(path)
+            self.check_level(audio, str(path), emotion=True, reference=True)
+            emb, modality = pooled(speech_emotion(self.ede, audio)), "audio"
         else:
             from ..track.fit import fit_landmarks
             from ..track.video import face_runs, track_video
@@ -131,8 +133,13 @@ class Animator:
             if emotions:
                 self.check_level(audio, source, emotion=False)
                 embs = emotions
+            elif self.check_level(audio, source, True) <= SILENT_DB and "neutral" in self.ede.cfg.emotions:
+                # the EDE reads silence as an emotion of its own (the demo's: happy); a face that hears
+                # nothing said shows none
+                embs = [label_emotion(self.ede, "neutral")]
+                self.read.append("neutral (no speech heard)")
             else:
-                embs = list(self.speech_emotion(audio, source, advance=bar_of("emotion of")))
+                embs = list(speech_emotion(self.ede, audio, advance=bar_of("emotion of")))
                 self.read.append(
                     f"{chunk_names([nearest_emotion(self.ede, e) for e in embs])} (read from the speech)"
                 )
@@ -154,21 +161,11 @@ class Animator:
             audio=audio.astype(np.float32, copy=False),
         )
 
-    def speech_emotion(
-        self,
-        audio: np.ndarray,
-        source: str,
-        reference: bool = False,
-        advance: Callable[[int], object] | None = None,
-    ) -> np.ndarray:
-        """The EDE's emotion features of speech (2T', W), with `check_level`'s notes."""
-        self.check_level(audio, source, emotion=True, reference=reference)
-        return speech_emotion(self.ede, audio, advance)
-
-    def check_level(self, audio: np.ndarray, source: str, emotion: bool, reference: bool = False) -> None:
-        """Notes for the user: the audio is silent; or, when the EDE reads its `emotion`, it is far
-        louder or quieter than the EDE's training speech (a log-mel EDE takes loudness for emotion).
-        A silent emotion `reference` is refused: its emotion would be silence's."""
+    def check_level(self, audio: np.ndarray, source: str, emotion: bool, reference: bool = False) -> float:
+        """The audio's active level (dBFS), with notes for the user: the audio is silent; or, when the
+        EDE reads its `emotion`, it is far louder or quieter than the EDE's training speech (a log-mel
+        EDE takes loudness for emotion). A silent emotion `reference` is refused: its emotion would
+        be silence's."""
         level = speech_level_db(audio)
         if level <= SILENT_DB and reference:
             raise TalkfaceError(f"{source}: no speech heard in this emotion reference ({level:.0f} dBFS)")
@@ -183,6 +180,7 @@ class Animator:
                     f"{hi:.0f} dBFS and takes loudness for emotion; the emotion it reads may be off "
                     "(--emotion LABEL sets one)"
                 )
+        return level
 
     def label(self, emotion: str, intensity: float) -> np.ndarray:
         emb = label_emotion(self.ede, emotion, intensity)
