@@ -244,6 +244,27 @@ def test_an_encoder_that_quits_is_a_one_line_error(ict, tmp_path, monkeypatch):
         render_files([tmp_path / "a.npz"], tmp_path / "out.gif", size=64)
 
 
+def test_a_size_or_samples_past_the_machines_opengl_is_a_one_line_error(ict, tmp_path):
+    """Frames larger than the machine's OpenGL draws (llvmpipe: 16384 a side) or more multisample
+    samples than it has (llvmpipe: 4) failed at pyrender's first draw with a GL traceback."""
+    from talkface_cli.render.gl import gl_limits
+
+    side, samples = gl_limits()
+    assert side >= 2048 and samples >= 1
+    _jaw_sequence(ict, tmp_path / "a.npz", frames=3)
+    for args, message in (
+        (["--size", str(side + 2 - side % 2)], f"this machine's OpenGL draws at most {side} pixels a side"),
+        (["--msaa", str(samples + 1)], f"--msaa {samples + 1}: this machine's OpenGL takes 0 to {samples}"),
+        (["--msaa", "-1"], "--msaa -1: this machine's OpenGL takes 0 to"),
+    ):
+        render = ["render", str(tmp_path / "a.npz"), *args, "--out", str(tmp_path / "x.mp4")]
+        res = runner.invoke(app, render)
+        assert isinstance(res.exception, TalkfaceError) and message in str(res.exception), res.exception
+        assert not (tmp_path / "x.mp4").exists()
+    res = runner.invoke(app, [*render[:2], "--msaa", str(samples), "--size", "32", "--out", render[-1]])
+    assert res.exit_code == 0 and probe(tmp_path / "x.mp4")["frames"] == 3, res.output
+
+
 @pytest.mark.parametrize(
     "sig, code, message", [("SIGINT", 130, "interrupted"), ("SIGTERM", 143, "terminated")]
 )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 
 import numpy as np
@@ -81,3 +82,30 @@ def import_pyrender():  # noqa: ANN201 - returns the module
         except Exception as e:  # noqa: BLE001 - any import failure of the GL stack is reported as one line
             raise TalkfaceError(f"pyrender could not load OpenGL ({e}); {_HINT}") from None
     return pyrender
+
+
+def open_renderer(pyrender, width: int, height: int):  # noqa: ANN001, ANN201 - pyrender's types
+    """pyrender's OffscreenRenderer, or the one-line error of a GL context that does not open."""
+    try:
+        return pyrender.OffscreenRenderer(width, height)
+    except Exception as e:  # noqa: BLE001 - GL context creation fails in many library-specific ways
+        raise TalkfaceError(f"cannot open an offscreen OpenGL context ({e})") from None
+
+
+@functools.cache
+def gl_limits() -> tuple[int, int]:
+    """The largest square (pixels a side: renderbuffers' and viewports' limit) and the most
+    multisample samples this machine's OpenGL draws offscreen, read from a small context. Past
+    them pyrender's first draw failed with a GL traceback (llvmpipe: 16384, 4)."""
+    pyrender = import_pyrender()
+    from OpenGL import GL
+
+    with stop_signals_held():
+        probe = open_renderer(pyrender, 16, 16)
+        try:
+            probe._platform.make_current()
+            dims = np.ravel(GL.glGetIntegerv(GL.GL_MAX_VIEWPORT_DIMS))
+            side = min(int(GL.glGetIntegerv(GL.GL_MAX_RENDERBUFFER_SIZE)), *map(int, dims))
+            return side, int(GL.glGetIntegerv(GL.GL_MAX_SAMPLES))
+        finally:
+            probe.delete()

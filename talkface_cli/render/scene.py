@@ -16,7 +16,7 @@ import torch
 from ..errors import TalkfaceError, stop_signals_held
 from ..face.geometry import vertex_normals
 from .camera import OrthoCamera
-from .gl import import_pyrender
+from .gl import gl_limits, import_pyrender, open_renderer
 
 SKIN = (0.82, 0.80, 0.78, 1.0)
 SHADERS = Path(__file__).parent / "shaders"
@@ -60,6 +60,11 @@ class MeshRenderer:
         double_sided: bool = True,
     ):
         pyrender = import_pyrender()
+        side, samples = gl_limits()
+        if size > side:
+            raise TalkfaceError(f"--size {size}: this machine's OpenGL draws at most {side} pixels a side")
+        if not 0 <= msaa <= samples:
+            raise TalkfaceError(f"--msaa {msaa}: this machine's OpenGL takes 0 to {samples} samples")
         _set_msaa(pyrender, msaa)
         self.faces_t = torch.as_tensor(faces, dtype=torch.long)
         frame = template if frame is None else frame
@@ -93,10 +98,7 @@ class MeshRenderer:
         self.scene, self.size = scene, size
         self._flags = pyrender.RenderFlags.NONE
         with stop_signals_held():  # every GL call: see stop_signals_held
-            try:
-                self.renderer = pyrender.OffscreenRenderer(size, size)
-            except Exception as e:  # noqa: BLE001 - GL context creation fails in many library-specific ways
-                raise TalkfaceError(f"cannot open an offscreen OpenGL context ({e})") from None
+            self.renderer = open_renderer(pyrender, size, size)
             # Our own light-weight "clay" shaders (shaders/mesh.*) in place of pyrender's PBR shader,
             # which costs most of the frame time on a software rasteriser; lighting is in the shader.
             self.renderer._renderer._program_cache = pyrender.shader_program.ShaderProgramCache(
