@@ -280,13 +280,15 @@ class Synthetic:
 
     def discover(self, root: Path, opts: PrepOptions) -> tuple[list[Job], list[dict]]:
         n = int(opts.extra.get("speakers", 8))
-        if n < 1 or n > 64:
-            raise TalkfaceError(f"--speakers {n}: use 1..64")
+        sentences, repetitions = int(opts.extra.get("sentences", 2)), int(opts.extra.get("repetitions", 1))
+        for option, value, most in (("speakers", n, 64), ("sentences", sentences, len(SENTENCES))):
+            if not 1 <= value <= most:  # more sentences than the bank holds gave clips one id
+                raise TalkfaceError(f"--{option} {value}: use 1..{most}")
+        if repetitions < 1:  # none, or no sentence: an empty store
+            raise TalkfaceError(f"--repetitions {repetitions}: use 1 or more")
         jobs = []
         for spk in speakers(n, opts.seed):
-            specs = clip_specs(
-                spk, int(opts.extra.get("sentences", 2)), int(opts.extra.get("repetitions", 1))
-            )
+            specs = clip_specs(spk, sentences, repetitions)
             jobs.append(
                 Job(
                     spk.name,

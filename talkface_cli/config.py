@@ -18,6 +18,8 @@ from typing import Any
 
 from .errors import TalkfaceError
 
+SEED_MAX = 2**32 - 1  # seeds numpy and torch both take (numpy refuses negative ones, torch past 2**64)
+
 
 def opt(default: Any, help: str, **limits: Any) -> Any:  # noqa: A002 - mirrors argparse's vocabulary
     """A dataclass field with a default, its help text and the limits `--set` holds it to: `low` /
@@ -40,7 +42,7 @@ class TrainConfig:
         "constant", "learning-rate schedule after warm-up: constant or cosine", choices=("constant", "cosine")
     )
     grad_clip: float = opt(0.0, "clip the gradient norm to this value (0: off)")
-    seed: int = opt(0, "seed for weights, batches and sampling", low=0)
+    seed: int = opt(0, "seed for weights, batches and sampling", low=0, high=SEED_MAX)
     log_every: int = opt(10, "steps between rows of metrics.jsonl")
     val_every: int = opt(200, "steps between validations (0: only at the end)", low=0)
     ckpt_every: int = opt(200, "steps between checkpoints in the run folder")

@@ -63,7 +63,19 @@ def test_version_says_what_a_bug_report_needs():
     "args, message",
     [(["animate"], "Missing argument 'speech'"), (["animate", "x.wav", "--bogus"], "No such option: --bogus"),
      (["animate", "x.wav", "--temperature", "hot"], "Invalid value for '--temperature'"),
-     (["animate", "x.wav", "--temperature", "-1"], "greater than or equal to 0")],
+     (["animate", "x.wav", "--temperature", "-1"], "greater than or equal to 0"),
+     # inf wrote NaN faces; a 20-digit seed was torch's traceback, a negative one numpy's
+     (["animate", "x.wav", "--temperature", "inf"], "'--temperature': not a finite number"),
+     (["swap-emotion", "x.wav", "y.wav", "--temperature", "inf"], "not a finite number"),
+     (["animate", "x.wav", "--seed", "99999999999999999999"], "less than or equal to 4294967295"),
+     (["prep", "synthetic", "--seed", "-5"], "'--seed': Input should be greater than or equal to 0"),
+     (["eval", "--seed", "-1"], "'--seed': Input should be greater than or equal to 0"),
+     (["eval", "--limit", "-1"], "'--limit': Input should be greater"),  # scored all clips but the last
+     (["eval", "--examples", "-1"], "'--examples': Input should be greater"),
+     (["prep", "folder", "x", "--max-miss", "7"], "less than or equal to 1"),  # a fraction
+     (["prep", "folder", "x", "--jobs", "0"], "'--jobs' / '-j': Input should be greater than or equal to 1"),
+     (["prep", "import", "x", "--format", "etf", "--fps", "0"], "'--fps': use a frame rate above 0"),
+     (["prep", "import", "x", "--format", "etf", "--fps", "inf"], "'--fps': use a frame rate above 0")],
 )  # fmt: skip
 def test_usage_errors_are_one_message_not_a_traceback(args, message):
     """Through the console entry point (not CliRunner, which runs Typer standalone)."""

@@ -59,6 +59,7 @@ def test_bad_overrides_are_refused(bad):
         ("train.weight_decay=-0.1", "must be at least 0"),
         ("train.schedule=linear", "use one of constant, cosine"),
         ("train.seed=-1", "must be at least 0"),
+        ("train.seed=4294967296", "must be at most 4294967295"),  # a 20-digit seed was torch's traceback
         ("model.width=0", "must be at least 1"),
     ],
 )

@@ -423,6 +423,21 @@ def test_sung_clips_are_taken_only_when_asked_for(shared, tmp_path):
     assert not (tmp_path / "none").exists()
 
 
+@pytest.mark.parametrize(
+    "more, said",
+    [
+        (["--sentences", "0"], "--sentences 0: use 1..16"),  # was an empty store, exit 0
+        (["--sentences", "17"], "--sentences 17: use 1..16"),  # the bank's 16: two clips of one id
+        (["--repetitions", "0"], "--repetitions 0: use 1 or more"),
+        (["--speakers", "65"], "--speakers 65: use 1..64"),
+    ],
+)
+def test_a_synthetic_corpus_of_no_clips_or_of_twice_named_ones_is_refused(tmp_path, more, said):
+    res = runner.invoke(app, ["prep", "synthetic", "--out", str(tmp_path / "s"), *more])
+    assert isinstance(res.exception, TalkfaceError) and str(res.exception) == said
+    assert not (tmp_path / "s").exists()
+
+
 def test_synthetic_is_deterministic_and_lips_follow_phonemes(tmp_path):
     opts = lambda jobs: PrepOptions(jobs=jobs, split_by="speaker", extra={"speakers": 3, "sentences": 1})  # noqa: E731
     a = run_recipe(Synthetic(), None, tmp_path / "a", opts(2))

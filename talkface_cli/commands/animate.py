@@ -19,7 +19,17 @@ from ..fsutil import Output, check_can_create
 from ..made_by import digest, record, say_kept
 from ..registry import Registry
 from ..ui import console, json_target, report_rows
-from .common import DeviceOpt, FlameModelOpt, HubertAtOpt, JsonOpt, each_file, fail_if_any, use_assets
+from .common import (
+    DeviceOpt,
+    FlameModelOpt,
+    HubertAtOpt,
+    JsonOpt,
+    each_file,
+    fail_if_any,
+    finite,
+    seed_option,
+    use_assets,
+)
 from .piped import named, stdin_read
 
 ModelOpt = typer.Option(None, "--model", help="trained EMG (registry name; default: the newest emg entry)")
@@ -41,9 +51,13 @@ SpeakerOpt = typer.Option(
     help="training speaker: a name (s03) or its number (3); default: the average of all speakers",
 )
 TemperatureOpt = typer.Option(
-    0.5, "--temperature", min=0.0, help="scale of the prior noise (0: the most likely motion)"
+    0.5,
+    "--temperature",
+    min=0.0,
+    callback=finite,
+    help="scale of the prior noise (0: the most likely motion)",
 )
-SeedOpt = typer.Option(0, "--seed", help="random seed (same seed, same output)")
+SeedOpt = seed_option("random seed (same seed, same output)")
 
 
 def default_model() -> str:

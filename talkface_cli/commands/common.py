@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import TypeVar
 
 import typer
 
+from ..config import SEED_MAX
 from ..errors import TalkfaceError
 from ..ui import error, progress
 
@@ -22,6 +24,20 @@ SetOpt = typer.Option(None, "--set", help="override a config value, e.g. --set t
 PresetOpt = typer.Option("tiny", "--preset", help="named config preset: tiny (tests, CPU demos) or paper")
 ResumeOpt = typer.Option(False, "--resume", help="continue the run in --run-dir from its latest checkpoint")
 RunDirOpt = typer.Option(None, "--run-dir", help="run folder (default: $TALKFACE_HOME/runs/KIND/NAME)")
+
+
+def finite(value: float | None) -> float | None:
+    """A float option's callback: refuses inf (its range lets it through; NaN fails the range)."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter("not a finite number")
+    return value
+
+
+def seed_option(help: str) -> typer.models.OptionInfo:  # noqa: A002 - typer's name
+    """--seed, in the range every seeded library takes (a 20-digit seed was a traceback)."""
+    return typer.Option(0, "--seed", min=0, max=SEED_MAX, help=help)
+
+
 FlameModelOpt = typer.Option(
     None,
     "--flame-model",

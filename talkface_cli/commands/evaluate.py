@@ -11,7 +11,7 @@ from ..device import resolve_device
 from ..errors import TalkfaceError
 from ..fsutil import atomic_file, atomic_write_bytes, atomic_write_json, check_can_create, refuse_foreign
 from ..ui import console
-from .common import DeviceOpt, FlameModelOpt, HubertAtOpt, use_assets
+from .common import DeviceOpt, FlameModelOpt, HubertAtOpt, finite, seed_option, use_assets
 
 if TYPE_CHECKING:
     from ..face.base import FaceModel
@@ -35,9 +35,9 @@ def command(
     ),
     out: Path = typer.Option(None, "--out", help="report folder (default: ./eval-<model name>)"),
     examples: int = typer.Option(
-        0, "--examples", help="render side-by-side MP4s (GT | model | mean face) for N clips"
+        0, "--examples", min=0, help="render side-by-side MP4s (GT | model | mean face) for N clips"
     ),
-    limit: int = typer.Option(0, "--limit", help="score only the first N clips (0: all)"),
+    limit: int = typer.Option(0, "--limit", min=0, help="score only the first N clips (0: all)"),
     swaps: bool = typer.Option(
         False,
         "--swaps",
@@ -45,9 +45,9 @@ def command(
         "error of the clip's own GT moved by the two emotions' mean-face difference",
     ),
     temperature: float = typer.Option(
-        0.5, "--temperature", min=0.0, help="sampling temperature of the models"
+        0.5, "--temperature", min=0.0, callback=finite, help="sampling temperature of the models"
     ),
-    seed: int = typer.Option(0, "--seed", help="random seed of the models' sampling"),
+    seed: int = seed_option("random seed of the models' sampling"),
     predictions: list[Path] = typer.Option(
         None,
         "--predictions",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -12,7 +13,7 @@ from data_recipes.base import PrepOptions, PrepSummary, Recipe, default_jobs, ru
 
 from ..fsutil import check_can_create
 from ..ui import console, emit, json_target, table
-from .common import DeviceOpt, JsonOpt
+from .common import DeviceOpt, JsonOpt, seed_option
 
 app = typer.Typer(
     help="Prepare a corpus into a clip store (audio, face parameters, labels, splits).\n\n"
@@ -27,16 +28,27 @@ OutOpt = typer.Option(
     help="clip store folder (created; re-runs resume it); default: data/<recipe> in the current folder "
     "(data/<ROOT's name> for folder and import)",
 )
-JobsOpt = typer.Option(default_jobs(), "--jobs", "-j", help="worker processes")
-SeedOpt = typer.Option(0, "--seed", help="seed of the split (and of synthetic data)")
+JobsOpt = typer.Option(default_jobs(), "--jobs", "-j", min=1, help="worker processes")
+SeedOpt = seed_option("seed of the split (and of synthetic data)")
 SplitOpt = typer.Option("clip", "--split-by", help="80/10/10 split by clip or by speaker")
 TestOpt = typer.Option("", "--test-speakers", help="comma-separated speakers for the test split (overrides)")
 ValOpt = typer.Option("", "--val-speakers", help="comma-separated speakers for the val split")
 FaceOpt = typer.Option("ict", "--face-model", help="face model fitted to tracked video: ict or flame")
 FlameOpt = typer.Option(None, "--flame-model", help="folder with your FLAME files (for --face-model flame)")
+
+
+def frame_rate(value: float | None) -> float | None:
+    """--fps's callback: a rate of frames is finite and above 0 (0 divided by zero, inf made one frame)."""
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter("use a frame rate above 0")
+    return value
+
+
 MissOpt = typer.Option(
     0.2,
     "--max-miss",
+    min=0.0,
+    max=1.0,
     help="skip videos whose face is missed in more than this fraction of frames; a miss longer than "
     "5 frames cuts a video into clips of its stretches with the face (<id>, <id>+part2, ...), as do "
     "a change of shot and a jump to another face",
@@ -352,6 +364,7 @@ def import_params(
     fps: float = typer.Option(
         None,
         "--fps",
+        callback=frame_rate,
         help="frame rate of the files (default: emoca 25, etf 30, vertices: as long as the sound; "
         "livelink: the timecode's, by default from video_metadata.json or the codes)",
     ),
