@@ -29,6 +29,7 @@ from talkface_cli.ui import progress
 from .inner import InnerBar, drain, reporting_to, send_to
 from .labels import COLUMNS, part_id, part_labels
 from .packed import clear_copies, same_bytes
+from .visible import files_under
 
 ARCHIVES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.xz", ".7z", ".rar")
 
@@ -39,7 +40,7 @@ def nothing_found(root: Path, what: str, read: str = "") -> TalkfaceError:
     those the recipe read (`read`, a suffix)."""
     packed = sorted(
         str(p.relative_to(root))
-        for p in root.rglob("*")
+        for p in files_under(root)
         if p.name.lower().endswith(ARCHIVES) and not (read and p.name.lower().endswith(read))
     )
     hint = f"; unpack its archives first ({', '.join(packed[:3])}{', ...' if len(packed) > 3 else ''})"

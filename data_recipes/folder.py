@@ -25,6 +25,7 @@ from .audio import audio_clip
 from .base import Job, PrepOptions, nothing_found
 from .labels import MEDIA, clip_id, default_labels, listed_error, named_labels, read_labels
 from .video import HOW, VERSION, fit_speakers, track_clip
+from .visible import files_under
 
 
 class Folder:
@@ -38,7 +39,7 @@ class Folder:
         table = read_labels(Path(opts.extra["labels"]), root) if opts.extra.get("labels") else None
         errors = []
         if table is None:
-            paths = [p for p in sorted(root.rglob("*")) if p.suffix.lower() in MEDIA and p.is_file()]
+            paths = [p for p in files_under(root) if p.suffix.lower() in MEDIA]
         else:
             usable = {rel for rel in table if (root / rel).is_file() and Path(rel).suffix.lower() in MEDIA}
             paths = [root / rel for rel in table if rel in usable]

@@ -31,6 +31,7 @@ from talkface_cli.errors import NoAudio, TalkfaceError, require_file
 from .base import Job, PrepOptions, nothing_found
 from .labels import clip_id, default_labels
 from .video import HOW, VERSION, fit_speakers, track_clip
+from .visible import files_under
 
 # Why a full-length video is not taken as it is: (what happened, what to do), for the notes.
 HAS_CLIPS = ("passed over, whose clips are here", "")
@@ -49,7 +50,7 @@ class Hdtf:
             raise TalkfaceError(f"{root}: no such folder")
         given = opts.extra.get("annotations")
         spans = read_annotations(Path(given)) if given else None
-        paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
+        paths = [p for p in files_under(root) if p.suffix.lower() in VIDEO_SUFFIXES]
         cut = {video_of(p.stem) for p in paths if video_of(p.stem) != p.stem}  # videos with clips
         jobs, errors, full = [], [], defaultdict(list)  # full-length videos by what became of them
         for path in paths:

@@ -41,6 +41,7 @@ from .labels import clip_id, default_labels, listed_error, read_labels
 from .livelink import livelink_arrays, take_csvs, take_speaker
 from .ravdess import parse_name
 from .vertices import read_templates, read_vertex_file, vertex_arrays
+from .visible import files_under
 from .vocaset import VERTS, is_raw, read_raw
 
 SUFFIX = {"emoca": ".npz", "etf": ".npy", "vertices": ".npy", "livelink": ".csv"}
@@ -118,7 +119,7 @@ class Import:
                 return self._raw_jobs(root, opts), []
         table = read_labels(Path(opts.extra["labels"]), root) if opts.extra.get("labels") else {}
         takes, self.notes = fmt == "livelink", []
-        files = take_csvs(root) if takes else sorted(root.rglob(f"*{SUFFIX[fmt]}"))
+        files = take_csvs(root) if takes else files_under(root, f"*{SUFFIX[fmt]}")
         jobs, found = [], set()
         for path in files:
             # a take is named by its CSV or by its folder

@@ -13,6 +13,8 @@ import numpy as np
 from talkface_cli.face.load import load_face_model
 from talkface_cli.face.take import in_take_folder, is_take_csv, take_params
 
+from .visible import files_under
+
 LEFT_OUT = ("_neutral", "_raw")  # a calibrated take's other CSVs
 
 
@@ -21,7 +23,7 @@ def take_csvs(root: Path) -> list[Path]:
     neutral pose or raw curves."""
     return [
         path
-        for path in sorted(root.rglob("*.csv"))
+        for path in files_under(root, "*.csv")
         if path.name != "frame_log.csv" and not path.stem.endswith(LEFT_OUT) and is_take_csv(path)
     ]
 

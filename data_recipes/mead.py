@@ -20,6 +20,7 @@ from .base import Job, PrepOptions, nothing_found
 from .labels import emotion_name
 from .packed import member_source, members
 from .video import HOW, VERSION, fit_speakers, track_clip
+from .visible import files_under, system_made
 
 # Paths inside a speaker's folder or archive (whose members may carry a leading folder).
 _LEVEL = r"(?P<emotion>[^/]+)/(?P<level>level_[^/]*)/(?P<stem>[^/]+)"
@@ -36,8 +37,9 @@ class Mead:
         if not root.is_dir():
             raise TalkfaceError(f"{root}: no such folder")
         view = opts.extra.get("view", "front")
-        speakers = {p.parent for p in root.rglob("video.tar") if p.is_file()}
-        speakers |= {p.parent for p in root.rglob("video") if p.is_dir()}
+        speakers = {p.parent for p in files_under(root, "video.tar")}
+        folders = (p for p in root.rglob("video") if not system_made(p.relative_to(root).parts))
+        speakers |= {p.parent for p in folders if p.is_dir()}
         jobs, errors, others = [], [], {}  # others: speaker -> the views it has, when not `view`
         for speaker in sorted(speakers):
             try:
@@ -75,7 +77,7 @@ def _files(speaker: Path, part: str) -> dict[str, str]:
     archive = speaker / f"{part}.tar"
     if archive.is_file():
         return {name: member_source(archive, name) for name in members(archive)}
-    return {p.relative_to(speaker).as_posix(): str(p) for p in sorted((speaker / part).rglob("*.*"))}
+    return {p.relative_to(speaker).as_posix(): str(p) for p in files_under(speaker / part, "*.*")}
 
 
 def _speaker_jobs(

@@ -25,6 +25,8 @@ from typing import BinaryIO
 
 from talkface_cli.errors import TalkfaceError
 
+from .visible import user_members
+
 _SOURCE = re.compile(r"^(?P<archive>.+?\.(?:tar|zip)):(?P<name>.+)$", re.IGNORECASE)
 _CHUNK = 1 << 20
 
@@ -32,7 +34,7 @@ _CHUNK = 1 << 20
 def members(archive: Path) -> list[str]:
     """The names of an archive's files; a one-line error if it is not a whole uncompressed tar or
     zip (a download that stopped)."""
-    return list(_listing(archive))
+    return user_members(list(_listing(archive)))
 
 
 def _listing(archive: Path) -> dict[str, tuple[int, int]]:

@@ -18,6 +18,7 @@ from .audio import audio_clip
 from .base import Job, PrepOptions, nothing_found
 from .packed import member_source, members
 from .video import HOW, VERSION, fit_speakers, track_clip
+from .visible import files_under
 
 EMOTIONS = {
     1: "neutral",
@@ -114,7 +115,7 @@ def _sources(root: Path, errors: list[dict]) -> tuple[list[Path], int]:
     read in place), a member as `ARCHIVE.zip:MEMBER`, and how many files were passed over for the
     member of their name: a zip is whole where an unzip stopped half-way is not. A zip that cannot
     be read is an error (and its unpacked files are taken)."""
-    files = [p for p in root.rglob("*") if p.is_file()]
+    files = files_under(root)
     packed = []
     for z in (p for p in files if p.suffix.lower() == ".zip"):
         try:

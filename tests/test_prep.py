@@ -862,6 +862,49 @@ def test_a_folder_of_speech_in_the_common_formats_is_found_without_a_table(tmp_p
     assert all(r["speaker"] == "ann" and abs(r["duration"] - 1.0) < 0.1 for r in recs), recs  # codec padding
 
 
+APPLE_DOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + bytes(4000)  # macOS's ._ file
+
+
+def test_what_systems_leave_beside_a_corpus_is_passed_over(tmp_path):
+    """A corpus copied from a Mac to a USB or network disk has an AppleDouble `._NAME` beside each
+    file, one unzipped from a Mac's zip a `__MACOSX/` of them; Jupyter keeps copies in
+    `.ipynb_checkpoints/`, a desktop its `.Trash-1000/`. They failed as unreadable clips, or were
+    clips twice; a zip's `__MACOSX/` members too."""
+    import zipfile
+
+    from data_recipes.mead import Mead
+    from data_recipes.packed import members
+
+    wav = tmp_path / "f/ann/memo.wav"
+    wav.parent.mkdir(parents=True)
+    sf.write(wav, np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32), 16000)
+    for rel in ("ann/._memo.wav", "__MACOSX/ann/._memo.wav", "._clip.mp4", ".DS_Store"):
+        (tmp_path / "f" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "f" / rel).write_bytes(APPLE_DOUBLE)
+    for rel in ("ann/.ipynb_checkpoints/memo-checkpoint.wav", ".Trash-1000/files/old.wav"):
+        (tmp_path / "f" / rel).parent.mkdir(parents=True)
+        shutil.copy(wav, tmp_path / "f" / rel)
+    prep = ["prep", "folder", str(tmp_path / "f"), "--out", str(tmp_path / "s"), "--json", "-"]
+    res = runner.invoke(app, prep)
+    assert res.exit_code == 0, res.output
+    assert [r["id"] for r in read_manifest(tmp_path / "s")] == ["ann__memo"]
+    assert json.loads(res.stdout)["failed"] == 0
+    with zipfile.ZipFile(tmp_path / "a.zip", "w") as z:
+        z.write(wav, "Actor_01/memo.wav")
+        z.writestr("__MACOSX/Actor_01/._memo.wav", APPLE_DOUBLE)
+        z.writestr("Actor_01/._memo.wav", APPLE_DOUBLE)
+    assert members(tmp_path / "a.zip") == ["Actor_01/memo.wav"]
+    mead = tmp_path / "mead"  # MEAD unpacked from a Mac's copy: __MACOSX/M003/video/ made a speaker
+    for rel in ("front/angry/level_1/001.mp4", "front/angry/level_1/._001.mp4"):
+        for where in (mead / "M003/video", mead / "__MACOSX/M003/video"):
+            (where / rel).parent.mkdir(parents=True, exist_ok=True)
+            (where / rel).write_bytes(APPLE_DOUBLE)
+    (mead / "M003/audio/angry/level_1").mkdir(parents=True)
+    (mead / "M003/audio/angry/level_1/001.m4a").write_bytes(APPLE_DOUBLE)
+    jobs, errors = Mead().discover(mead, PrepOptions())
+    assert [j.id for j in jobs] == ["M003_angry_level_1_001"] and errors == []
+
+
 def test_crema_d_is_labelled_by_its_names_without_a_table(tmp_path):
     """CREMA-D as its repository (or Kaggle) gives it: SPEAKER_SENTENCE_EMOTION_LEVEL names in
     AudioWAV/ and AudioMP3/ are labelled from the names, the .wav and .mp3 of a sentence one take;
