@@ -213,6 +213,17 @@ def test_calibrated_takes_labels_by_folder_and_bad_takes(tmp_path):
     assert "MetaHuman Animator takes (depth, no ARKit curves); `talkface prep folder" in str(r.exception)
 
 
+def test_a_renamed_takes_video_is_found_beside_macos_apple_double_files(tmp_path):
+    """In a take's own folder, a CSV renamed away from its .mov's name takes the one video there;
+    a take copied off a Mac has a `._NAME` AppleDouble file beside each, which made two."""
+    from talkface_cli.face.take import take_video
+
+    take = make_take(tmp_path / "t1")
+    csv = (take / "Reading_3_iPhone.csv").rename(take / "line 3, angry.csv")
+    (take / "._Reading_3_iPhone.mov").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X" + bytes(64))
+    assert take_video(csv) == take / "Reading_3_iPhone.mov"
+
+
 def test_a_take_is_rendered_with_its_sound_in_step(tmp_path):
     """`render take.csv` plays the take as `prep import` makes its clip: from the sound's start,
     with the take's sound (before: from the first row, silent)."""

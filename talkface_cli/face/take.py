@@ -60,7 +60,9 @@ def take_video(csv: Path) -> Path | None:
     own = take_mov(csv)
     if own.is_file() or not in_take_folder(csv):
         return own if own.is_file() else None
-    beside = [p for p in sorted(csv.parent.iterdir()) if p.suffix.lower() in (".mov", ".mp4")]
+    beside = [  # not macOS's AppleDouble ._NAME beside each file it copies off a Mac
+        p for p in sorted(csv.parent.iterdir()) if p.suffix.lower() in (".mov", ".mp4") and p.name[0] != "."
+    ]
     return beside[0] if len(beside) == 1 else None
 
 
