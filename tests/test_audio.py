@@ -465,3 +465,45 @@ def test_a_films_surround_sound_is_read_by_its_dialogue_channel(shared, tmp_path
     power = np.square(data).mean(0)
     mean = data[:, power >= 0.01 * power.max()].mean(1)  # the channels within 20 dB of the loudest
     np.testing.assert_allclose(load_audio(tracks, rate), mean, atol=1e-6)
+
+
+def test_long_speech_is_read_under_bars_that_go_with_the_reading(tmp_path, monkeypatch):
+    """`animate`'s passes over long speech had bars, its reading none: an hour of wav took 8 s to
+    read, an m4a's 6 s more to decode, with nothing shown. From two minutes on, `shown` reads
+    under bars (25 fps frames, as the other bars count) advanced as the blocks are read and as
+    ffmpeg reports its decoding; the samples are those read without."""
+    from rich.progress import Progress
+
+    from talkface_cli.audio import io
+
+    class Recorded(Progress):
+        def __init__(self) -> None:
+            super().__init__(disable=True)
+            self.steps: list[float] = []
+
+        def advance(self, task, advance=1) -> None:  # noqa: ANN001 - rich's signature
+            self.steps.append(advance)
+            super().advance(task, advance)
+
+    bars: list[Recorded] = []
+    monkeypatch.setattr(io, "progress", lambda: bars.append(Recorded()) or bars[-1])
+    speech = (0.1 * np.random.default_rng(0).standard_normal(121 * 16000)).astype(np.float32)
+    sf.write(tmp_path / "long.wav", speech, 16000)
+    sf.write(tmp_path / "short.wav", speech[: 119 * 16000], 16000)
+    m4a = [ffmpeg_exe(), "-v", "error", "-i", str(tmp_path / "long.wav"), str(tmp_path / "long.m4a")]
+    subprocess.run(m4a, check=True)
+    for name, want in (
+        ("long.wav", [("read long.wav", 2 * 3025)]),
+        ("long.m4a", [("decode long.m4a", 3025), ("read long.m4a", 2 * 3025)]),
+        ("short.wav", []),
+    ):
+        bars.clear()
+        got = load_audio(tmp_path / name, shown=True)
+        assert [(t.description, t.total) for b in bars for t in b.tasks] == want
+        for bar in bars:  # a step a block read (ffmpeg reports every 0.5 s: once for this one)
+            assert len(bar.steps) >= (2 * 8 if "read" in bar.tasks[0].description else 1)
+            assert abs(sum(bar.steps) / bar.tasks[0].total - 1) < 0.01  # the whole (a decode: near it)
+            assert bar.tasks[0].finished
+        bars.clear()
+        np.testing.assert_array_equal(got, load_audio(tmp_path / name))
+        assert bars == []  # not shown

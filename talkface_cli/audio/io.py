@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import soundfile as sf
 import soxr
 
 from ..errors import NoAudio, TalkfaceError, require_file
+from ..ui import progress
 from .riff import dialogue_channel, unfinished_wav
 
 SAMPLE_RATE = 16000
@@ -29,6 +30,7 @@ VIDEO_SUFFIXES = set(
 )
 SILENT_TRACK_DB = -70.0  # mean power (dBFS) under which a decoded track counts as silent
 BLOCK = 1 << 18  # frames read at a time (5.5 s at 48 kHz)
+LONG_AUDIO = 120.0  # s of audio from which `load_audio(shown=True)` shows bars (as `animate`'s)
 # showinfo's line for the first decoded frame: "[Parsed_ashowinfo_0 @ 0x..] n:0 pts:19200 pts_time:0.4 ..."
 _FIRST_FRAME = re.compile(r"showinfo_\d+ @ [^\]]*\]\s+n:\s*0\s+pts:\s*-?\d+\s+pts_time:(-?[0-9.e+-]+)")
 
@@ -52,22 +54,46 @@ def sound_path(path: Path) -> str | bytes:
     return str(path) if os.name == "nt" else os.fsencode(path)
 
 
-def load_audio(path: Path, sr: int = SAMPLE_RATE) -> np.ndarray:
+def load_audio(path: Path, sr: int = SAMPLE_RATE, shown: bool = False) -> np.ndarray:
     """(N,) float32 mono at `sr` (channels mixed by `mix_weights`), other rates resampled (soxr,
     high quality). Read in blocks, so an hour of 48 kHz stereo is never held at its own rate and
-    width (it was: 4.7 GiB to load a 1-hour wav)."""
+    width (it was: 4.7 GiB to load a 1-hour wav). `shown`: progress bars for LONG_AUDIO or more
+    (an hour of wav took 8 s to read, of m4a 6 s to decode, before any other bar)."""
     path = require_file(path)
     video = path.suffix.lower() in VIDEO_SUFFIXES
     unfinished = not video and unfinished_wav(path)  # read to its end by ffmpeg
     if not video and not unfinished:
         try:
             with sf.SoundFile(sound_path(path)) as f:
-                return mono(f, sr, path)
+                return _mono_shown(f, sr, path, shown)
         except (sf.LibsndfileError, RuntimeError):  # a format libsndfile lacks: m4a/aac, wma, ...
             pass
     failure = "no audio track could be decoded" if video else "not a readable audio file"
-    with _speech_track(path, sr, failure, ("-ignore_length", "1") if unfinished else ()) as f:
-        return mono(f, sr, path)
+    options = ("-ignore_length", "1") if unfinished else ()
+    with _speech_track(path, sr, failure, options, shown) as f:
+        return _mono_shown(f, sr, path, shown)
+
+
+@contextmanager
+def _bar(shown: bool, seconds: float, what: str, passes: int = 1) -> Iterator[Callable[[float], object]]:
+    """`advance(seconds)` of a bar of `passes` over `seconds` of audio, counted in 25 fps frames (as
+    `animate`'s other bars count), when `shown` and the audio runs LONG_AUDIO or more; else one
+    that does nothing."""
+    if not shown or seconds < LONG_AUDIO:
+        yield lambda _: None
+        return
+    total = round(passes * seconds * 25)
+    with progress() as bar:
+        task = bar.add_task(what, total=total, unit="frame")
+        yield lambda s: bar.advance(task, s * 25)
+        bar.update(task, completed=total)  # done: the sum of its steps' rounding, or ffmpeg's last
+        # report short of the container's duration, left it at 99.9%
+
+
+def _mono_shown(f: sf.SoundFile, sr: int, path: Path, shown: bool) -> np.ndarray:
+    """`mono` under a bar of its two passes (`_bar`)."""
+    with _bar(shown, f.frames / f.samplerate, f"read {path.name}", passes=2) as advance:
+        return mono(f, sr, path, lambda n: advance(n / f.samplerate))
 
 
 def blocks(f: sf.SoundFile) -> Iterator[np.ndarray]:
@@ -80,12 +106,16 @@ def blocks(f: sf.SoundFile) -> Iterator[np.ndarray]:
         yield b
 
 
-def mono(f: sf.SoundFile, sr: int, path: Path) -> np.ndarray:
+def mono(
+    f: sf.SoundFile, sr: int, path: Path, advance: Callable[[int], object] = lambda _: None
+) -> np.ndarray:
     """(N,) float32 at `sr` of an open sound file, in two passes over its blocks: the channels'
     powers and cross terms (which decide the mix, `mix_weights`) and a check that every sample is
-    finite, then the mix, resampled as a stream (the same samples as at once)."""
+    finite, then the mix, resampled as a stream (the same samples as at once). `advance(n)` is
+    told the n frames of each block read, in both passes."""
     gram, frames, bad, first = np.zeros((f.channels, f.channels)), 0, 0, 0
     for b in blocks(f):
+        advance(len(b))
         finite = np.isfinite(b).all(1)
         if not finite.all():  # a float file from a failed synthesis or effect
             first = first if bad else frames + int(np.argmin(finite))
@@ -100,7 +130,7 @@ def mono(f: sf.SoundFile, sr: int, path: Path) -> np.ndarray:
             f"{path}: {bad} sample(s) NaN or infinite, the first at {first / f.samplerate:.2f} s"
         )
     weights = mix_weights(gram / frames, dialogue_channel(f.name, f.channels)).astype(np.float32)
-    return resampled((b @ weights for b in blocks(f)), f.samplerate, sr)
+    return resampled((advance(len(b)) or b @ weights for b in blocks(f)), f.samplerate, sr)
 
 
 def resampled(chunks: Iterable[np.ndarray], rate: int, sr: int = SAMPLE_RATE) -> np.ndarray:
@@ -151,13 +181,17 @@ def mix_weights(gram: np.ndarray, dialogue: int | None = None) -> np.ndarray:
 
 
 @contextmanager
-def _speech_track(path: Path, sr: int, failure: str, options: tuple[str, ...] = ()) -> Iterator[sf.SoundFile]:
+def _speech_track(
+    path: Path, sr: int, failure: str, options: tuple[str, ...] = (), shown: bool = False
+) -> Iterator[sf.SoundFile]:
     """The audio track a player would play, unless it is silent and the file has others: then
     the loudest of them (a screen recorder's first track often holds the computer's silent sound,
     the microphone the second); decoded by ffmpeg at `sr` into a temporary file (held in memory,
-    an hour of stereo was 0.46 GB beside what is made of it) and opened. `options`: the input's."""
+    an hour of stereo was 0.46 GB beside what is made of it) and opened. `options`: the input's;
+    `shown`: a bar of the decoding (`_bar`)."""
     with tempfile.TemporaryDirectory(prefix="talkface-audio-") as folder:
-        wav = _decode_with_ffmpeg(path, sr, failure, Path(folder) / "default.wav", options=options)
+        with _bar(shown, _duration(path) if shown else 0.0, f"decode {path.name}") as advance:
+            wav = _decode_with_ffmpeg(path, sr, failure, Path(folder) / "default.wav", None, options, advance)
         if _power_db(wav) <= SILENT_TRACK_DB and (n := sum("Audio:" in x for x in _stream_lines(path))) > 1:
             for k in range(n):
                 other = _decode_with_ffmpeg(path, sr, failure, Path(folder) / f"{k}.wav", track=k)
@@ -175,20 +209,34 @@ def _power_db(wav: Path) -> float:
 
 
 def _decode_with_ffmpeg(
-    path: Path, sr: int, failure: str, wav: Path, track: int | None = None, options: tuple[str, ...] = ()
+    path: Path,
+    sr: int,
+    failure: str,
+    wav: Path,
+    track: int | None = None,
+    options: tuple[str, ...] = (),
+    advance: Callable[[float], object] = lambda _: None,
 ) -> Path:
     """`wav`, written as a float WAV at `sr` of every channel as it is (ffmpeg's own down- and
     up-mixes change the level by 3 dB; RF64 past 4 GB); `track`: the k-th audio stream (default:
-    ffmpeg's choice, the one a player would play); `options`: the input's."""
+    ffmpeg's choice, the one a player would play); `options`: the input's; `advance(seconds)` told
+    the seconds decoded as ffmpeg reports them."""
     pick = [] if track is None else ["-map", f"0:a:{track}"]
-    cmd = [ffmpeg_exe(), "-v", "error", *options, "-i", media_path(path), *pick, "-vn", "-ar", str(sr)]
-    out = subprocess.run(
-        [*cmd, "-c:a", "pcm_f32le", "-rf64", "auto", "-f", "wav", "-y", str(wav)], capture_output=True
-    )
+    cmd = [ffmpeg_exe(), "-v", "error", "-nostats", "-progress", "pipe:1", *options, "-i", media_path(path)]
+    cmd += [*pick, "-vn", "-ar", str(sr), "-c:a", "pcm_f32le", "-rf64", "auto", "-f", "wav", "-y", str(wav)]
+    with tempfile.TemporaryFile() as err:  # a file: a pipe's buffer, filled by a long log, would stall ffmpeg
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err) as proc:
+            done = 0.0
+            for line in proc.stdout:  # "out_time_us=1200000" every half second, among other keys
+                if line.startswith(b"out_time_us=") and line[12:].strip().isdigit():
+                    now = int(line[12:]) / 1e6
+                    advance(max(0.0, now - done))
+                    done = max(done, now)
+        err.seek(0)
+        log = err.read().decode(errors="replace")
     written = wav.is_file() and wav.stat().st_size > 0
-    if out.returncode != 0 or not written:
-        log = out.stderr.decode(errors="replace")
-        if not written and ("does not contain any stream" in log or out.returncode == 0):
+    if proc.returncode != 0 or not written:
+        if not written and ("does not contain any stream" in log or proc.returncode == 0):
             raise NoAudio(path)
         why = log.strip().splitlines()
         raise TalkfaceError(f"{path}: {failure} ({why[-1] if why else 'ffmpeg failed'})")
@@ -197,8 +245,20 @@ def _decode_with_ffmpeg(
 
 def _stream_lines(path: Path) -> list[str]:
     """ffmpeg's description of a media file's streams, a line each ("Stream #0:1...: Audio: ...")."""
+    return [line for line in _description(path).splitlines() if "Stream #" in line]
+
+
+def _description(path: Path) -> str:
+    """What `ffmpeg -i` says of a media file (its container, duration and streams)."""
     log = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", media_path(path)], capture_output=True).stderr
-    return [line for line in log.decode(errors="replace").splitlines() if "Stream #" in line]
+    return log.decode(errors="replace")
+
+
+def _duration(path: Path) -> float:
+    """A media file's duration in seconds as its container states it; 0 where it states none (a
+    browser's WebM, a stream)."""
+    found = re.search(r"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)", _description(path))
+    return 0.0 if found is None else 3600 * int(found[1]) + 60 * int(found[2]) + float(found[3])
 
 
 def is_video(path: Path) -> bool:

@@ -275,7 +275,7 @@ def animate(
 
         def one(path: Path) -> dict:
             def seq() -> ParamSequence:
-                return anim(load_audio(path), embs, speaker, temperature, seed, str(path))
+                return anim(load_audio(path, shown=True), embs, speaker, temperature, seed, str(path))
 
             made_by = animate_record("animate", anim, path, name, how, speaker, temperature, seed)
             with named(path, given[path]):  # one of several: its error is printed here
@@ -325,7 +325,8 @@ def swap_emotion(
         name = model or default_model()
         anim = Animator.load(name, resolve_device(device))
         speaker = speaker_name(anim.emg, speaker)
-        audio = load_audio(piped_content)  # a bad content file fails before a video reference is tracked
+        # a bad content file fails before a video reference is tracked
+        audio = load_audio(piped_content, shown=True)
         embs = [anim.reference_emotion(r) for r in refs]
         how = ["references", *(digest(r) for r in refs)]
 

@@ -86,7 +86,7 @@ class Animator:
         a picture is speech)."""
         path = Path(path)
         if not is_video(path):
-            audio = load_audio(path)
+            audio = load_audio(path, shown=True)
             self.check_level(audio, str(path), emotion=True, reference=True)
             emb, modality = pooled(speech_emotion(self.ede, audio)), "audio"
         else:

@@ -55,7 +55,7 @@ def render_files(
             raise TalkfaceError(f"--labels has {len(labels)} names for {len(seqs)} sequences")
         labels = view_labels(params, labels)
         wave = (
-            load_audio(audio)
+            load_audio(audio, shown=True)
             if audio is not None
             else next((s.audio for s in seqs if s.audio is not None), None)
         )
