@@ -462,6 +462,13 @@ def test_a_films_surround_sound_is_read_by_its_dialogue_channel(shared, tmp_path
     data, rate = sf.read(film, dtype="float32")
     sf.write(tracks, data, rate, subtype="FLOAT")
     assert dialogue_channel(tracks, 6) is None and dialogue_channel(film, 6) == 2
+    for form in (b"RF64", b"BW64"):  # a DAW's stems, or past 4 GB: the RIFF's 64-bit forms
+        wide = tmp_path / f"film-{form.decode()}.wav"
+        subprocess.run([ffmpeg_exe(), "-v", "error", "-i", film, "-rf64", "always", wide], check=True)
+        wide.write_bytes(form + wide.read_bytes()[4:])
+        assert dialogue_channel(wide, 6) == 2 and not unfinished_wav(wide)
+        got, want = load_audio(wide), load_audio(film)  # BW64: decoded by ffmpeg (libsndfile lacks it)
+        assert len(got) == len(want) and np.corrcoef(got, want)[0, 1] > 0.999
     power = np.square(data).mean(0)
     mean = data[:, power >= 0.01 * power.max()].mean(1)  # the channels within 20 dB of the loudest
     np.testing.assert_allclose(load_audio(tracks, rate), mean, atol=1e-6)

@@ -16,12 +16,15 @@ SURROUND = 0x10 | 0x20 | 0x200 | 0x400  # back left, back right, side left, side
 
 
 def chunks(f: BinaryIO) -> Iterator[tuple[bytes, int, int]]:
-    """(id, where its body begins, its size) of each chunk of an open RIFF WAVE file, in order;
-    none for another file. Sizes are as written: a chunk may claim more than the file holds."""
+    """(id, where its body begins, its size) of each chunk of an open RIFF WAVE file, or of its
+    64-bit forms (RF64, and BW64 of the ADM broadcast WAV: a DAW's film stems, anything past 4 GB),
+    in order; none for another file. Sizes are as written: a chunk may claim more than the file
+    holds (RF64's data chunk says 0xFFFFFFFF, its size in the ds64 chunk, which is not read: the
+    chunks before it are the ones asked for)."""
     total = os.fstat(f.fileno()).st_size
     f.seek(0)
     head, at = f.read(12), 12
-    if len(head) < 12 or head[:4] != b"RIFF" or head[8:] != b"WAVE":
+    if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64", b"BW64") or head[8:] != b"WAVE":
         return
     while at + 8 <= total:
         f.seek(at)
