@@ -130,10 +130,11 @@ class Animator:
                     bar.advance, bar.add_task(f"{what} {Path(source).name}", total=frames, unit="frame")
                 )
 
+            silent = not emotions and self.check_level(audio, source, emotion=True) <= SILENT_DB
             if emotions:
                 self.check_level(audio, source, emotion=False)
                 embs = emotions
-            elif self.check_level(audio, source, True) <= SILENT_DB and "neutral" in self.ede.cfg.emotions:
+            elif silent and "neutral" in self.ede.cfg.emotions:
                 # the EDE reads silence as an emotion of its own (the demo's: happy); a face that hears
                 # nothing said shows none
                 embs = [label_emotion(self.ede, "neutral")]
