@@ -476,7 +476,7 @@ def test_a_films_surround_sound_is_read_by_its_dialogue_channel(shared, tmp_path
 
 def test_long_speech_is_read_under_bars_that_go_with_the_reading(tmp_path, monkeypatch):
     """`animate`'s passes over long speech had bars, its reading none: an hour of wav took 8 s to
-    read, an m4a's 6 s more to decode, with nothing shown. From two minutes on, `shown` reads
+    read, what ffmpeg decodes 6 s more, with nothing shown. From two minutes on, `shown` reads
     under bars (25 fps frames, as the other bars count) advanced as the blocks are read and as
     ffmpeg reports its decoding; the samples are those read without."""
     from rich.progress import Progress

@@ -58,7 +58,7 @@ def load_audio(path: Path, sr: int = SAMPLE_RATE, shown: bool = False) -> np.nda
     """(N,) float32 mono at `sr` (channels mixed by `mix_weights`), other rates resampled (soxr,
     high quality). Read in blocks, so an hour of 48 kHz stereo is never held at its own rate and
     width (it was: 4.7 GiB to load a 1-hour wav). `shown`: progress bars for LONG_AUDIO or more
-    (an hour of wav took 8 s to read, of m4a 6 s to decode, before any other bar)."""
+    (an hour of wav took 8 s to read, and what ffmpeg decodes 6 s more, before any other bar)."""
     path = require_file(path)
     video = path.suffix.lower() in VIDEO_SUFFIXES
     unfinished = not video and unfinished_wav(path)  # read to its end by ffmpeg
