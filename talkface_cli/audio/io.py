@@ -249,8 +249,19 @@ def _stream_lines(path: Path) -> list[str]:
 
 
 def _description(path: Path) -> str:
-    """What `ffmpeg -i` says of a media file (its container, duration and streams)."""
-    log = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", media_path(path)], capture_output=True).stderr
+    """What `ffmpeg -i` says of a media file (its container, duration and streams). Kept per file as
+    it is (its size and time of change), as `_first_frame_log` is: a reference is asked whether it
+    is a video, then for its duration when read, then for its tracks if silent. "" for no file."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ""
+    return _description_of(media_path(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=16)
+def _description_of(name: str, size: int, changed_ns: int) -> str:
+    log = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", name], capture_output=True).stderr
     return log.decode(errors="replace")
 
 

@@ -26,7 +26,7 @@ from .common import (
     JsonOpt,
     each_file,
     fail_if_any,
-    finite,
+    finite_number,
     seed_option,
     use_assets,
 )
@@ -54,7 +54,7 @@ TemperatureOpt = typer.Option(
     0.5,
     "--temperature",
     min=0.0,
-    callback=finite,
+    callback=finite_number,
     help="scale of the prior noise (0: the most likely motion)",
 )
 SeedOpt = seed_option("random seed (same seed, same output)")

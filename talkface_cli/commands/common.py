@@ -26,7 +26,7 @@ ResumeOpt = typer.Option(False, "--resume", help="continue the run in --run-dir 
 RunDirOpt = typer.Option(None, "--run-dir", help="run folder (default: $TALKFACE_HOME/runs/KIND/NAME)")
 
 
-def finite(value: float | None) -> float | None:
+def finite_number(value: float | None) -> float | None:
     """A float option's callback: refuses inf (its range lets it through; NaN fails the range)."""
     if value is not None and not math.isfinite(value):
         raise typer.BadParameter("not a finite number")

@@ -11,7 +11,7 @@ from ..device import resolve_device
 from ..errors import TalkfaceError
 from ..fsutil import atomic_file, atomic_write_bytes, atomic_write_json, check_can_create, refuse_foreign
 from ..ui import console
-from .common import DeviceOpt, FlameModelOpt, HubertAtOpt, finite, seed_option, use_assets
+from .common import DeviceOpt, FlameModelOpt, HubertAtOpt, finite_number, seed_option, use_assets
 
 if TYPE_CHECKING:
     from ..face.base import FaceModel
@@ -45,7 +45,7 @@ def command(
         "error of the clip's own GT moved by the two emotions' mean-face difference",
     ),
     temperature: float = typer.Option(
-        0.5, "--temperature", min=0.0, callback=finite, help="sampling temperature of the models"
+        0.5, "--temperature", min=0.0, callback=finite_number, help="sampling temperature of the models"
     ),
     seed: int = seed_option("random seed of the models' sampling"),
     predictions: list[Path] = typer.Option(

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import TalkfaceError, stop_signals_held
+from ..errors import stop_signals_held
 from ..face.geometry import vertex_normals
 from .camera import OrthoCamera
-from .gl import gl_limits, import_pyrender, open_renderer
+from .gl import import_pyrender, open_renderer
 
 SKIN = (0.82, 0.80, 0.78, 1.0)
 SHADERS = Path(__file__).parent / "shaders"
@@ -60,11 +60,6 @@ class MeshRenderer:
         double_sided: bool = True,
     ):
         pyrender = import_pyrender()
-        side, samples = gl_limits()
-        if size > side:
-            raise TalkfaceError(f"--size {size}: this machine's OpenGL draws at most {side} pixels a side")
-        if not 0 <= msaa <= samples:
-            raise TalkfaceError(f"--msaa {msaa}: this machine's OpenGL takes 0 to {samples} samples")
         _set_msaa(pyrender, msaa)
         self.faces_t = torch.as_tensor(faces, dtype=torch.long)
         frame = template if frame is None else frame

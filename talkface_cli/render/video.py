@@ -27,6 +27,7 @@ from ..face.sequence import FPS, ParamSequence
 from ..fsutil import atomic_dir, check_can_create, hidden
 from ..track.video import capture
 from ..ui import progress
+from .gl import gl_limits
 from .scene import MeshRenderer
 
 CHUNK = 128  # frames of vertices computed at once (bounded memory for long sequences)
@@ -127,6 +128,11 @@ def render_mp4(
     `made_by` records the work in the video's description tag (`video_made_by` reads it)."""
     if size < 16 or size % 2:
         raise TalkfaceError(f"--size {size}: use an even number of pixels >= 16")
+    side, samples = gl_limits()  # past them, pyrender's first draw failed with a GL traceback
+    if size > side:
+        raise TalkfaceError(f"--size {size}: this machine's OpenGL draws at most {side} pixels a side")
+    if not 0 <= msaa <= samples:
+        raise TalkfaceError(f"--msaa {msaa}: this machine's OpenGL takes 0 to {samples} samples")
     out = check_video_out(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     total = max(s.num_frames for s in seqs)
