@@ -12,7 +12,7 @@ import typer
 from data_recipes.base import PrepOptions, PrepSummary, Recipe, default_jobs, run_recipe
 
 from ..fsutil import check_can_create
-from ..ui import console, emit, json_target, table
+from ..ui import console, emit, json_target, progress, table
 from .common import DeviceOpt, JsonOpt, seed_option
 
 app = typer.Typer(
@@ -165,22 +165,36 @@ def validate_store(
         help="also check that each face clip is in step with its sound, by this trained sync expert "
         "(e.g. sync/base; one trained on the store itself reads its faces best)",
     ),
+    fix: bool = typer.Option(
+        False,
+        "--fix",
+        help="with --sync: move the sound of each clip found off into step (both ends trimmed by the "
+        "offset; unclear clips are left as they are)",
+    ),
     device: str = DeviceOpt,
     json_out: Path = JsonOpt,
 ) -> None:
     """Check a clip store: files present, lengths agree, splits valid, values finite; with --sync,
     each face clip's offset from its sound (a sound shifted by hand, a voice over another face).
 
-    Exits 1 when a problem is found, or a face clip is off its sound by more than a frame or shows
-    no sync the expert can read (its confidence no higher than against a sound the lips do not follow).
+    Exits 1 when a problem is found, or a face clip is off its sound by more than a frame (and not
+    fixed) or shows no sync the expert can read (its confidence no higher than against a sound the
+    lips do not follow).
 
     Example: talkface prep validate data/mine --sync sync/mine --json check.json
+
+    Sounds moved into step: talkface prep validate data/mine --sync sync/mine --fix
     """
-    from ..data.store import read_manifest, validate
+    from ..data.store import manifest_from_sidecars, read_manifest, validate
     from ..device import resolve_device
     from ..eval.store_sync import SHORTEST, TOLERANCE, lag, store_sync
 
+    if fix and not sync:
+        raise typer.BadParameter("--fix moves the sounds that a sync check finds off: give --sync too")
     json_target(json_out)
+    if fix:
+        check_can_create(store / "manifest.jsonl")
+        manifest_from_sidecars(store)  # what a stopped --fix moved
     problems = validate(store)
     n = len(read_manifest(store))
     rows = store_sync(store, sync, resolve_device(device)) if sync and not problems else []
@@ -208,7 +222,14 @@ def validate_store(
             for r in off
         ]
         shown.append(table(title, ["clip", "sync", "offset (frames)", "heard", "LSE-D", "LSE-C"], cells))
-    emit(json_out, {"store": str(store), "clips": n, "problems": problems, "sync": rows}, *shown)
+    fixed = realign_all(store, [r for r in rows if r["sync"] == "off"]) if fix else []
+    report = {"store": str(store), "clips": n, "problems": problems, "sync": rows}
+    emit(json_out, report | ({"fixed": fixed} if fix else {}), *shown)
+    if fixed:
+        console.print(
+            f"moved the sound of {len(fixed)} clip(s) into step, each trimmed by its offset "
+            f"(the sidecars keep it as sound_shift_frames); validate again to check them"
+        )
     if sync and problems:
         console.print(f"no sync check by {sync} until these problems are fixed")
     unclear = sum(r["sync"] == "unclear" for r in off)
@@ -220,10 +241,26 @@ def validate_store(
     short = sum(r["sync"] == "too short" for r in rows)
     if short:
         console.print(f"{short} face clip(s) under {SHORTEST} frames: too short for a sync check")
-    if problems or off:
+    if problems or len(off) > len(fixed):
         sys.exit(1)
-    in_step = f"; {len(rows) - short} face clip(s) in step with their sound ({sync})" if sync else ""
-    console.print(f"{store}: {n} clips, no problems{in_step}")
+    in_step = sum(r["sync"] == "in step" for r in rows)
+    moved = f", {len(fixed)} moved into step" if fixed else ""
+    said = f"; {in_step} face clip(s) in step with their sound ({sync}){moved}" if sync else ""
+    console.print(f"{store}: {n} clips, no problems{said}")
+
+
+def realign_all(store: Path, off: list[dict]) -> list[dict]:
+    """Move the sound of each clip of `off` (store_sync's rows) by its offset, then the manifest:
+    their new manifest records, with the offset moved."""
+    from ..data.store import manifest_from_sidecars, realign
+
+    with progress() as bar:
+        job = bar.add_task("moving sounds into step", total=len(off), unit="clip")
+        for r in off:
+            realign(store, r["id"], r["offset"])
+            bar.advance(job)
+    offsets = {r["id"]: r["offset"] for r in off}
+    return [r | {"offset": offsets[r["id"]]} for r in manifest_from_sidecars(store) if r["id"] in offsets]
 
 
 @app.command("synthetic")

@@ -21,9 +21,23 @@ def cache_path(store: Path, *parts: str) -> Path:
     in_store = Path(store) / "features" / Path(*parts)
     if in_store.is_file() or can_create(in_store):
         return in_store
+    return home_cache(store) / Path(*parts)
+
+
+def home_cache(store: Path) -> Path:
+    """Where a store's derived arrays go when the store cannot be written."""
     where = Path(store).resolve()
     key = hashlib.sha256(str(where).encode()).hexdigest()[:12]
-    return default_home() / "cache" / f"{where.name}-{key}" / Path(*parts)
+    return default_home() / "cache" / f"{where.name}-{key}"
+
+
+def forget(store: Path, clip_id: str) -> None:
+    """Remove a clip's cached arrays of every kind (`<kind>/<clip id>.npy`), in the store and under
+    the home cache: its clip changed."""
+    for root in (Path(store) / "features", home_cache(store)):
+        for kind in root.iterdir() if root.is_dir() else ():
+            if kind.is_dir():
+                (kind / f"{clip_id}.npy").unlink(missing_ok=True)
 
 
 def cached_array(path: Path, rows: int, compute: Callable[[], np.ndarray]) -> np.ndarray:

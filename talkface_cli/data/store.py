@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import TalkfaceError, require_finite
+from ..errors import TalkfaceError, require_finite, stop_signals_held
 from ..fsutil import atomic_open, atomic_write_bytes, atomic_write_json, json_text
 
 FPS, SAMPLE_RATE = 25, 16000
@@ -52,6 +52,7 @@ def speaker_path(root: Path, speaker: str) -> Path:
 
 
 FINITE = ("params", "pose", "audio")  # a clip's arrays that must hold finite numbers
+PER_FRAME = ("params", "pose", "landmarks")  # a face clip's arrays with a row per video frame
 
 
 def is_written(root: Path, clip_id: str) -> bool:
@@ -98,6 +99,68 @@ def load_clip(root: Path, clip_id: str) -> dict[str, np.ndarray]:
             return {k: z[k] for k in z.files}
     except (OSError, ValueError) as e:
         raise TalkfaceError(f"{npz}: unreadable clip file ({e})") from None
+
+
+def realigned(arrays: dict[str, Any], offset: int) -> dict[str, Any]:
+    """A face clip's arrays with its sound moved `offset` frames earlier (offset > 0: the sound
+    lagged the face; < 0: it led), where face and sound overlap: |offset| frames shorter, the face's
+    rows and the sound's samples cut from opposite ends. Other arrays (shape, names) as they are."""
+    k = abs(offset)
+    t, n = len(arrays["params"]), len(arrays["audio"])
+    faces, sound = (
+        (slice(0, t - k), slice(k * HOP, n)) if offset > 0 else (slice(k, t), slice(0, n - k * HOP))
+    )
+    out = {key: value[faces] if key in PER_FRAME else value for key, value in arrays.items()}
+    if "phonemes" in arrays:  # synthetic clips: JSON [[phoneme, onset s], ...] in the sound's time
+        out["phonemes"] = np.array(
+            json.dumps(phonemes_from(json.loads(str(arrays["phonemes"])), sound.start / SAMPLE_RATE))
+        )
+    return out | {"audio": arrays["audio"][sound]}
+
+
+def phonemes_from(phonemes: list, start: float) -> list:
+    """Phoneme onsets of a sound cut at `start` s: the phoneme sounding there now starts at 0, those
+    before it go."""
+    kept = [[p, round(t - start, 6)] for p, t in phonemes if t > start]
+    before = [p for p, t in phonemes if t <= start]
+    return ([[before[-1], 0.0]] if before else []) + kept
+
+
+def realign(root: Path, clip_id: str, offset: int) -> dict:
+    """Move a face clip's sound `offset` frames earlier (`realigned`) in its files; its cached
+    derived arrays go first (a pooled emotion keeps its row count, so a stale one would be read).
+    The sidecar keeps the total moved as `sound_shift_frames` and, where the face now starts later,
+    `start_s` in its source; `manifest_from_sidecars` then takes them into the manifest. Held
+    against Ctrl-C, so the clip and its sidecar agree. Returns the new sidecar record."""
+    from .cache import forget  # through the registry, torch: not for every recipe's worker
+
+    record = json.loads(clip_paths(root, clip_id)[1].read_text())
+    moved = {"sound_shift_frames": record.get("sound_shift_frames", 0) + offset}
+    if offset < 0 and "start_s" in record:
+        moved["start_s"] = round(record["start_s"] - offset / FPS, 4)
+    arrays = load_clip(root, clip_id)
+    arrays["face_model"] = str(arrays["face_model"])  # a 0-d array as saved; the sidecar takes a str
+    with stop_signals_held():
+        forget(root, clip_id)
+        return write_clip(root, record | moved, realigned(arrays, offset))
+
+
+SHIFTED = ("frames", "duration", "sound_shift_frames", "start_s")  # the fields `realign` changes
+
+
+def manifest_from_sidecars(root: Path) -> list[dict]:
+    """The manifest, its records of realigned clips taking SHIFTED from their sidecars where the
+    two differ (written once for all of them; a run stopped between a clip and the manifest left
+    them apart). Returns the records."""
+    records, changed = read_manifest(root), False
+    for i, r in enumerate(records):
+        side = clip_paths(root, r["id"])[1]
+        now = json.loads(side.read_text()) if side.is_file() else {}
+        if now.get("sound_shift_frames") != r.get("sound_shift_frames"):
+            records[i], changed = r | {k: now[k] for k in SHIFTED if k in now}, True
+    if changed:
+        write_manifest(root, records)
+    return records
 
 
 def assign_splits(
