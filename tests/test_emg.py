@@ -552,6 +552,41 @@ def test_several_speech_files_are_animated_in_one_run_into_a_folder(use_chain, t
     assert not (tmp_path / "c.npz").exists()
 
 
+def test_a_folder_of_speech_is_animated_file_by_file(use_chain, tmp_path, monkeypatch, shared):
+    """`animate takes`: the speech and video files in it at any depth, as if each were named, not
+    its notes or a copy's AppleDouble files, nor the sound in its output folder; a folder without
+    speech is a one-line error."""
+    from talkface_cli.face.sequence import load_sequence
+
+    wavs = sorted(shared.glob("data/ravdess/Audio_Speech_16k/Actor_01/*.flac"))[:2]
+    takes = tmp_path / "takes"
+    (takes / "day2").mkdir(parents=True)
+    (takes / "faces").mkdir()
+    (takes / "a.flac").write_bytes(wavs[0].read_bytes())
+    (takes / "day2" / "b.flac").write_bytes(wavs[1].read_bytes())
+    (takes / "faces" / "old.flac").write_bytes(wavs[1].read_bytes())
+    (takes / "._a.flac").write_bytes(b"\x00\x05\x16\x07")  # macOS's copy of a.flac's metadata
+    (takes / "notes.txt").write_text("two takes")
+    monkeypatch.chdir(tmp_path)
+    res = _run("animate", "takes", "--out", "takes/faces", "--speaker", "2", "--json", "out.json")
+    assert res.exit_code == 0, res.output
+    rows = json.loads((tmp_path / "out.json").read_text())
+    assert [(r["speech"], r["out"]) for r in rows] == [
+        ("takes/a.flac", "takes/faces/a.npz"),
+        ("takes/day2/b.flac", "takes/faces/b.npz"),
+    ]
+    assert _run("animate", wavs[1], "--out", "alone.npz", "--speaker", "2").exit_code == 0
+    np.testing.assert_array_equal(
+        load_sequence("takes/faces/b.npz").params, load_sequence("alone.npz").params
+    )
+    (tmp_path / "silent").mkdir()
+    (tmp_path / "silent" / "notes.txt").write_text("nothing said")
+    res = _run("animate", "silent")
+    assert res.exit_code == 1 and str(res.exception).startswith(
+        "silent: a folder with no speech or video files in it"
+    )
+
+
 def test_a_batch_run_again_keeps_what_was_made_and_makes_the_rest(use_chain, tmp_path, monkeypatch, shared):
     """As after a stop: the second input's MP4 was being rendered, the third not begun. The same
     command again makes just what is missing, as the uninterrupted run made it, and copies nothing."""

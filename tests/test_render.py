@@ -512,7 +512,7 @@ def test_unnamed_outputs_take_the_inputs_name_and_never_replace_a_file(ict, tmp_
     for more, made in (
         ((), "face-2.mp4"),
         (("--msaa", "4"), "face-3.mp4"),  # other settings: another video beside
-        ((), "face-2.mp4 │\n│ kept │ out"),  # the same work again: its video found, not copied
+        ((), "face-2.mp4 │\n│ kept  │ out"),  # the same work again: its video found, not copied
         (("--format", "csv"), "face.csv"),
     ):
         res = render(*more)
@@ -550,6 +550,32 @@ def test_csv_and_mesh_exports_run_again_are_kept_and_other_work_goes_beside(ict,
     (tmp_path / "face-meshes-3" / "made_by.json").unlink()  # a folder without its record (older talkface)
     assert render("--format", "mesh") == ("face-meshes-4", None)
     assert len(list((tmp_path / "face-meshes-4").glob("frame_*.ply"))) == 12
+
+
+def test_a_folder_of_sequences_is_rendered_file_by_file(ict, tmp_path, monkeypatch):
+    """`render faces`: its .npz files at any depth, not a copy's AppleDouble file, nor what is in the
+    output folder within it; a folder without one is a one-line error."""
+    (tmp_path / "faces" / "sub").mkdir(parents=True)
+    (tmp_path / "faces" / "out").mkdir()
+    for name, frames in (("a.npz", 10), ("sub/b.npz", 14), ("out/old.npz", 12)):
+        _jaw_sequence(ict, tmp_path / "faces" / name, frames=frames)
+    (tmp_path / "faces" / "._a.npz").write_bytes(b"\x00\x05\x16\x07")  # macOS's copy of a's metadata
+    (tmp_path / "faces" / "notes.txt").write_text("takes of Tuesday")
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, ["render", "faces", "--format", "csv", "--out", "faces/out", "--json", "r.json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads((tmp_path / "r.json").read_text())
+    assert [(r["input"], r["out"], r["frames"]) for r in rows] == [
+        ("faces/a.npz", "faces/out/a.csv", 10),
+        ("faces/sub/b.npz", "faces/out/b.csv", 14),
+    ]
+    assert sorted(p.name for p in (tmp_path / "faces" / "out").iterdir()) == ["a.csv", "b.csv", "old.npz"]
+    (tmp_path / "none").mkdir()
+    res = runner.invoke(app, ["render", "none"])
+    assert (
+        res.exit_code == 1
+        and str(res.exception) == "none: a folder with no parameter sequences in it (files ending .npz)"
+    )
 
 
 def test_several_sequences_without_compare_are_rendered_each_into_a_folder(ict, tmp_path, monkeypatch):

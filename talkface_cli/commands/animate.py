@@ -11,6 +11,8 @@ from pathlib import Path
 
 import typer
 
+from data_recipes.labels import MEDIA
+
 from ..audio.io import load_audio
 from ..device import resolve_device
 from ..errors import TalkfaceError
@@ -26,6 +28,7 @@ from .common import (
     JsonOpt,
     each_file,
     fail_if_any,
+    files_in_folders,
     finite_number,
     seed_option,
     use_assets,
@@ -211,7 +214,8 @@ def animate(
     speech: list[Path] = typer.Argument(
         ...,
         help="speech (.wav/.flac/.mp3, or a video's audio track; '-': piped in, written as stdin.npz; a "
-        "pipe's name, <(...) or a FIFO, is read as '-' is); several: each in turn",
+        "pipe's name, <(...) or a FIFO, is read as '-' is); several: each in turn; a folder: the speech "
+        "and video files in it, at any depth",
     ),
     out: Path = OutOpt,
     model: str = ModelOpt,
@@ -243,6 +247,8 @@ def animate(
 
     Several files, models loaded once: talkface animate clips/*.wav --out faces --render videos
 
+    A folder's speech and videos: talkface animate clips --out faces
+
     Piped: espeak-ng --stdout "Hello there" | talkface animate - --out hello.npz
 
     A pipe by name: talkface animate <(sox speech.wav -t wav - tempo 0.9) --out slow.npz
@@ -260,6 +266,7 @@ def animate(
             "reference keeps its own strength)"
         )
     intensity = 1.0 if intensity is None else intensity
+    speech = files_in_folders(speech, MEDIA, "speech or video files", (out, render))
     npz, mp4 = targets(out, render, len(speech) > 1, json_out)
     with stdin_read([*speech, *filter(None, [emotion_from])]) as files:
         given = dict(zip(files, [*speech, emotion_from]))  # the copy of standard input -> "-"

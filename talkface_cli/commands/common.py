@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -57,6 +57,35 @@ def use_assets(flame: Path | None, hubert: Path | None = None) -> None:
     for name, value in (("TALKFACE_FLAME", flame), ("TALKFACE_HUBERT", hubert)):
         if value is not None:
             os.environ[name] = str(Path(value).expanduser())
+
+
+def files_in_folders(
+    paths: list[Path], suffixes: Collection[str], what: str, outputs: Sequence[Path | None] = ()
+) -> list[Path]:
+    """`paths`, each folder among them replaced by the files under it whose suffix is one of
+    `suffixes`: at any depth and sorted, not those a system made (`._x.wav` beside a copied
+    file), nor those in a folder of `outputs` within it (an earlier run's renders into `clips/videos`
+    are not speech for `animate clips`). A folder with none is a one-line error."""
+    from data_recipes.visible import files_under
+
+    found = []
+    for path in paths:
+        if not path.is_dir():
+            found.append(path)
+            continue
+        root = path.resolve()
+        skip = [o.resolve() for o in outputs if o is not None and o.resolve() != root]
+        inside = [
+            f
+            for f in files_under(path)
+            if f.suffix.lower() in suffixes and not any(f.resolve().is_relative_to(s) for s in skip)
+        ]
+        if not inside:
+            raise TalkfaceError(
+                f"{path}: a folder with no {what} in it (files ending {' '.join(sorted(suffixes))})"
+            )
+        found += inside
+    return found
 
 
 Input = TypeVar("Input")

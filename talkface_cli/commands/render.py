@@ -12,14 +12,14 @@ from ..made_by import say_kept
 from ..render.run import render_or_keep
 from ..render.video import VIDEO_OUT
 from ..ui import json_target, report_rows
-from .common import JsonOpt, each_file, fail_if_any
+from .common import JsonOpt, each_file, fail_if_any, files_in_folders
 
 
 def command(
     params: list[Path] = typer.Argument(
         ...,
         help="parameter sequence(s) (.npz), or ARKit-52 curves (.csv, EmoTalk .npy); several: each in "
-        "turn, or side by side with --compare",
+        "turn, or side by side with --compare; a folder: the .npz files in it, at any depth",
     ),
     out: Path = typer.Option(
         None,
@@ -66,7 +66,7 @@ def command(
 
     Other speech: talkface render face.npz --audio speech.wav --out face.mp4
 
-    Several, each in turn: talkface render faces/*.npz --out videos
+    Several, each in turn: talkface render faces/*.npz --out videos   (or all of a folder's: faces)
 
     Side by side: talkface render --compare gt.npz ours.npz --labels GT,ours --out cmp.mp4
 
@@ -80,6 +80,7 @@ def command(
     A Live Link Face take, with its .mov's sound in step: talkface render take/Slate_1_iPhone.csv
     """
     json_target(json_out)
+    params = files_in_folders(params, (".npz",), "parameter sequences", (out,))
     several = len(params) > 1 and not compare
     if several and (audio is not None or labels is not None):
         raise TalkfaceError(
@@ -100,7 +101,8 @@ def command(
     def one(inputs: list[Path]) -> dict:
         # what this very work made before is kept (a stopped batch goes on)
         args = (fmt, audio, size, labels_list, mesh_format, msaa, ict_model, flame_model)
-        return render_or_keep(target, default_out(inputs[0], fmt, compare), inputs, *args)
+        row = render_or_keep(target, default_out(inputs[0], fmt, compare), inputs, *args)
+        return {"input": ", ".join(map(str, inputs)), **row}  # which made which, from a folder too
 
     rows, failed = each_file([[p] for p in params] if several else [params], one, "render")
     if rows:
