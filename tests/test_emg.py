@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from dataclasses import replace
 from pathlib import Path
@@ -585,6 +586,30 @@ def test_a_folder_of_speech_is_animated_file_by_file(use_chain, tmp_path, monkey
     assert res.exit_code == 1 and str(res.exception).startswith(
         "silent: a folder with no speech or video files in it"
     )
+
+
+def test_a_broken_model_is_named_not_passed_over_in_silence(chain, tmp_path, monkeypatch, shared):
+    """Without --model, animate takes the newest emg entry that reads: one whose weights a copy cut
+    short is said, as the reason when it is the only one and as a note beside a good one (it was
+    "no emg model in the registry" and a silent pass)."""
+    home = tmp_path / "home"
+    shutil.copytree(chain[0] / "models", home / "models")
+    monkeypatch.setenv("TALKFACE_HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    good = home / "models" / "emg" / "t"
+    weights = good / "model.safetensors"
+    shutil.copytree(good, home / "models" / "emg" / "u")
+    cut = home / "models" / "emg" / "u" / "model.safetensors"
+    cut.write_bytes(weights.read_bytes()[:5000])
+    wav = next(shared.glob("data/ravdess/Audio_Speech_16k/Actor_01/*.flac"))
+    res = _run("animate", wav, "--out", "a.npz")
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.output.split())
+    assert f"note: passed over for the default model: {cut}: truncated or corrupt (5000 bytes" in said
+    shutil.rmtree(good)
+    res = _run("animate", wav, "--out", "b.npz")
+    assert res.exit_code == 1 and not (tmp_path / "b.npz").exists()
+    assert str(res.exception).startswith(f"no emg model in the registry at {home} reads: {cut}: truncated")
 
 
 def test_a_batch_run_again_keeps_what_was_made_and_makes_the_rest(use_chain, tmp_path, monkeypatch, shared):

@@ -35,7 +35,9 @@ from .common import (
 )
 from .piped import named, stdin_read
 
-ModelOpt = typer.Option(None, "--model", help="trained EMG (registry name; default: the newest emg entry)")
+ModelOpt = typer.Option(
+    None, "--model", help="trained EMG (registry name; default: the newest emg entry that reads)"
+)
 OutOpt = typer.Option(
     None,
     "--out",
@@ -64,13 +66,21 @@ SeedOpt = seed_option("random seed (same seed, same output)")
 
 
 def default_model() -> str:
+    """The newest emg entry that reads. One that does not (weights cut short by a copy, its JSON
+    edited) was passed over in silence, and with no other the registry was said to hold none: its
+    problem is said instead, and beside a good one as a note."""
     reg = Registry()
-    entries = [e for e in reg.list() if not isinstance(e, tuple) and e.ref.kind == "emg"]
+    listed = reg.list()
+    entries = [e for e in listed if not isinstance(e, tuple) and e.ref.kind == "emg"]
+    broken = [e[1] for e in listed if isinstance(e, tuple) and e[0].kind == "emg"]
+    if not entries and broken:
+        raise TalkfaceError(f"no emg model in the registry at {reg.home} reads: {broken[0]}")
     if not entries:
         raise TalkfaceError(
             f"no emg model in the registry at {reg.home}: train one (talkface train-emg), or use the demo's "
             "with `talkface --home demo-output/home ...` after `make demo`"
         )
+    say([f"passed over for the default model: {problem}" for problem in broken])
     return str(max(entries, key=lambda e: e.meta.get("created", "")).ref)
 
 
