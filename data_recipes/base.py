@@ -251,6 +251,12 @@ def run_recipe(
             f"into {sum('part_of' in r for r in records)} clip(s) ({cut[0]}, ...; parts after the first: "
             "<id>+part2, ...)"
         )
+    if gone := left_behind(records, jobs):
+        notes.append(
+            f"{len(gone)} clip(s) from earlier runs whose file or labels row this run did not find are kept "
+            f"({gone[0]}, ...): a store only grows; to drop one, remove its clips/<id>.npz and .json and "
+            "run prep again"
+        )
     written = sum(1 for j in pending if (j.id, j.source) not in failed_jobs and j.done(out))
     return PrepSummary(
         str(out),
@@ -264,6 +270,14 @@ def run_recipe(
         errors,
         notes,
     )
+
+
+def left_behind(records: list[dict], jobs: list[Job]) -> list[str]:
+    """The store's clips that none of this run's jobs writes (a part by its video's job): their
+    file left ROOT or their row the labels CSV. They stay (a CSV of a subset must not empty a
+    store), and were kept without a word."""
+    ids = {c for j in jobs for c in (j.outputs or [j.id])}
+    return [r["id"] for r in records if r.get("part_of", r["id"]) not in ids]
 
 
 def relabel(out: Path, jobs: list[Job]) -> int:

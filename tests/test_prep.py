@@ -862,6 +862,26 @@ def test_a_folder_of_speech_in_the_common_formats_is_found_without_a_table(tmp_p
     assert all(r["speaker"] == "ann" and abs(r["duration"] - 1.0) < 0.1 for r in recs), recs  # codec padding
 
 
+def test_clips_whose_file_left_root_are_kept_and_said(tmp_path, shared):
+    """A store only grows (a CSV of a subset must not empty it), but a clip whose file left ROOT was
+    kept without a word: a re-run now names it; clips still found, and a first run, say nothing."""
+    flacs = sorted(shared.glob("data/ravdess/Audio_Speech_16k/Actor_01/*.flac"))[:3]
+    (tmp_path / "f/ann").mkdir(parents=True)
+    for flac in flacs:
+        (tmp_path / "f/ann" / flac.name).symlink_to(flac)
+    first = run_recipe(Folder(), tmp_path / "f", tmp_path / "s", PrepOptions(jobs=1))
+    again = run_recipe(Folder(), tmp_path / "f", tmp_path / "s", PrepOptions(jobs=1))
+    assert not any("earlier runs" in n for n in first.notes + again.notes), first.notes + again.notes
+    (tmp_path / "f/ann" / flacs[1].name).unlink()
+    later = run_recipe(Folder(), tmp_path / "f", tmp_path / "s", PrepOptions(jobs=1))
+    gone = f"ann__{flacs[1].stem}"
+    assert later.clips == 3 and gone in {r["id"] for r in read_manifest(tmp_path / "s")}
+    assert [n for n in later.notes if "earlier runs" in n] == [
+        f"1 clip(s) from earlier runs whose file or labels row this run did not find are kept ({gone}, ...): "
+        "a store only grows; to drop one, remove its clips/<id>.npz and .json and run prep again"
+    ]
+
+
 APPLE_DOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + bytes(4000)  # macOS's ._ file
 
 
