@@ -588,6 +588,40 @@ def test_a_folder_of_speech_is_animated_file_by_file(use_chain, tmp_path, monkey
     )
 
 
+def test_renders_beside_the_speech_are_not_speech_on_a_rerun(use_chain, tmp_path, monkeypatch, shared):
+    """`animate takes --render takes` run again keeps what it made: its MP4s beside the speech are
+    passed over with a note (they were animated as new speech, as a-2.mp4, a-2-2.mp4, ... on each
+    run), while a video another tool made is still taken; a folder of renders alone is an error."""
+    from talkface_cli.audio.io import ffmpeg_exe
+
+    flac = sorted(shared.glob("data/ravdess/Audio_Speech_16k/Actor_01/*.flac"))[0]
+    takes = tmp_path / "takes"
+    takes.mkdir()
+    (takes / "a.flac").write_bytes(flac.read_bytes())
+    made = [ffmpeg_exe(), "-v", "error", "-i", str(flac), "-metadata", "description=my holiday"]
+    subprocess.run([*made, "-c:a", "aac", str(takes / "phone.mp4")], check=True)
+    monkeypatch.chdir(tmp_path)
+    args = ("animate", "takes", "--render", "takes", "--out", "faces", "--speaker", "2", "--json")
+    first = _run(*args, "1.json")
+    assert first.exit_code == 0, first.output
+    assert sorted(p.name for p in takes.iterdir()) == ["a.flac", "a.mp4", "phone-2.mp4", "phone.mp4"]
+    again = _run(*args, "2.json")
+    assert again.exit_code == 0, again.output
+    rows = json.loads((tmp_path / "2.json").read_text())
+    assert [(r["speech"], r["kept"]) for r in rows] == [
+        ("takes/a.flac", "out, mp4"),
+        ("takes/phone.mp4", "out, mp4"),
+    ]
+    assert "takes: passed over 2 file(s) talkface made (a.mp4, phone-2.mp4)" in " ".join(again.output.split())
+    assert sorted(p.name for p in takes.iterdir()) == ["a.flac", "a.mp4", "phone-2.mp4", "phone.mp4"]
+    (tmp_path / "only").mkdir()
+    shutil.copy(takes / "a.mp4", tmp_path / "only")
+    res = _run("animate", "only")
+    assert res.exit_code == 1 and str(res.exception) == (
+        "only: a folder whose speech or video files talkface made (a.mp4); give one by name"
+    )
+
+
 def test_a_broken_model_is_named_not_passed_over_in_silence(chain, tmp_path, monkeypatch, shared):
     """Without --model, animate takes the newest emg entry that reads: one whose weights a copy cut
     short is said, as the reason when it is the only one and as a note beside a good one (it was

@@ -225,7 +225,7 @@ def animate(
         ...,
         help="speech (.wav/.flac/.mp3, or a video's audio track; '-': piped in, written as stdin.npz; a "
         "pipe's name, <(...) or a FIFO, is read as '-' is); several: each in turn; a folder: the speech "
-        "and video files in it, at any depth",
+        "and video files in it, at any depth, but the videos talkface rendered",
     ),
     out: Path = OutOpt,
     model: str = ModelOpt,
@@ -267,6 +267,7 @@ def animate(
     from ..inference.animate import Animator
     from ..inference.emotion import emotion_name
     from ..inference.generate import speaker_name
+    from ..render.video import rendered_here
 
     if emotion_from is not None and emotion is not None:
         raise TalkfaceError("give either --emotion-from or --emotion, not both")
@@ -276,7 +277,7 @@ def animate(
             "reference keeps its own strength)"
         )
     intensity = 1.0 if intensity is None else intensity
-    speech = files_in_folders(speech, MEDIA, "speech or video files", (out, render))
+    speech = files_in_folders(speech, MEDIA, "speech or video files", (out, render), rendered_here)
     npz, mp4 = targets(out, render, len(speech) > 1, json_out)
     with stdin_read([*speech, *filter(None, [emotion_from])]) as files:
         given = dict(zip(files, [*speech, emotion_from]))  # the copy of standard input -> "-"

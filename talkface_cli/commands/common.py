@@ -12,7 +12,7 @@ import typer
 
 from ..config import SEED_MAX
 from ..errors import TalkfaceError
-from ..ui import error, progress
+from ..ui import console, error, progress
 
 DeviceOpt = typer.Option(
     None, "--device", help="cuda, cuda:1, mps or cpu (default: CUDA, then MPS, then CPU)"
@@ -60,12 +60,18 @@ def use_assets(flame: Path | None, hubert: Path | None = None) -> None:
 
 
 def files_in_folders(
-    paths: list[Path], suffixes: Collection[str], what: str, outputs: Sequence[Path | None] = ()
+    paths: list[Path],
+    suffixes: Collection[str],
+    what: str,
+    outputs: Sequence[Path | None] = (),
+    ours: Callable[[Path], bool] | None = None,
 ) -> list[Path]:
     """`paths`, each folder among them replaced by the files under it whose suffix is one of
     `suffixes`: at any depth and sorted, not those a system made (`._x.wav` beside a copied
     file), nor those in a folder of `outputs` within it (an earlier run's renders into `clips/videos`
-    are not speech for `animate clips`). A folder with none is a one-line error."""
+    are not speech for `animate clips`), nor those `ours` is true of (an earlier `animate clips
+    --render clips` put its renders beside the speech), which a note names. A folder with none is a
+    one-line error."""
     from data_recipes.visible import files_under
 
     found = []
@@ -80,9 +86,20 @@ def files_in_folders(
             for f in files_under(path)
             if f.suffix.lower() in suffixes and not any(f.resolve().is_relative_to(s) for s in skip)
         ]
+        made = [f for f in inside if ours is not None and ours(f)]
+        inside = [f for f in inside if f not in made]
+        names = ", ".join(str(f.relative_to(path)) for f in made[:3]) + (", ..." if len(made) > 3 else "")
+        if made and not inside:
+            raise TalkfaceError(f"{path}: a folder whose {what} talkface made ({names}); give one by name")
         if not inside:
             raise TalkfaceError(
                 f"{path}: a folder with no {what} in it (files ending {' '.join(sorted(suffixes))})"
+            )
+        if made:
+            console.print(
+                f"[yellow]note:[/] {path}: passed over {len(made)} file(s) talkface made ({names}); "
+                "give one by name to take it",
+                highlight=False,
             )
         found += inside
     return found

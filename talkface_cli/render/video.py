@@ -7,6 +7,7 @@ through a pipe into ffmpeg, which encodes on another core while the next frame r
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import subprocess
@@ -209,6 +210,18 @@ def video_made_by(path: Path) -> str | None:
         if sep and key.lower() == "description":
             return re.sub(r"\\(.)", r"\1", value)
     return None
+
+
+def rendered_here(path: Path) -> bool:
+    """Is `path` a video that talkface rendered (its description tag holds a render's record)? In a
+    folder of speech and video, an earlier `animate clips --render clips` left these beside it."""
+    if path.suffix.lower() not in VIDEO_OUT:
+        return False
+    try:
+        made = json.loads(video_made_by(path) or "null")
+    except json.JSONDecodeError:  # some other tool's description
+        return False
+    return isinstance(made, dict) and made.get("work") == "render"
 
 
 MESH_RECORD = "made_by.json"  # in a mesh folder: the record of what made it (`mesh_made_by`)
