@@ -24,6 +24,7 @@ from talkface_cli.data.store import (
 )
 from talkface_cli.errors import TalkfaceError, stop_signals_held
 from talkface_cli.fsutil import atomic_write_json, refuse_foreign
+from talkface_cli.lock import working_in
 from talkface_cli.ui import progress
 
 from .inner import InnerBar, drain, reporting_to, send_to
@@ -184,6 +185,20 @@ def run_recipe(
     check_resumable(out, recipe, opts)
     jobs, errors = recipe.discover(Path(root) if root is not None else out, opts)
     out.mkdir(parents=True, exist_ok=True)  # after discovery: a wrong ROOT leaves no empty store behind
+    with working_in(out, f"prep {recipe.name}"):
+        return fill(recipe, root, out, opts, args, jobs, errors)
+
+
+def fill(
+    recipe: Recipe,
+    root: Path | None,
+    out: Path,
+    opts: PrepOptions,
+    args: dict | None,
+    jobs: list[Job],
+    errors: list[dict],
+) -> PrepSummary:
+    """`run_recipe` once the store is held: its discovered `jobs` made into clips, and the rest."""
     found = len(jobs)
     clear_copies(out / "tracks")  # archives' members are copied there while a clip is made
     jobs, twins, copies = unique_ids(jobs, out / "tracks")

@@ -715,6 +715,30 @@ def test_a_store_resumes_only_under_the_options_that_made_it(tmp_path):
     assert len(read_manifest(out)) == 15
 
 
+def test_a_store_another_talkface_is_filling_is_refused_and_left_as_it_is(tmp_path):
+    """While one prep (or `prep validate --fix`) fills a store, a second one started on it is a
+    one-line error naming the first: it cleared the first's copies of archive members under way.
+    The lock goes with its holder: after it, the store is prepared as ever, with no lock left."""
+    from talkface_cli.lock import LOCK, working_in
+
+    out = tmp_path / "synth"
+    prep = lambda: runner.invoke(  # noqa: E731
+        app, ["prep", "synthetic", "--out", str(out), "--speakers", "1", "--sentences", "1"]
+    )
+    out.mkdir()
+    with working_in(out, "prep synthetic"):
+        busy = prep()
+        assert busy.exit_code == 1 and str(busy.exception).startswith(
+            f"{out}: in use by prep synthetic, process {os.getpid()} on "
+        )
+        assert str(busy.exception).endswith("; wait for it to end (or stop it), then run this again")
+        assert [p.name for p in out.iterdir()] == [LOCK]
+        fix = runner.invoke(app, ["prep", "validate", str(out), "--sync", "sync/x", "--fix"])
+        assert fix.exit_code == 1 and "in use by prep synthetic" in str(fix.exception)
+    assert prep().exit_code == 0
+    assert len(read_manifest(out)) == 15 and not (out / LOCK).exists()
+
+
 def test_an_unnamed_store_is_data_recipe_and_no_store_goes_among_a_users_files(shared, tmp_path, monkeypatch):
     root = tmp_path / "RAVDESS"
     root.mkdir()

@@ -136,6 +136,29 @@ def test_rerun_without_resume_is_refused(tmp_path):
     assert out.returncode != 0 and "pass --resume" in out.stderr
 
 
+def test_a_run_still_going_is_not_resumed_beside_itself(tmp_path):
+    """`--resume` from a second terminal while the run goes on (a dropped SSH session leaves it
+    running) is refused, naming the run's process: the two cleared each other's checkpoint being
+    written and pruned each other's. The run goes on to its end undisturbed, and leaves no lock."""
+    from talkface_cli.lock import LOCK
+
+    home, run = tmp_path / "home", tmp_path / "run"
+    cmd = [sys.executable, SCRIPT, str(run), "sync/long", "12", "8", "--slow-after", "5"]
+    proc = subprocess.Popen(cmd, env=_env(home), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while time.time() < deadline and latest_checkpoint(run) is None:
+        assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+        time.sleep(0.05)
+    again = [sys.executable, SCRIPT, str(run), "sync/long", "12", "8", "--resume"]
+    out = subprocess.run(again, env=_env(home), capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert f"{run}: in use by training of sync/long, process {proc.pid} on " in out.stderr
+    assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()[-2000:]
+    assert int(latest_checkpoint(run).name[5:]) == 12 and not (run / LOCK).exists()
+    meta = json.loads((home / "models" / "sync" / "long" / "meta.json").read_text())
+    assert meta["step"] == 12
+
+
 def test_ddp_two_processes_match_single_process(tmp_path):
     # Without dropout the model is deterministic, so 2 x 8 samples must give the 16-sample run.
     home = tmp_path / "home"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+from contextlib import nullcontext
 from dataclasses import asdict
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import typer
 from data_recipes.base import PrepOptions, PrepSummary, Recipe, default_jobs, run_recipe
 
 from ..fsutil import check_can_create
+from ..lock import working_in
 from ..ui import console, emit, json_target, progress, table
 from .common import DeviceOpt, JsonOpt, seed_option
 
@@ -194,10 +196,13 @@ def validate_store(
     json_target(json_out)
     if fix:
         check_can_create(store / "manifest.jsonl")
-        manifest_from_sidecars(store)  # what a stopped --fix moved
-    problems = validate(store)
-    n = len(read_manifest(store))
-    rows = store_sync(store, sync, resolve_device(device)) if sync and not problems else []
+    with working_in(store, "prep validate --fix") if fix else nullcontext():
+        if fix:
+            manifest_from_sidecars(store)  # what a stopped --fix moved
+        problems = validate(store)
+        n = len(read_manifest(store))
+        rows = store_sync(store, sync, resolve_device(device)) if sync and not problems else []
+        fixed = realign_all(store, [r for r in rows if r["sync"] == "off"]) if fix else []
     off = sorted((r for r in rows if r["sync"] in ("off", "unclear")), key=lambda r: r["lse_c"])
     shown = [
         table(f"{store}: {len(problems)} problem(s) in {n} clips", ["problem"], [[p] for p in problems])
@@ -222,7 +227,6 @@ def validate_store(
             for r in off
         ]
         shown.append(table(title, ["clip", "sync", "offset (frames)", "heard", "LSE-D", "LSE-C"], cells))
-    fixed = realign_all(store, [r for r in rows if r["sync"] == "off"]) if fix else []
     report = {"store": str(store), "clips": n, "problems": problems, "sync": rows}
     emit(json_out, report | ({"fixed": fixed} if fix else {}), *shown)
     if fixed:

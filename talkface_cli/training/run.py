@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from ..config import to_dict
 from ..data.provenance import TRAINED, provenance
 from ..errors import TalkfaceError, Terminated
+from ..lock import working_in
 from ..registry import Entry, EntryRef, Registry
 from .loop import FitResult, Task, fit, latest_checkpoint
 
@@ -62,34 +65,37 @@ def train_and_publish(
     run_dir = Path(run_dir) if run_dir else default_run_dir(registry, ref)
     run_config = to_dict(cfg)
     extra, files = provenance(data, task.train) if data is not None else ({}, {})
-    try:
-        result = fit(
-            task,
-            cfg.train,
-            run_dir,
-            run_config,
-            resume=resume,
-            device=device,
-            label=str(ref),
-            clips_record=files.get(TRAINED),
+    # torchrun's first process holds the run's folder (the others write into it under its lead)
+    first = os.environ.get("RANK", "0") == "0"
+    with working_in(run_dir, f"training of {ref}") if first else nullcontext():
+        try:
+            result = fit(
+                task,
+                cfg.train,
+                run_dir,
+                run_config,
+                resume=resume,
+                device=device,
+                label=str(ref),
+                clips_record=files.get(TRAINED),
+            )
+        except (KeyboardInterrupt, Terminated) as e:
+            raise stopped(ref, run_dir, isinstance(e, KeyboardInterrupt)) from None
+        if not result.main:
+            return result, None
+        extra |= meta or {}
+        if finalize is not None:  # e.g. the EDE's centroids and held-out report
+            run_config, more, made = finalize(result.model)
+            files |= made
+            extra.setdefault("metrics", {}).update(more.pop("metrics", {}))
+            extra.update(more)
+        metrics = {**result.val, **extra.pop("metrics", {})}
+        entry = registry.save(
+            ref,
+            result.model.state_dict(),
+            config=run_config,
+            meta={"step": result.step, "metrics": metrics, "run_dir": str(run_dir), **extra},
+            overwrite=overwrite,
+            extra_files=files,
         )
-    except (KeyboardInterrupt, Terminated) as e:
-        raise stopped(ref, run_dir, isinstance(e, KeyboardInterrupt)) from None
-    if not result.main:
-        return result, None
-    extra |= meta or {}
-    if finalize is not None:  # e.g. the EDE's centroids and held-out report
-        run_config, more, made = finalize(result.model)
-        files |= made
-        extra.setdefault("metrics", {}).update(more.pop("metrics", {}))
-        extra.update(more)
-    metrics = {**result.val, **extra.pop("metrics", {})}
-    entry = registry.save(
-        ref,
-        result.model.state_dict(),
-        config=run_config,
-        meta={"step": result.step, "metrics": metrics, "run_dir": str(run_dir), **extra},
-        overwrite=overwrite,
-        extra_files=files,
-    )
     return result, entry
