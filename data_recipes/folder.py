@@ -20,6 +20,8 @@ from pathlib import Path
 
 from talkface_cli.audio.io import is_video
 from talkface_cli.errors import TalkfaceError
+from talkface_cli.render.video import rendered_here
+from talkface_cli.ui import some
 
 from .audio import audio_clip
 from .base import Job, PrepOptions, nothing_found
@@ -37,9 +39,11 @@ class Folder:
         if not root.is_dir():
             raise TalkfaceError(f"{root}: no such folder")
         table = read_labels(Path(opts.extra["labels"]), root) if opts.extra.get("labels") else None
-        errors = []
+        errors, made = [], []
         if table is None:
             paths = [p for p in files_under(root) if p.suffix.lower() in MEDIA]
+            made = [p for p in paths if rendered_here(p)]  # `animate takes --render takes` put there
+            paths = [p for p in paths if p not in made]
         else:
             usable = {rel for rel in table if (root / rel).is_file() and Path(rel).suffix.lower() in MEDIA}
             paths = [root / rel for rel in table if rel in usable]
@@ -54,9 +58,20 @@ class Folder:
             if table is not None:
                 labels |= {k: v for k, v in table[rel].items() if v is not None}
             jobs.append(Job(clip_id(root, path), str(path), labels, MEDIA[path.suffix.lower()]))
+        renders = some([p.relative_to(root).as_posix() for p in made])
+        if made and not jobs and not errors:
+            raise TalkfaceError(
+                f"{root}: no video or audio files found but {len(made)} that talkface rendered ({renders}); "
+                "list one in --labels to take it"
+            )
         if not jobs and not errors:
             raise nothing_found(root, "video or audio files")
         self.notes = shared_takes(jobs, root)
+        if made:
+            self.notes.append(
+                f"{root}: passed over {len(made)} video(s) talkface rendered ({renders}): no face to learn "
+                "from; list one in --labels to take it"
+            )
         if named:
             self.notes.append(f"{root}: {named} file(s) labelled by their CREMA-D names (1001_DFA_ANG_XX)")
         return jobs, errors

@@ -71,6 +71,11 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], hea
     return t
 
 
+def some(names: Sequence[str], shown: int = 3) -> str:
+    """The first `shown` of `names` for a one-line message: "a, b, c, ..."."""
+    return ", ".join(names[:shown]) + (", ..." if len(names) > shown else "")
+
+
 def fmt(v: Any) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"

@@ -886,6 +886,41 @@ def test_a_folder_of_speech_in_the_common_formats_is_found_without_a_table(tmp_p
     assert all(r["speaker"] == "ann" and abs(r["duration"] - 1.0) < 0.1 for r in recs), recs  # codec padding
 
 
+def test_a_folders_talkface_renders_are_not_faces_to_learn_from(tmp_path, shared):
+    """`prep folder takes` after `animate takes --render takes`: the renders (a shaded model head
+    the tracker finds) were prepared as clips of the speaker; they are passed over with a note, as
+    in `animate`, and a folder of renders alone is an error naming them."""
+    from talkface_cli.face.sequence import ParamSequence
+
+    flac = sorted(shared.glob("data/ravdess/Audio_Speech_16k/Actor_01/*.flac"))[0]
+    (tmp_path / "f/ann").mkdir(parents=True)
+    shutil.copy(flac, tmp_path / "f/ann/a.flac")
+    ict = ICTFace()
+    params = np.zeros((8, len(ict.param_names)), np.float32)
+    params[:, ict.param_names.index("jawOpen")] = np.linspace(0, 1, 8)
+    ParamSequence(params, ict.param_names).save(tmp_path / "face.npz")
+    rendered = runner.invoke(
+        app, ["render", str(tmp_path / "face.npz"), "--size", "64", "--out", str(tmp_path / "f/ann/a.mp4")]
+    )
+    assert rendered.exit_code == 0, rendered.output
+    prep = lambda root: runner.invoke(
+        app, ["prep", "folder", str(root), "--out", str(tmp_path / "s"), "--json", "-"]
+    )  # noqa: E731
+    res = prep(tmp_path / "f")
+    assert res.exit_code == 0, res.output
+    assert [r["id"] for r in read_manifest(tmp_path / "s")] == ["ann__a"]
+    assert json.loads(res.stdout)["notes"] == [
+        f"{tmp_path / 'f'}: passed over 1 video(s) talkface rendered (ann/a.mp4): no face to learn from; "
+        "list one in --labels to take it"
+    ]
+    (tmp_path / "f/ann/a.flac").unlink()
+    alone = prep(tmp_path / "f")
+    assert alone.exit_code == 1 and str(alone.exception) == (
+        f"{tmp_path / 'f'}: no video or audio files found but 1 that talkface rendered (ann/a.mp4); "
+        "list one in --labels to take it"
+    )
+
+
 def test_clips_whose_file_left_root_are_kept_and_said(tmp_path, shared):
     """A store only grows (a CSV of a subset must not empty it), but a clip whose file left ROOT was
     kept without a word: a re-run now names it; clips still found, and a first run, say nothing."""

@@ -12,7 +12,7 @@ import typer
 
 from ..config import SEED_MAX
 from ..errors import TalkfaceError
-from ..ui import console, error, progress
+from ..ui import console, error, progress, some
 
 DeviceOpt = typer.Option(
     None, "--device", help="cuda, cuda:1, mps or cpu (default: CUDA, then MPS, then CPU)"
@@ -88,7 +88,7 @@ def files_in_folders(
         ]
         made = [f for f in inside if ours is not None and ours(f)]
         inside = [f for f in inside if f not in made]
-        names = ", ".join(str(f.relative_to(path)) for f in made[:3]) + (", ..." if len(made) > 3 else "")
+        names = some([str(f.relative_to(path)) for f in made])
         if made and not inside:
             raise TalkfaceError(f"{path}: a folder whose {what} talkface made ({names}); give one by name")
         if not inside:
