@@ -114,7 +114,7 @@ class Output:
             return None
         first = self.path / filename
         numbered = re.compile(re.escape(first.stem) + r"-[0-9]+" + re.escape(first.suffix))
-        others = sorted(self.path.glob(f"{glob.escape(first.stem)}-*{glob.escape(first.suffix)}"))
+        others = sorted(first.parent.glob(f"{glob.escape(first.stem)}-*{glob.escape(first.suffix)}"))
         candidates = [first, *(p for p in others if numbered.fullmatch(p.name))]
         return next((p for p in candidates if p.exists() and read(p) == made_by), None)
 

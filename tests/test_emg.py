@@ -574,11 +574,11 @@ def test_a_folder_of_speech_is_animated_file_by_file(use_chain, tmp_path, monkey
     rows = json.loads((tmp_path / "out.json").read_text())
     assert [(r["speech"], r["out"]) for r in rows] == [
         ("takes/a.flac", "takes/faces/a.npz"),
-        ("takes/day2/b.flac", "takes/faces/b.npz"),
+        ("takes/day2/b.flac", "takes/faces/day2/b.npz"),
     ]
     assert _run("animate", wavs[1], "--out", "alone.npz", "--speaker", "2").exit_code == 0
     np.testing.assert_array_equal(
-        load_sequence("takes/faces/b.npz").params, load_sequence("alone.npz").params
+        load_sequence("takes/faces/day2/b.npz").params, load_sequence("alone.npz").params
     )
     (tmp_path / "silent").mkdir()
     (tmp_path / "silent" / "notes.txt").write_text("nothing said")

@@ -554,22 +554,32 @@ def test_csv_and_mesh_exports_run_again_are_kept_and_other_work_goes_beside(ict,
 
 def test_a_folder_of_sequences_is_rendered_file_by_file(ict, tmp_path, monkeypatch):
     """`render faces`: its .npz files at any depth, not a copy's AppleDouble file, nor what is in the
-    output folder within it; a folder without one is a one-line error."""
+    output folder within it, each output in its input's place under the folder (sub/a.npz is not
+    a-2: a name repeats across takes' folders); a re-run keeps them; a folder without one is a
+    one-line error."""
     (tmp_path / "faces" / "sub").mkdir(parents=True)
     (tmp_path / "faces" / "out").mkdir()
-    for name, frames in (("a.npz", 10), ("sub/b.npz", 14), ("out/old.npz", 12)):
+    for name, frames in (("a.npz", 10), ("sub/b.npz", 14), ("sub/a.npz", 8), ("out/old.npz", 12)):
         _jaw_sequence(ict, tmp_path / "faces" / name, frames=frames)
     (tmp_path / "faces" / "._a.npz").write_bytes(b"\x00\x05\x16\x07")  # macOS's copy of a's metadata
     (tmp_path / "faces" / "notes.txt").write_text("takes of Tuesday")
     monkeypatch.chdir(tmp_path)
-    res = runner.invoke(app, ["render", "faces", "--format", "csv", "--out", "faces/out", "--json", "r.json"])
+    args = ["render", "faces", "--format", "csv", "--out", "faces/out", "--json"]
+    res = runner.invoke(app, [*args, "r.json"])
     assert res.exit_code == 0, res.output
     rows = json.loads((tmp_path / "r.json").read_text())
     assert [(r["input"], r["out"], r["frames"]) for r in rows] == [
         ("faces/a.npz", "faces/out/a.csv", 10),
-        ("faces/sub/b.npz", "faces/out/b.csv", 14),
+        ("faces/sub/a.npz", "faces/out/sub/a.csv", 8),
+        ("faces/sub/b.npz", "faces/out/sub/b.csv", 14),
     ]
-    assert sorted(p.name for p in (tmp_path / "faces" / "out").iterdir()) == ["a.csv", "b.csv", "old.npz"]
+    made = sorted(
+        p.relative_to(tmp_path / "faces" / "out").as_posix() for p in (tmp_path / "faces" / "out").rglob("*")
+    )
+    assert made == ["a.csv", "old.npz", "sub", "sub/a.csv", "sub/b.csv"]
+    again = runner.invoke(app, [*args, "again.json"])
+    assert again.exit_code == 0, again.output
+    assert [r["kept"] for r in json.loads((tmp_path / "again.json").read_text())] == ["out"] * 3
     (tmp_path / "none").mkdir()
     res = runner.invoke(app, ["render", "none"])
     assert (

@@ -44,8 +44,8 @@ OutOpt = typer.Option(
     "-o",
     help="output parameter sequence (.npz, with the speech inside), or a folder for it (a name without "
     "a suffix, or with several speech files: made if missing); default: the current folder. In a "
-    "folder, outputs take the speech's name, numbered (-2, -3, ...) if taken; the same "
-    "work run again keeps what it made (a stopped batch goes on)",
+    "folder, outputs take the speech's name (and a folder's files their place under it), numbered "
+    "(-2, -3, ...) if taken; the same work run again keeps what it made (a stopped batch goes on)",
 )
 RenderOpt = typer.Option(
     None, "--render", help="also render an MP4 with the speech to this path (a folder, as for --out)"
@@ -277,7 +277,8 @@ def animate(
             "reference keeps its own strength)"
         )
     intensity = 1.0 if intensity is None else intensity
-    speech = files_in_folders(speech, MEDIA, "speech or video files", (out, render), rendered_here)
+    found = files_in_folders(speech, MEDIA, "speech or video files", (out, render), rendered_here)
+    speech, names = [f for f, _ in found], dict(found)
     npz, mp4 = targets(out, render, len(speech) > 1, json_out)
     with stdin_read([*speech, *filter(None, [emotion_from])]) as files:
         given = dict(zip(files, [*speech, emotion_from]))  # the copy of standard input -> "-"
@@ -297,7 +298,7 @@ def animate(
 
             made_by = animate_record("animate", anim, path, name, how, speaker, temperature, seed)
             with named(path, given[path]):  # one of several: its error is printed here
-                summary = make(anim, path, path.stem, made_by, (npz, mp4), name, seq)
+                summary = make(anim, path, names[given[path]] or path.stem, made_by, (npz, mp4), name, seq)
             return summary | {"speech": str(given[path])}
 
         run_all(anim, files[: len(speech)], one, "animate", json_out)

@@ -65,19 +65,21 @@ def files_in_folders(
     what: str,
     outputs: Sequence[Path | None] = (),
     ours: Callable[[Path], bool] | None = None,
-) -> list[Path]:
+) -> list[tuple[Path, str | None]]:
     """`paths`, each folder among them replaced by the files under it whose suffix is one of
     `suffixes`: at any depth and sorted, not those a system made (`._x.wav` beside a copied
     file), nor those in a folder of `outputs` within it (an earlier run's renders into `clips/videos`
     are not speech for `animate clips`), nor those `ours` is true of (an earlier `animate clips
-    --render clips` put its renders beside the speech), which a note names. A folder with none is a
-    one-line error."""
+    --render clips` put its renders beside the speech), which a note names. Each comes with the
+    name of its output, without suffix: a folder's file keeps its place under the folder
+    (`day2/a` for clips/day2/a.wav: another day's a.wav is not a-2), a file named is None (its
+    own stem). A folder with none is a one-line error."""
     from data_recipes.visible import files_under
 
     found = []
     for path in paths:
         if not path.is_dir():
-            found.append(path)
+            found.append((path, None))
             continue
         root = path.resolve()
         skip = [o.resolve() for o in outputs if o is not None and o.resolve() != root]
@@ -101,7 +103,7 @@ def files_in_folders(
                 "give one by name to take it",
                 highlight=False,
             )
-        found += inside
+        found += [(f, f.relative_to(path).with_suffix("").as_posix()) for f in inside]
     return found
 
 

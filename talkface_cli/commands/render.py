@@ -19,7 +19,8 @@ def command(
     params: list[Path] = typer.Argument(
         ...,
         help="parameter sequence(s) (.npz), or ARKit-52 curves (.csv, EmoTalk .npy); several: each in "
-        "turn, or side by side with --compare; a folder: the .npz files in it, at any depth",
+        "turn, or side by side with --compare; a folder: the .npz files in it, at any depth (each "
+        "output in its place under --out)",
     ),
     out: Path = typer.Option(
         None,
@@ -80,7 +81,8 @@ def command(
     A Live Link Face take, with its .mov's sound in step: talkface render take/Slate_1_iPhone.csv
     """
     json_target(json_out)
-    params = files_in_folders(params, (".npz",), "parameter sequences", (out,))
+    found = files_in_folders(params, (".npz",), "parameter sequences", (out,))
+    params, names = [f for f, _ in found], dict(found)
     several = len(params) > 1 and not compare
     if several and (audio is not None or labels is not None):
         raise TalkfaceError(
@@ -101,7 +103,8 @@ def command(
     def one(inputs: list[Path]) -> dict:
         # what this very work made before is kept (a stopped batch goes on)
         args = (fmt, audio, size, labels_list, mesh_format, msaa, ict_model, flame_model)
-        row = render_or_keep(target, default_out(inputs[0], fmt, compare), inputs, *args)
+        stem = names[inputs[0]] or inputs[0].stem
+        row = render_or_keep(target, default_out(stem, fmt, compare), inputs, *args)
         return {"input": ", ".join(map(str, inputs)), **row}  # which made which, from a folder too
 
     rows, failed = each_file([[p] for p in params] if several else [params], one, "render")
@@ -111,10 +114,10 @@ def command(
     fail_if_any(failed, len(params))
 
 
-def default_out(first: Path, fmt: str, compare: bool) -> str:
-    """The name of an unnamed render, to go in the current folder or --out's: face.npz -> face.mp4
-    (face-compare.mp4 side by side), face.csv, face-livelink.csv, face.glb, or the mesh folder
-    face-meshes."""
-    stem = Path(first).stem + ("-compare" if compare else "")
+def default_out(stem: str, fmt: str, compare: bool) -> str:
+    """The name of an unnamed render of the input named `stem`, to go in the current folder or
+    --out's: face.npz -> face.mp4 (face-compare.mp4 side by side), face.csv, face-livelink.csv,
+    face.glb, or the mesh folder face-meshes."""
+    stem += "-compare" if compare else ""
     names = {"csv": ".csv", "livelink": "-livelink.csv", "glb": ".glb", "mesh": "-meshes"}
     return stem + names.get(fmt, ".mp4")
