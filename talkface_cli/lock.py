@@ -43,7 +43,7 @@ def working_in(folder: Path, work: str) -> Iterator[None]:
         if fd is not None:
             path.unlink(missing_ok=True)  # while held: the next holder makes a file of its own
             os.close(fd)
-        if made and not any(folder.iterdir()):
+        if made and folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
 
 

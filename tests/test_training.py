@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -157,6 +158,23 @@ def test_a_run_still_going_is_not_resumed_beside_itself(tmp_path):
     assert int(latest_checkpoint(run).name[5:]) == 12 and not (run / LOCK).exists()
     meta = json.loads((home / "models" / "sync" / "long" / "meta.json").read_text())
     assert meta["step"] == 12
+
+
+def test_a_held_folder_is_made_and_left_as_its_work_leaves_it(tmp_path):
+    """`working_in` makes a missing folder and removes it if its work wrote nothing; a folder
+    removed under the work (by hand) lets the work's own error through."""
+    from talkface_cli.lock import LOCK, working_in
+
+    with working_in(tmp_path / "empty", "training of sync/x"):
+        assert [p.name for p in (tmp_path / "empty").iterdir()] == [LOCK]
+    assert not (tmp_path / "empty").exists()
+    with working_in(tmp_path / "kept", "training of sync/x"):
+        (tmp_path / "kept" / "config.json").write_text("{}")
+    assert [p.name for p in (tmp_path / "kept").iterdir()] == ["config.json"]
+    with pytest.raises(ValueError, match="its own"):
+        with working_in(tmp_path / "gone", "training of sync/x"):
+            shutil.rmtree(tmp_path / "gone")
+            raise ValueError("its own")
 
 
 def test_ddp_two_processes_match_single_process(tmp_path):
