@@ -552,6 +552,36 @@ def test_csv_and_mesh_exports_run_again_are_kept_and_other_work_goes_beside(ict,
     assert len(list((tmp_path / "face-meshes-4").glob("frame_*.ply"))) == 12
 
 
+def test_a_render_is_told_by_its_header_without_ffmpeg_for_other_videos(ict, tmp_path, monkeypatch, shared):
+    """`rendered_here` reads an MP4's `moov` box in Python (64-bit sizes, moov before or after the
+    media) and starts ffmpeg only for a header holding a render's record: a folder of 1440 videos
+    waited 44 s for one ffmpeg each."""
+    import talkface_cli.render.video as video
+
+    moov = b"\x00\x00\x00\x10udta" + b"metadata"
+    boxes = (
+        b"\x00\x00\x00\x10ftypisom\x00\x00\x02\x00"
+        + b"\x00\x00\x00\x01mdat"
+        + (24).to_bytes(8, "big")
+        + b"\x00" * 8
+        + (8 + len(moov)).to_bytes(4, "big")
+        + b"moov"
+        + moov
+    )
+    (tmp_path / "late.mp4").write_bytes(boxes)
+    assert video.movie_header(tmp_path / "late.mp4") == moov
+    (tmp_path / "cut.mp4").write_bytes(boxes[:30])
+    assert video.movie_header(tmp_path / "cut.mp4") == b""
+    _jaw_sequence(ict, tmp_path / "face.npz", frames=6)
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(app, ["render", "face.npz", "--size", "32"]).exit_code == 0
+    assert video.rendered_here(tmp_path / "face.mp4")
+    started = []
+    monkeypatch.setattr(video, "video_made_by", lambda p: started.append(p))
+    real = sorted(shared.glob("data/ravdess/Video_Speech/*/*.mp4"))
+    assert real and not any(video.rendered_here(p) for p in real) and started == []
+
+
 def test_a_folder_of_sequences_is_rendered_file_by_file(ict, tmp_path, monkeypatch):
     """`render faces`: its .npz files at any depth, not a copy's AppleDouble file, nor what is in the
     output folder within it, each output in its input's place under the folder (sub/a.npz is not

@@ -214,14 +214,40 @@ def video_made_by(path: Path) -> str | None:
 
 def rendered_here(path: Path) -> bool:
     """Is `path` a video that talkface rendered (its description tag holds a render's record)? In a
-    folder of speech and video, an earlier `animate clips --render clips` left these beside it."""
-    if path.suffix.lower() not in VIDEO_OUT:
+    folder of speech and video, an earlier `animate clips --render clips` left these beside it.
+    An MP4 or MOV without the record in its header (`movie_header`, read here: 0.01 ms) is not one,
+    with no ffmpeg started for it (30 ms a video: 44 s before a folder of RAVDESS's 1440 began)."""
+    suffix = path.suffix.lower()
+    if suffix not in VIDEO_OUT:
+        return False
+    if suffix != ".mkv" and b'"work":"render"' not in movie_header(path):
         return False
     try:
         made = json.loads(video_made_by(path) or "null")
     except json.JSONDecodeError:  # some other tool's description
         return False
     return isinstance(made, dict) and made.get("work") == "render"
+
+
+def movie_header(path: Path) -> bytes:
+    """The `moov` box of an MP4 / MOV (its tracks' tables and metadata), found by walking the
+    file's top-level boxes; b"" where there is none or the file cannot be read."""
+    try:
+        with open(path, "rb") as f:
+            while len(head := f.read(8)) == 8:
+                size, kind = int.from_bytes(head[:4], "big"), head[4:]
+                if size == 1:  # a 64-bit size follows the type
+                    size, at = int.from_bytes(f.read(8), "big"), 16
+                else:
+                    at = 8
+                if kind == b"moov":
+                    return f.read(size - at) if size else f.read()
+                if size < at:  # 0: the box runs to the end of the file
+                    return b""
+                f.seek(size - at, os.SEEK_CUR)
+    except OSError:
+        pass
+    return b""
 
 
 MESH_RECORD = "made_by.json"  # in a mesh folder: the record of what made it (`mesh_made_by`)
