@@ -42,6 +42,22 @@ def test_every_help_has_an_example(name):
     assert re.search(r"^ Example: talkface ", res.output, re.M), res.output  # at the margin, not indented
 
 
+def test_every_command_can_write_its_results_as_json_for_a_script():
+    """README: `--json FILE` writes the results as JSON too, `--json -` alone on stdout."""
+    import typer
+
+    def leaves(command, path):
+        subs = getattr(command, "commands", None)
+        if not subs:
+            yield path, command
+        for name, sub in (subs or {}).items():
+            yield from leaves(sub, f"{path} {name}".strip())
+
+    found = dict(leaves(typer.main.get_command(app), ""))
+    assert {"eval", "animate", "prep ravdess", "models remove"} <= set(found)
+    assert [p for p, c in found.items() if not any("--json" in o.opts for o in c.params)] == []
+
+
 def test_console_script_runs():
     out = subprocess.run([sys.executable, "-m", "talkface_cli", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "swap-emotion" in out.stdout

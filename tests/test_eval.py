@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -160,6 +161,27 @@ def test_eval_end_to_end(use_chain, tmp_path):
         "(notes.txt), not an evaluation report; give --out a new or empty folder"
     )
     assert (mine / "report.md").read_text() == "my report" and len(list(mine.iterdir())) == 2
+
+
+def test_eval_for_a_script_puts_the_report_alone_on_stdout(use_chain, tmp_path):
+    from typer.testing import CliRunner
+
+    from talkface_cli.app import app
+
+    _, store, _ = use_chain
+    args = ["eval", "--emg", "emg/t", "--data", str(store), "--limit", "2", "--json", "-"]
+    res = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "report")])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)  # for `| jq`: no table, no note in it
+    assert report == json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["rows"][0] == "emg/t" and len(report["clips"]) == 2
+    assert "Held out: none of emg/t" in res.stderr and "│ emg/t" not in res.output  # no table row
+    res = CliRunner().invoke(app, [*args, "--export-speech", str(tmp_path / "speech")])
+    assert res.exit_code == 0, res.output
+    written = json.loads(res.stdout)
+    assert written["speech"] == [str(tmp_path / "speech" / f"{c}.wav") for c in report["clips"]]
+    assert written["template"] == str(tmp_path / "speech" / "template.ply")
+    assert all(Path(f).is_file() for f in [*written["speech"], written["template"]])
 
 
 def test_centroid_accuracies_by_hand():

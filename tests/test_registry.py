@@ -245,6 +245,15 @@ def test_models_remove():
         reg.parent(reg.read("emg/child"), "ede")
     assert str(reg.parent(reg.read("emg/child"), "sync")) == "sync/demo"
     assert runner.invoke(app, ["models", "remove", "emg/child", "--yes"]).exit_code == 0
+    _save(reg, "ede/other")  # for a script: asked on stderr, answered, the JSON alone on stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "talkface_cli", "models", "remove", "ede/other", "--json", "-"],
+        input="y\n",
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0 and "remove ede/other (" in out.stderr, out.stderr
+    assert json.loads(out.stdout) == {"removed": "ede/other", "path": str(reg.path("ede/other"))}
     res = runner.invoke(app, ["models", "remove", "sync/demo", "--yes"])
     assert res.exit_code == 0 and not reg.path("sync/demo").exists()
 

@@ -10,8 +10,8 @@ import typer
 from ..device import resolve_device
 from ..errors import TalkfaceError
 from ..fsutil import atomic_file, atomic_write_bytes, atomic_write_json, check_can_create, refuse_foreign
-from ..ui import console
-from .common import DeviceOpt, FlameModelOpt, HubertAtOpt, finite_number, seed_option, use_assets
+from ..ui import console, emit, json_target
+from .common import DeviceOpt, FlameModelOpt, HubertAtOpt, JsonOpt, finite_number, seed_option, use_assets
 
 if TYPE_CHECKING:
     from ..face.base import FaceModel
@@ -64,6 +64,7 @@ def command(
     device: str = DeviceOpt,
     flame_model: Path = FlameModelOpt,
     hubert_at: Path = HubertAtOpt,
+    json_out: Path = JsonOpt,
 ) -> None:
     """Score models against baselines: LVE, EVE, FDD, LSE-D/C, VE-FID, emotion accuracy, speed.
 
@@ -75,7 +76,10 @@ def command(
     Another method (e.g. EmoTalk) beside it: talkface eval --data data/synth --export-speech speech,
     run it on speech/*.wav saving <clip id>.npy into emotalk/, then
     talkface eval --emg emg/synth --data data/synth --predictions emotalk
+
+    For a script: talkface eval --emg emg/synth --data data/synth --json - | jq '.table'
     """
+    json_target(json_out)
     use_assets(flame_model, hubert_at)
     from ..data.store import SPLITS
     from ..eval.run import evaluate
@@ -84,7 +88,7 @@ def command(
     if split not in SPLITS:
         raise TalkfaceError(f"--split {split}: not one of {', '.join(SPLITS)}")
     if export_speech is not None:
-        return write_speech(data, split, limit or None, export_speech)
+        return write_speech(data, split, limit or None, export_speech, json_out)
     if not emg:
         raise TalkfaceError("--emg: name the EMG model(s) to score (talkface models list shows them)")
     folder = check_can_create(out or Path(f"eval-{emg[0].replace('/', '-')}"), folder=True)
@@ -115,14 +119,16 @@ def command(
             emg[0], data, split, report, folder, examples, dev, temperature, seed
         )
         atomic_write_json(folder / "report.json", report)
-    for t in rich_tables(report):
-        console.print(t)
+    emit(json_out, report, *rich_tables(report))  # report.json's content; '-': on stdout, no tables
     console.print(caveats(report), highlight=False)
     console.print(f"report: {folder / 'report.json'}, {folder / 'report.md'}, {folder / 'report.tex'}")
 
 
-def write_speech(stores: list[Path], split: str, limit: int | None, folder: Path) -> None:
-    """The speech of the clips `eval` scores, as `folder/<clip id>.wav` (16 kHz), each written whole."""
+def write_speech(
+    stores: list[Path], split: str, limit: int | None, folder: Path, json_out: Path | None
+) -> None:
+    """The speech of the clips `eval` scores, as `folder/<clip id>.wav` (16 kHz), each written whole;
+    what was written also to --json."""
     import io
 
     import soundfile as sf
@@ -142,10 +148,13 @@ def write_speech(stores: list[Path], split: str, limit: int | None, folder: Path
             sf.write(buf, clip.audio, 16000, format="WAV", subtype="FLOAT")  # exact; speech may peak over 1
             atomic_write_bytes(folder / name, buf.getvalue())
             bar.advance(job)
+    template: str | None = str(folder / TEMPLATE)
     try:  # a FLAME store's template needs the FLAME files; the speech serves without them
         write_template(load_face_model(clips[0].face_model or "ict"), folder / TEMPLATE)
     except TalkfaceError as e:
         console.print(f"no {TEMPLATE} for vertex methods: {e}", highlight=False)
+        template = None
+    emit(json_out, {"split": split, "speech": [str(folder / n) for n in names], "template": template})
     console.print(
         f"speech of {len(clips)} {split} clips: {folder}/<clip id>.wav (16 kHz). Save the other method's "
         "outputs for them as <clip id>.npz, .npy (ARKit-52, EmoTalk) or .csv in one folder, or a vertex "

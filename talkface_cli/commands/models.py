@@ -95,16 +95,20 @@ def show(
 def remove(
     name: str = typer.Argument(..., help="KIND/NAME"),
     yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation"),
+    json_out: Path = JsonOpt,
 ) -> None:
     """Delete one entry from the registry (its folder under $TALKFACE_HOME/models only).
 
     Example: talkface models remove emg/old --yes
     """
+    json_target(json_out)
     reg = Registry()
-    if not yes and not typer.confirm(f"remove {name} ({reg.removable(name)})?"):
+    # the question goes where the notes go: with `--json -`, stdout holds the JSON alone
+    if not yes and not typer.confirm(f"remove {name} ({reg.removable(name)})?", err=console.stderr):
         raise typer.Exit(1)
     path = reg.remove(name)
     console.print(f"removed {name} ({path})")
+    emit(json_out, {"removed": name, "path": str(path)})
 
 
 @app.command("export")
