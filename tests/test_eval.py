@@ -289,6 +289,71 @@ def test_another_methods_outputs_are_scored_beside_the_models(use_chain, tmp_pat
     )
 
 
+def test_an_evaluation_stopped_part_way_goes_on_from_the_clips_it_scored(use_chain, tmp_path, monkeypatch):
+    """A prediction file found broken at the third clip stops the evaluation; the first two clips'
+    scores are kept, and once the file is mended only the third is scored. The report is a
+    straight run's, and the kept scores go once it is written."""
+    from typer.testing import CliRunner
+
+    from talkface_cli.app import app
+    from talkface_cli.eval import run as eval_run
+    from talkface_cli.eval.kept import FOLDER
+    from talkface_cli.face.load import load_face_model
+    from talkface_cli.face.sequence import ParamSequence
+    from talkface_cli.lock import working_in
+
+    _, store, _ = use_chain
+    run = lambda *a: CliRunner().invoke(app, list(map(str, a)), env={"COLUMNS": "250"})  # noqa: E731
+    clips = eval_run.scored_clips([store], "test", 3)
+    names, oracle = load_face_model("ict").param_names, tmp_path / "oracle"
+    oracle.mkdir()
+    for c in clips:
+        ParamSequence(c.params, names).save(oracle / f"{c.id}.npz")
+    broken = clips[2].params.copy()
+    broken[5, 0] = np.nan
+    ParamSequence(broken, names).save(oracle / f"{clips[2].id}.npz")
+    calls = []  # the clips the model animates
+    animate = eval_run.sequences
+    monkeypatch.setattr(eval_run, "sequences", lambda a, c, *r: calls.append(c.id) or animate(a, c, *r))
+    args = ["eval", "--emg", "emg/t", "--data", store, "--limit", "3", "--predictions", oracle, "--swaps"]
+    res = run(*args, "--out", tmp_path / "report")
+    assert res.exit_code == 1 and "holds NaN or infinite values" in str(res.exception), res.output
+    assert calls == [c.id for c in clips] and not (tmp_path / "report" / "report.json").exists()
+    ParamSequence(clips[2].params, names).save(oracle / f"{clips[2].id}.npz")  # mended
+    calls.clear()
+    res = run(*args, "--out", tmp_path / "report")
+    assert res.exit_code == 0 and "going on from the 2 score(s) its evaluation kept" in res.output
+    assert calls[0] == clips[2].id and len(calls) == 1 + 2 * 3  # the third clip, then 3 swaps of 2
+    assert not (tmp_path / "report" / FOLDER).exists()
+    res = run(*args, "--out", tmp_path / "straight")
+    assert res.exit_code == 0 and "going on" not in res.output
+    resumed, straight = (
+        json.loads((tmp_path / f / "report.json").read_text()) for f in ("report", "straight")
+    )
+    for r in (resumed, straight):  # the model's speed is timed afresh
+        r["table"]["emg/t"].pop("rtf")
+    assert resumed == straight and resumed["table"]["oracle"]["lve"] == 0
+    assert resumed["swap"]["swaps"] == 3
+    with working_in(tmp_path / "report", "eval"):  # another eval still writing there: its scores
+        res = run(*args, "--out", tmp_path / "report")
+    assert res.exit_code == 1 and "report: in use by eval, process" in str(res.exception)
+
+
+def test_kept_scores_are_cleared_for_other_work(tmp_path):
+    from talkface_cli.eval.kept import FOLDER, KeptScores
+
+    kept = KeptScores(tmp_path, "work A")
+    made = kept.scored("clip-1", lambda: {"lve": np.float32(1.5), "acc": float("nan"), "z": np.ones(2)})
+    assert made["lve"] == 1.5 and math.isnan(made["acc"]) and made["z"] == [1.0, 1.0]
+    again = KeptScores(tmp_path, "work A")
+    assert again.before == 1 and again.scored("clip-1", lambda: pytest.fail("scored again"))["lve"] == 1.5
+    other = KeptScores(tmp_path, "work B")  # another seed or model: nothing of A's is taken
+    assert other.before == 0 and other.scored("clip-1", lambda: {"lve": 2.0}) == {"lve": 2.0}
+    assert sorted(p.name for p in (tmp_path / FOLDER).iterdir()) == ["clip-1.json", "work.json"]
+    nothing = KeptScores(None, "")  # no report folder: scored, kept nowhere
+    assert nothing.scored("clip-1", lambda: {"lve": 3.0}) == {"lve": 3.0}
+
+
 def _no_face_model(*args, **kwargs):
     from talkface_cli.errors import TalkfaceError
 

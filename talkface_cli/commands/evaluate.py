@@ -10,6 +10,7 @@ import typer
 from ..device import resolve_device
 from ..errors import TalkfaceError
 from ..fsutil import atomic_file, atomic_write_bytes, atomic_write_json, check_can_create, refuse_foreign
+from ..lock import working_in
 from ..ui import console, emit, json_target
 from .common import DeviceOpt, FlameModelOpt, HubertAtOpt, JsonOpt, finite_number, seed_option, use_assets
 
@@ -69,7 +70,8 @@ def command(
     """Score models against baselines: LVE, EVE, FDD, LSE-D/C, VE-FID, emotion accuracy, speed.
 
     Writes report.json, report.md and report.tex (the main table for a paper, each column's best in
-    bold) to --out, and example MP4s; prints the same tables.
+    bold) to --out, and example MP4s; prints the same tables. Stopped part way, the same command
+    goes on from the clips it had scored.
 
     Example: talkface eval --emg emg/synth --data data/synth --split test --examples 2
 
@@ -82,6 +84,7 @@ def command(
     json_target(json_out)
     use_assets(flame_model, hubert_at)
     from ..data.store import SPLITS
+    from ..eval.kept import forget
     from ..eval.run import evaluate
     from ..eval.tables import caveats, latex, markdown, rich_tables
 
@@ -96,29 +99,32 @@ def command(
         folder, ("report.json", "report.md", "report.tex", "examples"), "an evaluation report", "--out"
     )
     dev = resolve_device(device)
-    report = evaluate(
-        emg,
-        data,
-        split,
-        dev,
-        syncnet,
-        emotion_features,
-        temperature,
-        seed,
-        limit or None,
-        swaps,
-        predictions or [],
-    )
-    atomic_write_json(folder / "report.json", report)
-    atomic_write_bytes(folder / "report.md", markdown(report).encode())
-    atomic_write_bytes(folder / "report.tex", latex(report).encode())
-    if examples:
-        from ..eval.examples import render_examples
-
-        report["examples"] = render_examples(
-            emg[0], data, split, report, folder, examples, dev, temperature, seed
+    with working_in(folder, "eval"):  # its kept scores are this run's alone
+        report = evaluate(
+            emg,
+            data,
+            split,
+            dev,
+            syncnet,
+            emotion_features,
+            temperature,
+            seed,
+            limit or None,
+            swaps,
+            predictions or [],
+            report=folder,
         )
         atomic_write_json(folder / "report.json", report)
+        atomic_write_bytes(folder / "report.md", markdown(report).encode())
+        atomic_write_bytes(folder / "report.tex", latex(report).encode())
+        if examples:
+            from ..eval.examples import render_examples
+
+            report["examples"] = render_examples(
+                emg[0], data, split, report, folder, examples, dev, temperature, seed
+            )
+            atomic_write_json(folder / "report.json", report)
+        forget(folder)
     emit(json_out, report, *rich_tables(report))  # report.json's content; '-': on stdout, no tables
     console.print(caveats(report), highlight=False)
     console.print(f"report: {folder / 'report.json'}, {folder / 'report.md'}, {folder / 'report.tex'}")

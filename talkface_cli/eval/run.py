@@ -9,6 +9,7 @@ audio delayed by 10 frames (a sync sanity row: LSE-D must get worse).
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections import defaultdict
@@ -28,10 +29,12 @@ from ..face.base import FaceModel
 from ..inference.animate import Animator
 from ..inference.emotion import centroid_classes, motion_emotion, pooled, speech_emotion
 from ..inference.generate import generate, speaker_condition
+from ..made_by import digest, record
 from ..models.ede import EDE
 from ..models.sync import SyncExpert
 from ..registry import Registry
-from ..ui import progress
+from ..ui import console, progress
+from .kept import KeptScores, key
 from .metrics import frechet_distance, lve, vertex_scores
 from .predictions import find_predictions, load_prediction
 from .sync import delay, sync_stats
@@ -58,6 +61,13 @@ class Row:
     per_clip: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     features: list[np.ndarray] = field(default_factory=list)  # video emotion features per clip
     seconds: float = 0.0  # generation time (models only)
+
+    def add(self, scored: dict) -> None:
+        """One clip's `score` (as kept: lists and Python numbers)."""
+        for k, v in scored["metrics"].items():
+            self.per_clip[k].append(float(v))
+        self.features.append(np.asarray(scored["feature"], np.float32))
+        self.seconds += scored.get("seconds", 0.0)
 
 
 @dataclass
@@ -101,29 +111,22 @@ def lip_sync(
 
 
 @torch.no_grad()
-def score(
-    setup: EvalSetup, row: Row, clip: Clip, params: np.ndarray, content: np.ndarray, audio: np.ndarray
-) -> None:
-    """Add one clip's metrics to a row."""
+def score(setup: EvalSetup, clip: Clip, params: np.ndarray, content: np.ndarray, audio: np.ndarray) -> dict:
+    """One clip's metrics for one row, and its video emotion feature (for VE-FID)."""
     face = setup.face
     tensor = lambda p: torch.from_numpy(np.asarray(p, np.float32))  # noqa: E731
-    for key, value in vertex_scores(face, tensor(params), tensor(clip.params)).items():
-        row.per_clip[key].append(value)
-    d, c = lip_sync(setup, content, params, audio)
-    row.per_clip["lse_d"].append(d)
-    row.per_clip["lse_c"].append(c)
+    metrics = vertex_scores(face, tensor(params), tensor(clip.params))
+    metrics["lse_d"], metrics["lse_c"] = lip_sync(setup, content, params, audio)
     z = motion_emotion(setup.ede, face, params)
     names, cents = centroid_classes(setup.ede, "video")
     # No reading of a clip whose label the video branch has no centroid for (MEAD's contempt for a
     # RAVDESS EDE; any label for an EDE that never saw a face): it could only miss.
+    metrics["emotion_acc"] = float("nan")
     if clip.record["emotion"] in names:
         hit = es.nearest_centroid(z[None], names, cents)[0] == clip.record["emotion"]
-        row.per_clip["emotion_acc"].append(100.0 * hit)
-    else:
-        row.per_clip["emotion_acc"].append(float("nan"))
-    row.features.append(
-        z if setup.features_ede is setup.ede else motion_emotion(setup.features_ede, face, params)
-    )
+        metrics["emotion_acc"] = 100.0 * hit
+    feature = z if setup.features_ede is setup.ede else motion_emotion(setup.features_ede, face, params)
+    return {"metrics": metrics, "feature": feature}
 
 
 def emotion_means(clips: list[Clip]) -> dict[str, np.ndarray]:
@@ -135,7 +138,9 @@ def emotion_means(clips: list[Clip]) -> dict[str, np.ndarray]:
     return {e: np.mean(v, 0) for e, v in groups.items()}
 
 
-def swap_scores(anim: Animator, setup: EvalSetup, clips: list[Clip], temperature: float, seed: int) -> dict:
+def swap_scores(
+    anim: Animator, setup: EvalSetup, clips: list[Clip], temperature: float, seed: int, kept: KeptScores
+) -> dict:
     """Emotion swaps within the split: each clip's speech animated with the emotion of the next clip
     (in order) of another emotion. Accuracy = how often the EDE video probe classifies the swapped
     motion as the reference's emotion; LVE against the content clip's ground truth, plain vs
@@ -147,21 +152,30 @@ def swap_scores(anim: Animator, setup: EvalSetup, clips: list[Clip], temperature
     means = emotion_means(clips)
     lip_error = lambda p, gt: lve(setup.face, *(torch.from_numpy(np.asarray(x, np.float32)) for x in (p, gt)))  # noqa: E731
     names, cents = centroid_classes(setup.ede, "video")
+
+    def swap(c: Clip, ref: Clip, shift: np.ndarray) -> dict:
+        pred, _, _ = sequences(anim, c, temperature, seed, pooled(speech_emotion(anim.ede, ref.audio)))
+        own, _, _ = sequences(anim, c, temperature, seed)
+        hit = None
+        if ref.record["emotion"] in names:
+            z = motion_emotion(setup.ede, setup.face, pred)
+            hit = bool(es.nearest_centroid(z[None], names, cents)[0] == ref.record["emotion"])
+        lips = (lip_error(own, c.params), lip_error(pred, c.params), lip_error(c.params + shift, c.params))
+        return {"hit": hit, "lve": lips}
+
     for i, c in enumerate(clips):
         ref = next(
             (r for r in clips[i + 1 :] + clips[:i] if r.record["emotion"] != c.record["emotion"]), None
         )
         if ref is None:
             continue
-        pred, _, _ = sequences(anim, c, temperature, seed, pooled(speech_emotion(anim.ede, ref.audio)))
-        own, _, _ = sequences(anim, c, temperature, seed)
-        if ref.record["emotion"] in names:
-            z = motion_emotion(setup.ede, setup.face, pred)
-            hits.append(es.nearest_centroid(z[None], names, cents)[0] == ref.record["emotion"])
-        plain.append(lip_error(own, c.params))
-        swapped.append(lip_error(pred, c.params))
         shift = means[ref.record["emotion"]] - means[c.record["emotion"]]  # (D,)
-        shifted.append(lip_error(c.params + shift, c.params))
+        made = lambda c=c, ref=ref, shift=shift: swap(c, ref, shift)  # noqa: E731
+        done = kept.scored(f"swap-{key(clip_key(c), clip_key(ref), shift)}", made)
+        if done["hit"] is not None:
+            hits.append(done["hit"])
+        for into, value in zip((plain, swapped, shifted), done["lve"]):
+            into.append(value)
     if not plain:
         return {}
     rise = lambda x: 100.0 * (float(np.mean(x)) / float(np.mean(plain)) - 1)  # noqa: E731
@@ -225,6 +239,21 @@ def scored_clips(stores: list[Path], split: str, limit: int | None = None) -> li
     return clips
 
 
+def clip_key(clip: Clip, *files: Path) -> str:
+    """What a clip's scores come from: its record (labels), speech, parameters and identity, and
+    the bytes of the prediction files scored for it."""
+    record = json.dumps(clip.record, sort_keys=True, default=str)
+    return key(record, clip.audio, clip.params, clip.shape, *map(digest, files))
+
+
+def work_record(reg: Registry, entries: list[str], syncnet: Path | None, settings: dict) -> str:
+    """What every clip's scores share: the code, the registry entries' weights, config and record
+    (an EMG's mean face is in it), the official SyncNet's weights and the settings."""
+    files = ("model.safetensors", "config.json", "meta.json")
+    models = {e: [digest(reg.read(e).path / f) for f in files] for e in dict.fromkeys(entries)}
+    return record("eval", models=models, syncnet=syncnet and digest(syncnet), **settings)
+
+
 def check_held_out(reg: Registry, names: list[str], clips: list[Clip], split: str) -> dict[str, bool]:
     """Refuse scores that would not be held out: a model (an EMG, or the EDE or sync expert an
     evaluation reads with) that trained on any of the scored clips. Scoring the train split is
@@ -255,10 +284,12 @@ def evaluate(
     limit: int | None = None,
     swaps: bool = False,
     predictions: list[Path] = (),
+    report: Path | None = None,
 ) -> dict:
     """The whole evaluation as one JSON-able dict: `table` (rows x metrics), `breakdown` (first
     model), `clips`, `setup`. Models score in the order given, then other methods' `predictions`
-    (folders, `eval.predictions`); baselines follow."""
+    (folders, `eval.predictions`); baselines follow. With `report` (its folder), each clip's scores
+    are kept there as they are made, and an evaluation of the same work goes on from them."""
     reg = Registry()
     anims = [Animator.load(m, device) for m in models]
     first = anims[0]
@@ -288,36 +319,50 @@ def evaluate(
         setup.syncnet = load_syncnet(syncnet).to(device)
     mean = np.array(reg.read(models[0]).meta["mean_params"], np.float32)
     rows = [Row(m) for m in names] + [Row(b) for b in BASELINES]
-    gt_feats = []
+    used = [*models, *readers, sync_name, *([emotion_features] if emotion_features else [])]
+    settings = {"rows": names, "temperature": temperature, "seed": seed, "device": device.type}
+    kept = KeptScores(report, work_record(reg, used, syncnet, settings) if report else "")
+    if kept.before:
+        console.print(
+            f"note: {report}: going on from the {kept.before} score(s) its evaluation kept before it "
+            "stopped (the same models, settings and clips)",
+            highlight=False,
+        )
+
+    def scored(c: Clip) -> dict:
+        """Every row's scores of clip `c`, and each vertex prediction's fit residual (m)."""
+        out, fits = {}, {}
+        contents = []
+        for anim, name in zip(anims, models):
+            pred, content, secs = sequences(anim, c, temperature, seed)
+            out[name] = score(setup, c, pred, content, c.audio) | {"seconds": secs}
+            contents.append(content)
+        content = contents[0]  # the rest are scored with the first model's content encoder
+        for files, name in zip(found, names[len(models) :]):
+            params, fits[name] = load_prediction(files[c.id], setup.face, c.frames, c.shape)
+            out[name] = score(setup, c, params, content, c.audio)
+        template, mean_face, gt, late = BASELINES
+        out[template] = score(setup, c, np.zeros_like(c.params), content, c.audio)
+        out[mean_face] = score(setup, c, np.repeat(mean[None], c.frames, 0), content, c.audio)
+        out[gt] = score(setup, c, c.params, content, c.audio)
+        shifted = delay(c.audio, SHIFT)
+        out[late] = score(setup, c, c.params, encode(first.encoder, shifted, c.frames), shifted)
+        return {"rows": out, "fitted": {k: v for k, v in fits.items() if v is not None}}
+
     fitted: dict[str, list[float]] = {}  # per vertex-prediction row: each clip's fit residual (m)
-    total_frames = 0
     with progress() as bar:
         job = bar.add_task(f"eval {split}", total=len(clips), unit="clip")
         for c in clips:
-            contents = []
-            for anim, row in zip(anims, rows):
-                pred, content, secs = sequences(anim, c, temperature, seed)
-                row.seconds += secs
-                score(setup, row, c, pred, content, c.audio)
-                contents.append(content)
-            content = contents[0]  # the rest are scored with the first model's content encoder
-            for files, row in zip(found, rows[len(models) :]):
-                params, residual = load_prediction(files[c.id], setup.face, c.frames, c.shape)
-                if residual is not None:
-                    fitted.setdefault(row.name, []).append(residual)
-                score(setup, row, c, params, content, c.audio)
-            n = len(names)
-            score(setup, rows[n], c, np.zeros_like(c.params), content, c.audio)
-            score(setup, rows[n + 1], c, np.repeat(mean[None], c.frames, 0), content, c.audio)
-            score(setup, rows[n + 2], c, c.params, content, c.audio)
-            shifted = delay(c.audio, SHIFT)
-            score(setup, rows[n + 3], c, c.params, encode(first.encoder, shifted, c.frames), shifted)
-            gt_feats.append(rows[n + 2].features[-1])
-            total_frames += c.frames
+            done = kept.scored(f"clip-{clip_key(c, *(f[c.id] for f in found))}", lambda c=c: scored(c))
+            for row in rows:
+                row.add(done["rows"][row.name])
+            for name, residual in done["fitted"].items():
+                fitted.setdefault(name, []).append(residual)
             bar.advance(job)
-    gt = np.stack(gt_feats)
+    gt = np.stack(rows[len(names) + BASELINES.index("ground truth")].features)
+    total_frames = sum(c.frames for c in clips)
     read = centroid_classes(setup.ede, "video")[0]
-    swap = swap_scores(first, setup, clips, temperature, seed) if swaps else {}
+    swap = swap_scores(first, setup, clips, temperature, seed, kept) if swaps else {}
     return {
         "swap": swap,
         "columns": COLUMNS,
