@@ -339,6 +339,30 @@ def test_an_evaluation_stopped_part_way_goes_on_from_the_clips_it_scored(use_cha
     assert res.exit_code == 1 and "report: in use by eval, process" in str(res.exception)
 
 
+def test_the_default_report_folder_keeps_another_evaluations_report(use_chain, tmp_path, monkeypatch):
+    """Without --out, the train split's report does not replace the test split's."""
+    from typer.testing import CliRunner
+
+    from talkface_cli.app import app
+
+    _, store, _ = use_chain
+    monkeypatch.chdir(tmp_path)
+    run = lambda *a: CliRunner().invoke(
+        app, ["eval", "--emg", "emg/t", "--data", str(store), "--limit", "1", *a]
+    )  # noqa: E731
+    split_of = lambda folder: json.loads((tmp_path / folder / "report.json").read_text())["work"]["split"]  # noqa: E731
+    assert run().exit_code == 0 and split_of("eval-emg-t") == "test"
+    res = run("--split", "train")
+    assert (
+        res.exit_code == 0
+        and "note: eval-emg-t holds another evaluation's report; this one goes to eval-emg-t-2" in res.output
+    )
+    assert split_of("eval-emg-t") == "test" and split_of("eval-emg-t-2") == "train"
+    res = run()  # the same evaluation again: its own report made anew, no third folder
+    assert res.exit_code == 0 and "note:" not in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["eval-emg-t", "eval-emg-t-2"]
+
+
 def test_kept_scores_are_cleared_for_other_work(tmp_path):
     from talkface_cli.eval.kept import FOLDER, KeptScores
 

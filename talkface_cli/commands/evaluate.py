@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,7 +35,11 @@ def command(
         "--emotion-features",
         help="another EDE (registry name) whose video branch gives the VE-FID features",
     ),
-    out: Path = typer.Option(None, "--out", help="report folder (default: ./eval-<model name>)"),
+    out: Path = typer.Option(
+        None,
+        "--out",
+        help="report folder (default: ./eval-<model name>, numbered -2, -3, ... past another evaluation's)",
+    ),
     examples: int = typer.Option(
         0, "--examples", min=0, help="render side-by-side MP4s (GT | model | mean face) for N clips"
     ),
@@ -94,7 +99,19 @@ def command(
         return write_speech(data, split, limit or None, export_speech, json_out)
     if not emg:
         raise TalkfaceError("--emg: name the EMG model(s) to score (talkface models list shows them)")
-    folder = check_can_create(out or Path(f"eval-{emg[0].replace('/', '-')}"), folder=True)
+    work = {  # what this evaluation is, as its report records it (`default_report`)
+        "models": emg,
+        "data": [str(d.resolve()) for d in data],
+        "split": split,
+        "limit": limit,
+        "swaps": swaps,
+        "predictions": [str(p.resolve()) for p in predictions or []],
+        "syncnet": syncnet and str(syncnet.resolve()),
+        "emotion_features": emotion_features,
+        "temperature": temperature,
+        "seed": seed,
+    }
+    folder = check_can_create(out or default_report(emg[0], work), folder=True)
     refuse_foreign(
         folder, ("report.json", "report.md", "report.tex", "examples"), "an evaluation report", "--out"
     )
@@ -114,6 +131,7 @@ def command(
             predictions or [],
             report=folder,
         )
+        report["work"] = work
         atomic_write_json(folder / "report.json", report)
         atomic_write_bytes(folder / "report.md", markdown(report).encode())
         atomic_write_bytes(folder / "report.tex", latex(report).encode())
@@ -128,6 +146,31 @@ def command(
     emit(json_out, report, *rich_tables(report))  # report.json's content; '-': on stdout, no tables
     console.print(caveats(report), highlight=False)
     console.print(f"report: {folder / 'report.json'}, {folder / 'report.md'}, {folder / 'report.tex'}")
+
+
+def default_report(model: str, work: dict) -> Path:
+    """The report folder when --out is not given: ./eval-<model>, or the first of eval-<model>-2,
+    -3, ... past those holding the report of another evaluation (another split, store or setting:
+    the test split's report is not replaced by the validation split's). A folder without a report
+    (a stopped run's, which goes on there) or with this evaluation's own is taken."""
+    base = f"eval-{model.replace('/', '-')}"
+    n = 1
+    while True:
+        folder = Path(base if n == 1 else f"{base}-{n}")
+        report = folder / "report.json"
+        if not report.is_file() or _work_of(report) == work:
+            if n > 1:
+                console.print(f"note: {base} holds another evaluation's report; this one goes to {folder}")
+            return folder
+        n += 1
+
+
+def _work_of(report: Path) -> dict | None:
+    """The `work` a report.json records (None: unreadable, or written before reports kept it)."""
+    try:
+        return json.loads(report.read_text()).get("work")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def write_speech(
