@@ -47,6 +47,26 @@ def working_in(folder: Path, work: str) -> Iterator[None]:
             folder.rmdir()
 
 
+def held(folder: Path) -> bool:
+    """Whether another talkface holds `folder` now (a lock file a killed run left is not held)."""
+    path = Path(folder) / LOCK
+    if fcntl is None or not path.is_file():
+        return False
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    except OSError:  # no locks on this file system: none is held
+        return False
+    finally:
+        os.close(fd)
+
+
 def _hold(path: Path) -> int | None:
     """An open descriptor of `path` holding its lock; None on a file system without locks (some
     network mounts), where the work goes on unlocked."""

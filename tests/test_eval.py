@@ -340,10 +340,12 @@ def test_an_evaluation_stopped_part_way_goes_on_from_the_clips_it_scored(use_cha
 
 
 def test_the_default_report_folder_keeps_another_evaluations_report(use_chain, tmp_path, monkeypatch):
-    """Without --out, the train split's report does not replace the test split's."""
+    """Without --out, the train split's report does not replace the test split's, nor does a run
+    go where another is writing."""
     from typer.testing import CliRunner
 
     from talkface_cli.app import app
+    from talkface_cli.lock import working_in
 
     _, store, _ = use_chain
     monkeypatch.chdir(tmp_path)
@@ -355,12 +357,16 @@ def test_the_default_report_folder_keeps_another_evaluations_report(use_chain, t
     res = run("--split", "train")
     assert (
         res.exit_code == 0
-        and "note: eval-emg-t holds another evaluation's report; this one goes to eval-emg-t-2" in res.output
+        and "note: eval-emg-t holds another evaluation's report or run; this one goes to eval-emg-t-2"
+        in res.output
     )
     assert split_of("eval-emg-t") == "test" and split_of("eval-emg-t-2") == "train"
     res = run()  # the same evaluation again: its own report made anew, no third folder
     assert res.exit_code == 0 and "note:" not in res.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["eval-emg-t", "eval-emg-t-2"]
+    with working_in(tmp_path / "eval-emg-t", "eval"):  # the same evaluation running in another terminal
+        res = run()
+    assert res.exit_code == 0 and "this one goes to eval-emg-t-3" in res.output
 
 
 def test_kept_scores_are_cleared_for_other_work(tmp_path):

@@ -163,11 +163,14 @@ def test_a_run_still_going_is_not_resumed_beside_itself(tmp_path):
 def test_a_held_folder_is_made_and_left_as_its_work_leaves_it(tmp_path):
     """`working_in` makes a missing folder and removes it if its work wrote nothing; a folder
     removed under the work (by hand) lets the work's own error through."""
-    from talkface_cli.lock import LOCK, working_in
+    from talkface_cli.lock import LOCK, held, working_in
 
     with working_in(tmp_path / "empty", "training of sync/x"):
-        assert [p.name for p in (tmp_path / "empty").iterdir()] == [LOCK]
-    assert not (tmp_path / "empty").exists()
+        assert [p.name for p in (tmp_path / "empty").iterdir()] == [LOCK] and held(tmp_path / "empty")
+    assert not (tmp_path / "empty").exists() and not held(tmp_path / "empty")
+    (tmp_path / "killed").mkdir()  # the lock file a SIGKILLed run leaves is no one's
+    (tmp_path / "killed" / LOCK).write_text("training of sync/x, process 1 on host")
+    assert not held(tmp_path / "killed")
     with working_in(tmp_path / "kept", "training of sync/x"):
         (tmp_path / "kept" / "config.json").write_text("{}")
     assert [p.name for p in (tmp_path / "kept").iterdir()] == ["config.json"]

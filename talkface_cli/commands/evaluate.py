@@ -11,7 +11,7 @@ import typer
 from ..device import resolve_device
 from ..errors import TalkfaceError
 from ..fsutil import atomic_file, atomic_write_bytes, atomic_write_json, check_can_create, refuse_foreign
-from ..lock import working_in
+from ..lock import held, working_in
 from ..ui import console, emit, json_target
 from .common import DeviceOpt, FlameModelOpt, HubertAtOpt, JsonOpt, finite_number, seed_option, use_assets
 
@@ -151,16 +151,19 @@ def command(
 def default_report(model: str, work: dict) -> Path:
     """The report folder when --out is not given: ./eval-<model>, or the first of eval-<model>-2,
     -3, ... past those holding the report of another evaluation (another split, store or setting:
-    the test split's report is not replaced by the validation split's). A folder without a report
-    (a stopped run's, which goes on there) or with this evaluation's own is taken."""
+    the test split's report is not replaced by the validation split's), and past those another
+    evaluation is writing now. A folder without a report (a stopped run's, which goes on there) or
+    with this evaluation's own is taken."""
     base = f"eval-{model.replace('/', '-')}"
     n = 1
     while True:
         folder = Path(base if n == 1 else f"{base}-{n}")
         report = folder / "report.json"
-        if not report.is_file() or _work_of(report) == work:
+        if not held(folder) and (not report.is_file() or _work_of(report) == work):
             if n > 1:
-                console.print(f"note: {base} holds another evaluation's report; this one goes to {folder}")
+                console.print(
+                    f"note: {base} holds another evaluation's report or run; this one goes to {folder}"
+                )
             return folder
         n += 1
 
