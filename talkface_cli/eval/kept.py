@@ -47,7 +47,7 @@ class KeptScores:
     `report`, none are kept."""
 
     def __init__(self, report: Path | None, record: str):
-        self.found = self.made = self.before = 0  # scores read back / computed in this run / kept before
+        self.before = 0  # scores a stopped run of the same work kept
         self.folder = None if report is None else Path(report) / FOLDER
         if self.folder is None:
             return
@@ -57,21 +57,17 @@ class KeptScores:
         self.folder.mkdir(parents=True, exist_ok=True)
         if not work.is_file():
             atomic_write_bytes(work, record.encode())
-        self.before = sum(1 for f in self.folder.glob("*.json") if f.name != WORK)  # a stopped run's
+        self.before = sum(1 for f in self.folder.glob("*.json") if f.name != WORK)
 
     def get(self, name: str) -> dict | None:
         path = None if self.folder is None else self.folder / f"{name}.json"
-        if path is None or not path.is_file():
-            return None
-        self.found += 1
-        return json.loads(path.read_text())
+        return json.loads(path.read_text()) if path is not None and path.is_file() else None
 
     def put(self, name: str, scores: dict) -> dict:
         """Keep `scores` (written whole, NaN as NaN) and hand them back as they will be read."""
         text = json.dumps(scores, default=_plain)
         if self.folder is not None:
             atomic_write_bytes(self.folder / f"{name}.json", text.encode())
-        self.made += 1
         return json.loads(text)
 
     def scored(self, name: str, make) -> dict:  # noqa: ANN001 - a () -> dict
