@@ -149,6 +149,13 @@ def test_eval_end_to_end(use_chain, tmp_path):
     assert sw["lve_rise_pct"] == pytest.approx(100 * (sw["lve_swapped_mm"] / sw["lve_plain_mm"] - 1))
     assert sw["lve_gt_emotion_shift_mm"] > 1  # the corpus's emotions move the lips by millimetres
     assert report["setup"]["held_out_checked"] == {"emg/t": True, "ede/t": True, "sync/t": True}
+    from talkface_cli.fsutil import sha256_file
+    from talkface_cli.registry import Registry, code_version
+
+    weights = report["setup"]["weights_sha256"]  # which weights and code made the numbers
+    assert set(weights) == {"emg/t", "ede/t", "sync/t"} and report["setup"]["code"] == code_version()
+    assert weights["emg/t"] == sha256_file(Registry().read("emg/t").path / "model.safetensors")
+    assert f"`emg/t` {weights['emg/t'][:12]}" in (out / "report.md").read_text()
     assert "Held out: none of emg/t, ede/t, sync/t trained on these clips." in md
     assert "emotion swaps" in md and fmt(sw["lve_gt_emotion_shift_mm"]) in res.output
     assert all(h in res.output for h in ("LVE (mm, max L2)", "LVE (mm², max squared L2)", "LSE-D"))

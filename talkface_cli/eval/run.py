@@ -32,7 +32,7 @@ from ..inference.generate import generate, speaker_condition
 from ..made_by import digest, record
 from ..models.ede import EDE
 from ..models.sync import SyncExpert
-from ..registry import Registry
+from ..registry import Registry, code_version
 from ..ui import console, progress
 from .kept import KeptScores, key
 from .metrics import frechet_distance, lve, vertex_scores
@@ -246,11 +246,15 @@ def clip_key(clip: Clip, *files: Path) -> str:
     return key(record, clip.audio, clip.params, clip.shape, *map(digest, files))
 
 
-def work_record(reg: Registry, entries: list[str], syncnet: Path | None, settings: dict) -> str:
-    """What every clip's scores share: the code, the registry entries' weights, config and record
-    (an EMG's mean face is in it), the official SyncNet's weights and the settings."""
+def entry_digests(reg: Registry, entries: list[str]) -> dict[str, list[str]]:
+    """Per registry entry, the sha256 of its weights, config and record (an EMG's mean face is in it)."""
     files = ("model.safetensors", "config.json", "meta.json")
-    models = {e: [digest(reg.read(e).path / f) for f in files] for e in dict.fromkeys(entries)}
+    return {e: [digest(reg.read(e).path / f) for f in files] for e in dict.fromkeys(entries)}
+
+
+def work_record(models: dict[str, list[str]], syncnet: Path | None, settings: dict) -> str:
+    """What every clip's scores share: the code, the models (`entry_digests`), the official
+    SyncNet's weights and the settings."""
     return record("eval", models=models, syncnet=syncnet and digest(syncnet), **settings)
 
 
@@ -321,7 +325,8 @@ def evaluate(
     rows = [Row(m) for m in names] + [Row(b) for b in BASELINES]
     used = [*models, *readers, sync_name, *([emotion_features] if emotion_features else [])]
     settings = {"rows": names, "temperature": temperature, "seed": seed, "device": device.type}
-    kept = KeptScores(report, work_record(reg, used, syncnet, settings) if report else "")
+    digests = entry_digests(reg, used)
+    kept = KeptScores(report, work_record(digests, syncnet, settings) if report else "")
     if kept.before:
         console.print(
             f"note: {report}: going on from the {kept.before} score(s) its evaluation kept before it "
@@ -391,5 +396,8 @@ def evaluate(
             "temperature": temperature,
             "seed": seed,
             "device": str(device),
+            # which code and which weights made these numbers (a model retrained under its name differs)
+            "code": code_version(),
+            "weights_sha256": {e: d[0] for e, d in digests.items()},
         },
     }

@@ -116,6 +116,10 @@ def markdown(report: dict) -> str:
         f"Sampling temperature {s['temperature']}, seed {s['seed']}, device {s['device']}. "
         + caveats(report),
         "",
+        f"talkface {s['code']}; weights (sha256): "
+        + ", ".join(f"`{m}` {sha[:12]}" for m, sha in s["weights_sha256"].items())
+        + ".",
+        "",
         md(*main_rows(report)),
     ]
     keys = [k for k in report["columns"] if k not in ("ve_fid", "rtf")]
