@@ -240,10 +240,11 @@ def scored_clips(stores: list[Path], split: str, limit: int | None = None) -> li
 
 
 def clip_key(clip: Clip, *files: Path) -> str:
-    """What a clip's scores come from: its record (labels), speech, parameters and identity, and
-    the bytes of the prediction files scored for it."""
+    """What a clip's scores come from: its record (labels), speech (its fingerprint, computed once
+    for the held-out check), parameters and identity, and the bytes of the prediction files scored
+    for it."""
     record = json.dumps(clip.record, sort_keys=True, default=str)
-    return key(record, clip.audio, clip.params, clip.shape, *map(digest, files))
+    return key(record, clip.sound, clip.params, clip.shape, *map(digest, files))
 
 
 def entry_digests(reg: Registry, entries: list[str]) -> dict[str, list[str]]:
